@@ -1,0 +1,67 @@
+# pg_governance + libgovpool
+#
+#   make / make install / make installcheck   PGXS build, install and pg_regress of the extension
+#   make check    set-up + build + install + throwaway clusters + every suite (what CI runs)
+#   make demo     set-up + build + throwaway cluster + governed multi-client workload
+#   make bench    side-by-side benchmarks, printed as ratios
+#
+# The version lives in extension/pg_governance.control only; everything else reads it.
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+EXTENSION_NAME = pg_governance
+EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/$(EXTENSION_NAME).control)
+
+# Goals that orchestrate the whole project run scripts; they must work on a
+# machine where PGXS is not installed yet, so they do not include it.
+ORCHESTRATION_GOALS := check demo bench faults fuzz distclean
+ifneq ($(filter $(ORCHESTRATION_GOALS),$(MAKECMDGOALS)),)
+
+.PHONY: $(ORCHESTRATION_GOALS)
+check:
+	@bash scripts/check.sh
+demo:
+	@bash scripts/demo.sh
+bench:
+	@bash scripts/bench.sh
+faults:
+	@bash scripts/faults.sh
+fuzz:
+	@bash scripts/fuzz.sh
+distclean:
+	rm -rf results regression.diffs regression.out log
+	-$(MAKE) -C client clean
+	-$(MAKE) clean
+
+else
+
+MODULE_big = $(EXTENSION_NAME)
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/src/*.c)))
+PG_CPPFLAGS = -I$(srcdir)/extension/include
+PG_CFLAGS = -Wall -Wmissing-prototypes -Werror
+
+# Installed without EXTENSION so that the control file can live in extension/.
+MODULEDIR = extension
+DATA = extension/$(EXTENSION_NAME).control $(sort $(wildcard extension/sql/$(EXTENSION_NAME)--*.sql))
+
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=$(srcdir) --outputdir=$(CURDIR)
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: client client-install client-clean print-version
+ifneq ($(wildcard client/Makefile),)
+all: client
+install: client-install
+clean: client-clean
+endif
+client:
+	$(MAKE) -C client
+client-install:
+	$(MAKE) -C client install
+client-clean:
+	-$(MAKE) -C client clean
+print-version:
+	@echo $(EXTVERSION)
+
+endif

@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ *
+ * governance.h
+ *	  Shared types, setting variables and entry points of pg_governance.
+ *
+ * One header for the whole extension: each .c file owns one concern and
+ * exports here only what another file needs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef GOVERNANCE_H
+#define GOVERNANCE_H
+
+#include "nodes/plannodes.h"
+
+/* Limits of the context values (see DESIGN.md). */
+#define GOV_MAX_ID_CHARS			256
+#define GOV_MAX_CORRELATION_CHARS	128
+#define GOV_MIN_SIGNING_KEY_BYTES	32
+#define GOV_MAX_TOKEN_BYTES			8192
+
+/* governance.require_context */
+typedef enum GovRequireContext
+{
+	GOV_REQUIRE_OFF,
+	GOV_REQUIRE_WARN,
+	GOV_REQUIRE_ENFORCE
+} GovRequireContext;
+
+/*---- Setting variables (guc.c) ----*/
+extern char *gov_agent_id;
+extern char *gov_tenant_id;
+extern char *gov_correlation_id;
+extern int	gov_require_context;
+extern char *gov_signing_key;
+extern bool gov_require_signed;
+
+/* Whether the library was loaded through shared_preload_libraries. */
+extern bool gov_preloaded;
+
+/* The three context values. */
+typedef enum GovField
+{
+	GOV_FIELD_AGENT,
+	GOV_FIELD_TENANT,
+	GOV_FIELD_CORRELATION
+} GovField;
+
+#define GOV_NUM_FIELDS 3
+
+/*---- Settings and sealing (guc.c) ----*/
+extern void gov_define_settings(void);
+
+/*
+ * The effective context value: the sealed value while the transaction is
+ * sealed, else the setting.  NULL when unset or empty, never "".  This is
+ * what every consumer (SQL accessors, audit, RLS, denied log) must read.
+ */
+extern const char *gov_context_value(GovField field);
+extern const char *gov_field_setting_name(GovField field);
+
+/* Validate a value for a field; on failure return false and set *reason. */
+extern bool gov_validate_value(GovField field, const char *value,
+							   const char **reason);
+
+/* Set the whole context transaction-locally, optionally sealing it. */
+extern void gov_set_context(const char *agent_id, const char *tenant_id,
+							const char *correlation_id, bool seal,
+							bool is_signed);
+extern bool gov_context_sealed(void);
+extern bool gov_context_signed(void);
+extern void gov_check_utility_against_seal(PlannedStmt *pstmt);
+extern void gov_seal_resync(void);
+
+/*---- Signed context tokens (token.c) ----*/
+typedef enum GovTokenStatus
+{
+	GOV_TOKEN_OK,
+	GOV_TOKEN_MALFORMED,		/* not payload.signature, bad base64url */
+	GOV_TOKEN_TRUNCATED,		/* signature part missing or too short */
+	GOV_TOKEN_BAD_SIGNATURE,	/* well-formed but the HMAC does not match */
+	GOV_TOKEN_BAD_PAYLOAD,		/* signature good, payload not the JSON we need */
+	GOV_TOKEN_EXPIRED			/* signature good, exp in the past */
+} GovTokenStatus;
+
+typedef struct GovToken
+{
+	char	   *agent_id;		/* never NULL on success */
+	char	   *tenant_id;		/* NULL when absent or JSON null */
+	char	   *correlation_id; /* NULL when absent or JSON null */
+	int64		exp;			/* Unix seconds */
+} GovToken;
+
+extern GovTokenStatus gov_token_verify(const char *token, size_t token_len,
+									   const char *key, size_t key_len,
+									   int64 now_unix, GovToken *out,
+									   const char **detail);
+
+#endif							/* GOVERNANCE_H */

@@ -1,0 +1,284 @@
+/*-------------------------------------------------------------------------
+ *
+ * context.c
+ *	  SQL functions that read, set and describe the governance context.
+ *
+ * agent_id(), tenant_id() and correlation_id() are called per row by RLS
+ * policies, so they do nothing but read a pointer (gov_context_value).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
+#include "utils/lsyscache.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "governance.h"
+
+PG_FUNCTION_INFO_V1(governance_agent_id);
+PG_FUNCTION_INFO_V1(governance_tenant_id);
+PG_FUNCTION_INFO_V1(governance_correlation_id);
+PG_FUNCTION_INFO_V1(governance_context);
+PG_FUNCTION_INFO_V1(governance_set_context);
+PG_FUNCTION_INFO_V1(governance_set_context_signed);
+PG_FUNCTION_INFO_V1(governance_capabilities);
+
+static Datum
+field_datum(FunctionCallInfo fcinfo, GovField field)
+{
+	const char *v = gov_context_value(field);
+
+	if (v == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(v));
+}
+
+Datum
+governance_agent_id(PG_FUNCTION_ARGS)
+{
+	return field_datum(fcinfo, GOV_FIELD_AGENT);
+}
+
+Datum
+governance_tenant_id(PG_FUNCTION_ARGS)
+{
+	return field_datum(fcinfo, GOV_FIELD_TENANT);
+}
+
+Datum
+governance_correlation_id(PG_FUNCTION_ARGS)
+{
+	return field_datum(fcinfo, GOV_FIELD_CORRELATION);
+}
+
+static void
+append_json_member(StringInfo buf, const char *key, const char *value)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* governance.context() -> jsonb: the whole context and its state. */
+Datum
+governance_context(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	append_json_member(&buf, "agent_id", gov_context_value(GOV_FIELD_AGENT));
+	append_json_member(&buf, "tenant_id", gov_context_value(GOV_FIELD_TENANT));
+	append_json_member(&buf, "correlation_id",
+					   gov_context_value(GOV_FIELD_CORRELATION));
+	appendStringInfo(&buf, ", \"sealed\": %s, \"signed\": %s}",
+					 gov_context_sealed() ? "true" : "false",
+					 gov_context_signed() ? "true" : "false");
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/*
+ * governance.set_context(agent_id, tenant_id, correlation_id, seal)
+ *
+ * Transaction-local, like set_config(..., true): gone at COMMIT/ROLLBACK,
+ * also when called outside an explicit transaction block.
+ */
+Datum
+governance_set_context(PG_FUNCTION_ARGS)
+{
+	char	   *agent_id = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *tenant_id = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *correlation_id = PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2));
+
+	if (agent_id == NULL || agent_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("agent_id must not be null or empty"),
+				 errhint("Pass the acting agent or user as the first argument of governance.set_context().")));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("seal must not be null")));
+	if (gov_require_signed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("unsigned governance context refused"),
+				 errdetail("governance.require_signed is on."),
+				 errhint("Use governance.set_context_signed() with a token signed with governance.signing_key.")));
+
+	gov_set_context(agent_id, tenant_id, correlation_id, PG_GETARG_BOOL(3),
+					false);
+	PG_RETURN_VOID();
+}
+
+/* governance.set_context_signed(token): verify, then set and seal. */
+Datum
+governance_set_context_signed(PG_FUNCTION_ARGS)
+{
+	text	   *token;
+	GovToken	claims;
+	const char *detail = NULL;
+	GovTokenStatus st;
+	int64		now_unix;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("governance token must not be null")));
+	if (gov_signing_key == NULL || gov_signing_key[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("governance.signing_key is not set"),
+				 errhint("A superuser sets the key in postgresql.conf or with ALTER SYSTEM.")));
+
+	token = PG_GETARG_TEXT_PP(0);
+	now_unix = (int64) timestamptz_to_time_t(GetCurrentTimestamp());
+	st = gov_token_verify(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
+						  gov_signing_key, strlen(gov_signing_key),
+						  now_unix, &claims, &detail);
+	switch (st)
+	{
+		case GOV_TOKEN_OK:
+			break;
+		case GOV_TOKEN_MALFORMED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("malformed governance token"),
+					 errdetail_internal("%s", detail)));
+			break;
+		case GOV_TOKEN_TRUNCATED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("truncated governance token"),
+					 errdetail_internal("%s", detail)));
+			break;
+		case GOV_TOKEN_BAD_SIGNATURE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("governance token signature is invalid"),
+					 errdetail_internal("%s", detail)));
+			break;
+		case GOV_TOKEN_BAD_PAYLOAD:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid governance token payload"),
+					 errdetail_internal("%s", detail)));
+			break;
+		case GOV_TOKEN_EXPIRED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("governance token has expired"),
+					 errdetail("The token expired at %s.",
+							   timestamptz_to_str(time_t_to_timestamptz((pg_time_t) claims.exp)))));
+			break;
+	}
+
+	gov_set_context(claims.agent_id, claims.tenant_id, claims.correlation_id,
+					true, true);
+	PG_RETURN_VOID();
+}
+
+/*---- capabilities() ----*/
+
+/* Does governance.<name> exist as a relation / as a one-argument function? */
+static bool
+relation_exists(const char *name)
+{
+	Oid			nsp = get_namespace_oid("governance", true);
+
+	return OidIsValid(nsp) && OidIsValid(get_relname_relid(name, nsp));
+}
+
+static bool
+function_exists(const char *name, Oid argtype)
+{
+	return OidIsValid(LookupFuncName(list_make2(makeString("governance"),
+												makeString(pstrdup(name))),
+									 1, &argtype, true));
+}
+
+static void
+add_capability(Tuplestorestate *ts, TupleDesc desc, const char *feature,
+			   bool active, const char *detail)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = CStringGetTextDatum(feature);
+	values[1] = BoolGetDatum(active);
+	values[2] = CStringGetTextDatum(detail);
+	tuplestore_putvalues(ts, desc, values, nulls);
+}
+
+/*
+ * One row per feature: whether it is active in this session, and if not,
+ * why not, so that a degraded install is visible instead of silent.
+ */
+Datum
+governance_capabilities(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Tuplestorestate *ts;
+	TupleDesc	desc;
+	const char *need_preload = "needs shared_preload_libraries = 'pg_governance'";
+	bool		have_key = gov_signing_key != NULL && gov_signing_key[0] != '\0';
+
+	InitMaterializedSRF(fcinfo, 0);
+	ts = rsinfo->setResult;
+	desc = rsinfo->setDesc;
+
+	add_capability(ts, desc, "context_gucs", true,
+				   "governance.agent_id, governance.tenant_id, governance.correlation_id");
+	add_capability(ts, desc, "sealing", true,
+				   "set_context(..., seal => true) fixes the context until the transaction ends");
+	add_capability(ts, desc, "signed_context", have_key,
+				   have_key ? (gov_require_signed ? "governance.require_signed is on: only signed contexts are accepted"
+							   : "governance.signing_key is set")
+				   : "governance.signing_key is not set");
+
+	if (function_exists("enable_audit", REGCLASSOID))
+		add_capability(ts, desc, "audit", true, "C audit triggers writing governance.audit_log");
+	else
+		add_capability(ts, desc, "audit", false,
+					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
+
+	if (relation_exists("denied_log"))
+		add_capability(ts, desc, "denied_log", true,
+					   gov_preloaded ? "written by the background worker and the server log"
+					   : "written by the denied backend at its next statement and the server log");
+	else
+		add_capability(ts, desc, "denied_log", false,
+					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
+
+	if (relation_exists("pool_stats"))
+		add_capability(ts, desc, "pool_stats", true, "reported by libgovpool clients");
+	else
+		add_capability(ts, desc, "pool_stats", false,
+					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
+
+	add_capability(ts, desc, "session_context", false,
+				   gov_preloaded ? "not in this extension version" : need_preload);
+	add_capability(ts, desc, "latency_histograms", false,
+				   gov_preloaded ? "not in this extension version" : need_preload);
+	add_capability(ts, desc, "executor_enforcement", false,
+				   gov_preloaded ? "not in this extension version" : need_preload);
+
+	return (Datum) 0;
+}

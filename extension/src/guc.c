@@ -1,0 +1,616 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *	  Every governance.* setting, its validation, and the transaction seal.
+ *
+ * The context values (agent_id, tenant_id, correlation_id) are ordinary
+ * USERSET settings so that RLS policies, triggers and parallel workers can
+ * read them, and so that SET / set_config keep working for unsealed use.
+ *
+ * Sealing.  governance.set_context(..., seal => true) records the values it
+ * set in `seal` below.  From then until the top-level transaction ends:
+ *
+ *	- the sealed copy is authoritative: gov_context_value(), the SQL
+ *	  accessors and SHOW / current_setting() / pg_settings (through show
+ *	  hooks) report it, whatever happens to the raw setting;
+ *	- every way SQL has of changing the setting is refused with SQLSTATE
+ *	  42501: an explicit new value fails the check hook (SET, SET LOCAL,
+ *	  SET SESSION, set_config(), function SET clauses, ...); RESET, SET TO
+ *	  DEFAULT, RESET ALL and DISCARD are refused by the utility hook before
+ *	  they run; a reset that reaches no hook but the assign hook
+ *	  (set_config(name, NULL, ...)) is refused there;
+ *	- a subtransaction abort that rolls the raw setting back (ROLLBACK TO a
+ *	  savepoint taken before the seal, a PL/pgSQL exception block) does not
+ *	  end the seal: the sealed values are written back into the settings at
+ *	  the next statement (gov_seal_resync), before parallel workers copy
+ *	  them.
+ *
+ * COMMIT, ROLLBACK and PREPARE end the seal (transaction callback); the
+ * values themselves were set with GUC_ACTION_LOCAL, so PostgreSQL's own
+ * end-of-transaction processing restores the previous settings.
+ *
+ * Memory: sealed values live in TopMemoryContext and are freed at unseal.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "governance.h"
+
+/*---- Setting variables ----*/
+char	   *gov_agent_id = NULL;
+char	   *gov_tenant_id = NULL;
+char	   *gov_correlation_id = NULL;
+int			gov_require_context = GOV_REQUIRE_OFF;
+char	   *gov_signing_key = NULL;
+bool		gov_require_signed = false;
+
+static const struct config_enum_entry require_context_options[] = {
+	{"off", GOV_REQUIRE_OFF, false},
+	{"warn", GOV_REQUIRE_WARN, false},
+	{"enforce", GOV_REQUIRE_ENFORCE, false},
+	{NULL, 0, false}
+};
+
+/* Per-field facts, indexed by GovField. */
+static const char *const field_setting_names[GOV_NUM_FIELDS] = {
+	"governance.agent_id",
+	"governance.tenant_id",
+	"governance.correlation_id"
+};
+
+static char **const field_variables[GOV_NUM_FIELDS] = {
+	&gov_agent_id,
+	&gov_tenant_id,
+	&gov_correlation_id
+};
+
+/*---- Seal state (one per backend; only the top-level transaction) ----*/
+typedef struct GovSeal
+{
+	bool		sealed;
+	bool		is_signed;
+	bool		need_resync;	/* a subxact abort may have reverted settings */
+	bool		resyncing;		/* gov_seal_resync is writing the settings */
+	char	   *values[GOV_NUM_FIELDS]; /* "" for unset; TopMemoryContext */
+} GovSeal;
+
+static GovSeal seal;
+static bool callbacks_registered = false;
+
+/*---- Function declarations ----*/
+static bool check_context_value(GovField field, char **newval);
+static bool check_agent_id(char **newval, void **extra, GucSource source);
+static bool check_tenant_id(char **newval, void **extra, GucSource source);
+static bool check_correlation_id(char **newval, void **extra, GucSource source);
+static void assign_context_value(GovField field, const char *newval);
+static void assign_agent_id(const char *newval, void *extra);
+static void assign_tenant_id(const char *newval, void *extra);
+static void assign_correlation_id(const char *newval, void *extra);
+static const char *show_agent_id(void);
+static const char *show_tenant_id(void);
+static const char *show_correlation_id(void);
+static bool check_signing_key(char **newval, void **extra, GucSource source);
+static const char *show_signing_key(void);
+static void unseal(void);
+static void seal_xact_callback(XactEvent event, void *arg);
+static void seal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+								  SubTransactionId parentSubid, void *arg);
+static void report_sealed(const char *setting) pg_attribute_noreturn();
+
+/*
+ * Define every setting.  Called once per backend from _PG_init.  Values
+ * that were set (as placeholders) before the library was loaded go through
+ * the check hooks here: an invalid one is reported and discarded by
+ * PostgreSQL, so nothing unvalidated survives the load.
+ */
+void
+gov_define_settings(void)
+{
+	/*
+	 * The acting agent or user.  Applications set it per transaction through
+	 * governance.set_context(); RLS policies and the audit trail read it.
+	 */
+	DefineCustomStringVariable("governance.agent_id",
+							   "Acting agent or user of the current transaction.",
+							   "At most 256 characters, no control characters.",
+							   &gov_agent_id,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_agent_id, assign_agent_id, show_agent_id);
+
+	/* The tenant the agent acts for; same rules as agent_id. */
+	DefineCustomStringVariable("governance.tenant_id",
+							   "Tenant of the current transaction.",
+							   "At most 256 characters, no control characters.",
+							   &gov_tenant_id,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_tenant_id, assign_tenant_id, show_tenant_id);
+
+	/* The request id that ties log lines, audit rows and traces together. */
+	DefineCustomStringVariable("governance.correlation_id",
+							   "Request or trace id of the current transaction.",
+							   "At most 128 characters of A-Z a-z 0-9 . _ : -",
+							   &gov_correlation_id,
+							   "",
+							   PGC_USERSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_correlation_id, assign_correlation_id,
+							   show_correlation_id);
+
+	/*
+	 * What happens when a governed table is touched with no agent_id.  An
+	 * administrator starts with "warn" to find callers that forget the
+	 * context, then moves to "enforce".  Grantable per role with GRANT SET
+	 * ON PARAMETER.
+	 */
+	DefineCustomEnumVariable("governance.require_context",
+							 "Action when a governed table is used without governance.agent_id.",
+							 "off allows it; warn allows it with a WARNING and a denied_log record; "
+							 "enforce refuses it.",
+							 &gov_require_context,
+							 GOV_REQUIRE_OFF,
+							 require_context_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	/*
+	 * Key for governance.set_context_signed().  Set it where only the
+	 * superuser can read it (postgresql.conf or ALTER SYSTEM), never with
+	 * ALTER DATABASE/ROLE, whose settings every role can read.  Shown as
+	 * ******** to everybody.
+	 */
+	DefineCustomStringVariable("governance.signing_key",
+							   "HMAC-SHA256 key that signed governance contexts are verified with.",
+							   "At least 32 bytes. Never shown.",
+							   &gov_signing_key,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_signing_key, NULL, show_signing_key);
+
+	/*
+	 * Refuse plain set_context(): only contexts signed by a service that
+	 * holds the key are accepted.  Turn it on once every caller mints tokens.
+	 */
+	DefineCustomBoolVariable("governance.require_signed",
+							 "Refuse unsigned governance.set_context().",
+							 NULL,
+							 &gov_require_signed,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("governance");
+}
+
+/*---- Validation ----*/
+
+const char *
+gov_field_setting_name(GovField field)
+{
+	return field_setting_names[field];
+}
+
+/*
+ * Validate one context value.  The empty string (unset) is always valid.
+ * On failure *reason is a static, translatable phrase.
+ */
+bool
+gov_validate_value(GovField field, const char *value, const char **reason)
+{
+	size_t		len = strlen(value);
+	int			encoding;
+	int			nchars;
+
+	if (field == GOV_FIELD_CORRELATION)
+	{
+		for (const char *p = value; *p; p++)
+		{
+			if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+				  (*p >= '0' && *p <= '9') ||
+				  *p == '.' || *p == '_' || *p == ':' || *p == '-'))
+			{
+				*reason = gettext_noop("only A-Z, a-z, 0-9, \".\", \"_\", \":\" and \"-\" are allowed");
+				return false;
+			}
+		}
+		if (len > GOV_MAX_CORRELATION_CHARS)
+		{
+			*reason = gettext_noop("longer than 128 characters");
+			return false;
+		}
+		return true;
+	}
+
+	/*
+	 * Values can arrive unverified (startup packet options, postgresql.conf),
+	 * so check the encoding here.  SQL_ASCII databases get UTF-8 rules.
+	 */
+	encoding = GetDatabaseEncoding();
+	if (encoding == PG_SQL_ASCII)
+		encoding = PG_UTF8;
+	if (!pg_verify_mbstr(encoding, value, len, true))
+	{
+		*reason = gettext_noop("not valid UTF-8");
+		return false;
+	}
+
+	nchars = 0;
+	for (const unsigned char *p = (const unsigned char *) value; *p;)
+	{
+		int			clen = pg_encoding_mblen(encoding, (const char *) p);
+
+		/* C0 controls and DEL; in UTF-8 also the C1 controls U+0080..U+009F */
+		if (*p < 0x20 || *p == 0x7f ||
+			(encoding == PG_UTF8 && clen == 2 && p[0] == 0xc2 && p[1] <= 0x9f))
+		{
+			*reason = gettext_noop("contains a control character");
+			return false;
+		}
+		p += clen;
+		nchars++;
+	}
+	if (nchars > GOV_MAX_ID_CHARS)
+	{
+		*reason = gettext_noop("longer than 256 characters");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Common check hook of the three context settings: validate, and while the
+ * transaction is sealed refuse any value other than the sealed one.
+ */
+static bool
+check_context_value(GovField field, char **newval)
+{
+	const char *reason;
+
+	if (*newval == NULL)
+		return true;
+
+	if (!gov_validate_value(field, *newval, &reason))
+	{
+		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
+		GUC_check_errmsg("invalid value for %s: %s",
+						 field_setting_names[field], _(reason));
+		return false;
+	}
+
+	if (seal.sealed && IsTransactionState() &&
+		strcmp(*newval, seal.values[field]) != 0)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("governance context is sealed for this transaction");
+		GUC_check_errdetail("%s cannot be changed until the transaction ends.",
+							field_setting_names[field]);
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_agent_id(char **newval, void **extra, GucSource source)
+{
+	return check_context_value(GOV_FIELD_AGENT, newval);
+}
+
+static bool
+check_tenant_id(char **newval, void **extra, GucSource source)
+{
+	return check_context_value(GOV_FIELD_TENANT, newval);
+}
+
+static bool
+check_correlation_id(char **newval, void **extra, GucSource source)
+{
+	return check_context_value(GOV_FIELD_CORRELATION, newval);
+}
+
+/*
+ * Assign hooks see every change of the setting, including the ones that
+ * skip the check hook (a reset to the default through set_config(name,
+ * NULL, ...)).  Only those can get here with a value other than the sealed
+ * one while the transaction is running normally, so refusing here is the
+ * last line of the seal.  PostgreSQL has pushed the old value already; the
+ * error aborts the (sub)transaction, which restores it.  During commit and
+ * abort processing IsTransactionState() is false and nothing is refused.
+ */
+static void
+assign_context_value(GovField field, const char *newval)
+{
+	if (seal.sealed && !seal.resyncing && IsTransactionState() &&
+		strcmp(newval ? newval : "", seal.values[field]) != 0)
+		report_sealed(field_setting_names[field]);
+}
+
+static void
+assign_agent_id(const char *newval, void *extra)
+{
+	assign_context_value(GOV_FIELD_AGENT, newval);
+}
+
+static void
+assign_tenant_id(const char *newval, void *extra)
+{
+	assign_context_value(GOV_FIELD_TENANT, newval);
+}
+
+static void
+assign_correlation_id(const char *newval, void *extra)
+{
+	assign_context_value(GOV_FIELD_CORRELATION, newval);
+}
+
+/* SHOW, current_setting() and pg_settings report the effective value. */
+static const char *
+show_field(GovField field)
+{
+	if (seal.sealed)
+		return seal.values[field];
+	return *field_variables[field] ? *field_variables[field] : "";
+}
+
+static const char *
+show_agent_id(void)
+{
+	return show_field(GOV_FIELD_AGENT);
+}
+
+static const char *
+show_tenant_id(void)
+{
+	return show_field(GOV_FIELD_TENANT);
+}
+
+static const char *
+show_correlation_id(void)
+{
+	return show_field(GOV_FIELD_CORRELATION);
+}
+
+static bool
+check_signing_key(char **newval, void **extra, GucSource source)
+{
+	if (*newval && **newval && strlen(*newval) < GOV_MIN_SIGNING_KEY_BYTES)
+	{
+		/* never echo the key itself */
+		GUC_check_errmsg("governance.signing_key is too short");
+		GUC_check_errdetail("The key must be at least %d bytes long.",
+							GOV_MIN_SIGNING_KEY_BYTES);
+		return false;
+	}
+	return true;
+}
+
+/* The key is never shown, not even to superusers: it would end up in logs. */
+static const char *
+show_signing_key(void)
+{
+	return (gov_signing_key && *gov_signing_key) ? "********" : "";
+}
+
+/*---- Reading the context ----*/
+
+const char *
+gov_context_value(GovField field)
+{
+	const char *v = seal.sealed ? seal.values[field] : *field_variables[field];
+
+	return (v && *v) ? v : NULL;
+}
+
+bool
+gov_context_sealed(void)
+{
+	return seal.sealed;
+}
+
+bool
+gov_context_signed(void)
+{
+	return seal.sealed && seal.is_signed;
+}
+
+/*---- Setting and sealing ----*/
+
+static void
+report_sealed(const char *setting)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("governance context is sealed for this transaction"),
+			 errdetail("%s cannot be changed until the transaction ends.",
+					   setting)));
+}
+
+/*
+ * Set the three values transaction-locally and optionally seal them.
+ * Validates everything before changing anything, so a bad value leaves the
+ * previous context untouched.  NULL means unset.
+ */
+void
+gov_set_context(const char *agent_id, const char *tenant_id,
+				const char *correlation_id, bool do_seal, bool is_signed)
+{
+	const char *values[GOV_NUM_FIELDS];
+
+	if (!IsTransactionState())
+		elog(ERROR, "governance context can only be set inside a transaction");
+
+	if (seal.sealed)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("governance context is sealed for this transaction"),
+				 errdetail("The context was already set and sealed in this transaction."),
+				 errhint("Set the context once, at the start of the transaction.")));
+
+	values[GOV_FIELD_AGENT] = agent_id ? agent_id : "";
+	values[GOV_FIELD_TENANT] = tenant_id ? tenant_id : "";
+	values[GOV_FIELD_CORRELATION] = correlation_id ? correlation_id : "";
+
+	for (int f = 0; f < GOV_NUM_FIELDS; f++)
+	{
+		const char *reason;
+
+		if (!gov_validate_value((GovField) f, values[f], &reason))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for %s: %s",
+							field_setting_names[f], _(reason))));
+	}
+
+	for (int f = 0; f < GOV_NUM_FIELDS; f++)
+		(void) set_config_option(field_setting_names[f], values[f],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+								 true, 0, false);
+
+	if (!do_seal)
+		return;
+
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(seal_xact_callback, NULL);
+		RegisterSubXactCallback(seal_subxact_callback, NULL);
+		callbacks_registered = true;
+	}
+	for (int f = 0; f < GOV_NUM_FIELDS; f++)
+		seal.values[f] = MemoryContextStrdup(TopMemoryContext, values[f]);
+	seal.is_signed = is_signed;
+	seal.need_resync = false;
+	seal.sealed = true;
+}
+
+static void
+unseal(void)
+{
+	if (!seal.sealed)
+		return;
+	seal.sealed = false;
+	seal.is_signed = false;
+	seal.need_resync = false;
+	for (int f = 0; f < GOV_NUM_FIELDS; f++)
+	{
+		if (seal.values[f])
+			pfree(seal.values[f]);
+		seal.values[f] = NULL;
+	}
+}
+
+static void
+seal_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			unseal();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A subtransaction abort restores the settings it had on entry; if the seal
+ * was made inside it, that undoes the sealed values in the raw settings.
+ * The seal stays (it belongs to the top-level transaction); note that the
+ * settings must be written back.
+ */
+static void
+seal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && seal.sealed)
+		seal.need_resync = true;
+}
+
+/*
+ * Write the sealed values back into the settings if a subtransaction abort
+ * may have reverted them.  Called at the start of every statement (utility
+ * and executor hooks) while the transaction is healthy.
+ */
+void
+gov_seal_resync(void)
+{
+	if (!seal.sealed || !seal.need_resync)
+		return;
+	if (!IsTransactionState() || IsAbortedTransactionBlockState())
+		return;
+
+	seal.resyncing = true;
+	PG_TRY();
+	{
+		for (int f = 0; f < GOV_NUM_FIELDS; f++)
+		{
+			const char *raw = *field_variables[f] ? *field_variables[f] : "";
+
+			if (strcmp(raw, seal.values[f]) != 0)
+				(void) set_config_option(field_setting_names[f], seal.values[f],
+										 PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_LOCAL, true, 0, false);
+		}
+	}
+	PG_FINALLY();
+	{
+		seal.resyncing = false;
+	}
+	PG_END_TRY();
+	seal.need_resync = false;
+}
+
+/*
+ * Refuse, before they run, the utility commands that would clear a sealed
+ * context: RESET / SET ... TO DEFAULT of a governance.* setting, RESET ALL,
+ * and DISCARD ALL (which would also fail on its own inside a transaction
+ * block, but not with a message that says why).
+ */
+void
+gov_check_utility_against_seal(PlannedStmt *pstmt)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	gov_seal_resync();
+
+	if (!seal.sealed || stmt == NULL)
+		return;
+
+	if (IsA(stmt, VariableSetStmt))
+	{
+		VariableSetStmt *vs = (VariableSetStmt *) stmt;
+
+		if (vs->kind == VAR_RESET_ALL)
+			report_sealed("RESET ALL");
+		if ((vs->kind == VAR_RESET || vs->kind == VAR_SET_DEFAULT) &&
+			vs->name != NULL)
+		{
+			for (int f = 0; f < GOV_NUM_FIELDS; f++)
+				if (pg_strcasecmp(vs->name, field_setting_names[f]) == 0)
+					report_sealed(field_setting_names[f]);
+		}
+	}
+	else if (IsA(stmt, DiscardStmt))
+	{
+		DiscardStmt *ds = (DiscardStmt *) stmt;
+
+		if (ds->target == DISCARD_ALL)
+			report_sealed("DISCARD ALL");
+	}
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# make check: set-up, build, install, then every suite against throwaway clusters.
+#
+# Runs each suite even when an earlier one failed, prints each runner's
+# summary, and exits non-zero if any suite failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh || exit 1
+
+echo "== build and install"
+make -s PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" all >/dev/null || exit 1
+make -s PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" install >/dev/null || exit 1
+
+modes=${GOVERNANCE_CHECK_MODES:-"plain preload"}
+rc=0
+for mode in $modes; do
+  opt=""
+  [ "$mode" = preload ] && opt=--preload
+  echo "== suites against a $mode cluster"
+  GOVERNANCE_MODE=$mode scripts/with-cluster $opt --keep-log log -- bash scripts/run-suites.sh || rc=1
+done
+
+if [ $rc -eq 0 ]; then echo "make check: all suites passed"; else echo "make check: FAILED (server logs in log/)"; fi
+exit $rc

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run every test suite against the server PG* points at (see with-cluster).
+#
+# GOVERNANCE_MODE=plain|preload says which cluster this is; suites that only
+# make sense in one mode look at it.  Exits non-zero if any suite failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+mode=${GOVERNANCE_MODE:-plain}
+rc=0
+summary=()
+
+run() {  # run NAME CMD...
+  local name=$1; shift
+  echo "-- $name ($mode)"
+  if "$@"; then summary+=("ok      $name"); else summary+=("FAILED  $name"); rc=1; fi
+}
+
+# pg_regress: exact outputs and error messages (sql/ + expected/)
+run pg_regress make -s PG_CONFIG="$PG_CONFIG" installcheck
+
+# pgTAP: behaviour matrix (test/*.sql), one database, pgtap preinstalled.
+pgtap() {
+  psql -XqAt -d postgres -c 'DROP DATABASE IF EXISTS governance_tap' \
+       -c 'CREATE DATABASE governance_tap' >/dev/null &&
+  psql -XqAt -d governance_tap -c 'CREATE EXTENSION pgtap' >/dev/null &&
+  pg_prove -d governance_tap --ext .sql test/*.sql
+}
+run pgTAP pgtap
+
+# Client unit, integration and fault tests (libgovpool)
+if [ -f client/Makefile ]; then
+  run client make -s -C client check
+fi
+
+echo "-- summary ($mode)"
+printf '   %s\n' "${summary[@]}"
+exit $rc

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install what building and testing pg_governance + libgovpool needs on Debian 12.
+#
+# Root: installs the missing Debian packages with apt-get.
+# Non-root: prints exactly which packages to install and exits 1.
+# Idempotent: with everything present it does nothing and exits 0.
+set -euo pipefail
+
+PGV=${PG_MAJOR:-15}
+# package -> a file that proves it is installed
+declare -A want=(
+  [postgresql-$PGV]=/usr/lib/postgresql/$PGV/bin/postgres
+  [postgresql-server-dev-$PGV]=/usr/include/postgresql/$PGV/server/postgres.h
+  [postgresql-$PGV-pgtap]=/usr/share/postgresql/$PGV/extension/pgtap.control
+  [libtap-parser-sourcehandler-pgtap-perl]=/usr/bin/pg_prove
+  [libpq-dev]=/usr/include/postgresql/libpq-fe.h
+  [pkg-config]=/usr/bin/pkg-config
+  [gcc]=/usr/bin/gcc
+  [make]=/usr/bin/make
+  [clang]=/usr/bin/clang
+  [libclang-rt-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a
+  [pgbouncer]=/usr/sbin/pgbouncer
+  [openssl]=/usr/bin/openssl
+  [python3]=/usr/bin/python3
+)
+
+missing=()
+for pkg in "${!want[@]}"; do
+  [ -e "${want[$pkg]}" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+IFS=$'\n' missing=($(sort <<<"${missing[*]}")); unset IFS
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing Debian packages: ${missing[*]}" >&2
+  echo "setup: install them as root:  apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian pgbouncer package starts a system service; the project never uses it.
+if [ -x /usr/sbin/pgbouncer ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+fi
+echo "setup: done"
