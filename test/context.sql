@@ -5,7 +5,7 @@
 \pset pager off
 BEGIN;
 CREATE EXTENSION pg_governance;
-SELECT plan(47);
+SELECT plan(52);
 
 -- NULL semantics: unset and empty read as NULL, never ''
 SELECT is(governance.agent_id(), NULL, 'agent_id() is NULL when unset');
@@ -85,6 +85,14 @@ SELECT governance.set_context('carol', seal => false);
 SELECT is(governance.tenant_id(), NULL, 'set_context() with no tenant clears the tenant');
 SELECT is(governance.correlation_id(), NULL, 'set_context() with no correlation id clears it');
 SELECT is(current_setting('governance.agent_id'), 'carol', 'the setting carries the value for RLS and parallel workers');
+
+-- Unsealed contexts can be changed, and sealed later
+SELECT governance.set_context('dave', seal => false);
+SELECT is(governance.context()->>'sealed', 'false', 'seal => false does not seal');
+SELECT lives_ok($$SET LOCAL governance.agent_id = 'erin'$$, 'an unsealed context can be changed');
+SELECT is(governance.agent_id(), 'erin', 'and the change is visible');
+SELECT lives_ok($$SELECT governance.set_context('frank')$$, 'an unsealed context can be sealed by a later set_context()');
+SELECT is(governance.context()->>'sealed', 'true', 'which seals it');
 
 -- Prefix reservation: misspelled names fail instead of becoming placeholders
 SELECT throws_ok($$SET governance.agnet_id = 'x'$$, '42602',
