@@ -8,6 +8,17 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh || exit 1
 
+echo "== metadata"
+ctl=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/pg_governance.control)
+meta=$(python3 -c 'import json; m=json.load(open("META.json")); print(m["version"], m["provides"]["pg_governance"]["version"])')
+want="$ctl"; [[ "$want" =~ ^[0-9]+\.[0-9]+$ ]] && want="$want.0"   # PGXN wants semver
+if [ "$meta" != "$want $want" ]; then
+  echo "META.json version(s) '$meta' do not match the control file's default_version $ctl (as semver $want)" >&2
+  exit 1
+fi
+[ -f "extension/sql/pg_governance--$ctl.sql" ] || ls extension/sql/pg_governance--*--"$ctl".sql >/dev/null 2>&1 || {
+  echo "no install or upgrade script reaches default_version $ctl" >&2; exit 1; }
+
 echo "== build and install"
 make -s PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" all >/dev/null || exit 1
 make -s PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" install >/dev/null || exit 1

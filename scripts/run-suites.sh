@@ -21,12 +21,15 @@ run pg_regress make -s PG_CONFIG="$PG_CONFIG" installcheck
 
 # pgTAP: behaviour matrix (test/*.sql), one database, pgtap preinstalled.
 pgtap() {
-  psql -XqAt -d postgres -c 'DROP DATABASE IF EXISTS governance_tap' \
+  PGOPTIONS='-c client_min_messages=warning' psql -XqAt -d postgres -c 'DROP DATABASE IF EXISTS governance_tap' \
        -c 'CREATE DATABASE governance_tap' >/dev/null &&
   psql -XqAt -d governance_tap -c 'CREATE EXTENSION pgtap' >/dev/null &&
   pg_prove -d governance_tap --ext .sql test/*.sql
 }
 run pgTAP pgtap
+
+# Shell TAP tests: what cannot be said in SQL (connection options, ...)
+run shell-TAP prove test/*.sh
 
 # Client unit, integration and fault tests (libgovpool)
 if [ -f client/Makefile ]; then

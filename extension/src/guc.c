@@ -104,6 +104,7 @@ static void seal_xact_callback(XactEvent event, void *arg);
 static void seal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								  SubTransactionId parentSubid, void *arg);
 static void report_sealed(const char *setting) pg_attribute_noreturn();
+static void report_sealed_command(const char *command) pg_attribute_noreturn();
 
 /*
  * Define every setting.  Called once per backend from _PG_init.  Values
@@ -438,6 +439,16 @@ report_sealed(const char *setting)
 					   setting)));
 }
 
+static void
+report_sealed_command(const char *command)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("governance context is sealed for this transaction"),
+			 errdetail("%s would clear it; it cannot be used until the transaction ends.",
+					   command)));
+}
+
 /*
  * Set the three values transaction-locally and optionally seal them.
  * Validates everything before changing anything, so a bad value leaves the
@@ -597,7 +608,7 @@ gov_check_utility_against_seal(PlannedStmt *pstmt)
 		VariableSetStmt *vs = (VariableSetStmt *) stmt;
 
 		if (vs->kind == VAR_RESET_ALL)
-			report_sealed("RESET ALL");
+			report_sealed_command("RESET ALL");
 		if ((vs->kind == VAR_RESET || vs->kind == VAR_SET_DEFAULT) &&
 			vs->name != NULL)
 		{
@@ -611,6 +622,6 @@ gov_check_utility_against_seal(PlannedStmt *pstmt)
 		DiscardStmt *ds = (DiscardStmt *) stmt;
 
 		if (ds->target == DISCARD_ALL)
-			report_sealed("DISCARD ALL");
+			report_sealed_command("DISCARD ALL");
 	}
 }
