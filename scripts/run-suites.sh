@@ -6,7 +6,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-mode=${GOVERNANCE_MODE:-plain}
+# Which mode is this server in?  Suites that differ by mode look at GOVERNANCE_MODE.
+if psql -XAtq -d postgres -c 'SHOW shared_preload_libraries' 2>/dev/null | grep -q pg_governance; then
+  mode=preload
+else
+  mode=plain
+fi
+export GOVERNANCE_MODE=$mode
 rc=0
 summary=()
 
