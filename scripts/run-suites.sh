@@ -37,6 +37,12 @@ run pgTAP pgtap
 # Shell TAP tests: what cannot be said in SQL (connection options, ...)
 run shell-TAP prove test/*.sh
 
+# Fuzzing, short form (make fuzz runs longer); the parsers need no server,
+# so once per make check is enough.
+if [ "$mode" = plain ] || [ "$mode" = external ]; then
+  run fuzz env FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_READONLY=1 bash scripts/fuzz.sh
+fi
+
 # Client unit, integration and fault tests (libgovpool)
 if [ -f client/Makefile ]; then
   run client make -s -C client check

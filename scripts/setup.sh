@@ -21,6 +21,7 @@ declare -A want=(
   [libclang-rt-dev]=/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.asan-x86_64.a
   [pgbouncer]=/usr/sbin/pgbouncer
   [openssl]=/usr/bin/openssl
+  [libssl-dev]=/usr/include/openssl/ssl.h
   [python3]=/usr/bin/python3
 )
 

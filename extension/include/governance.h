@@ -11,7 +11,7 @@
 #ifndef GOVERNANCE_H
 #define GOVERNANCE_H
 
-#include "nodes/plannodes.h"
+struct PlannedStmt;
 
 /* Limits of the context values (see DESIGN.md). */
 #define GOV_MAX_ID_CHARS			256
@@ -69,7 +69,7 @@ extern void gov_set_context(const char *agent_id, const char *tenant_id,
 							bool is_signed);
 extern bool gov_context_sealed(void);
 extern bool gov_context_signed(void);
-extern void gov_check_utility_against_seal(PlannedStmt *pstmt);
+extern void gov_check_utility_against_seal(struct PlannedStmt *pstmt);
 extern void gov_seal_resync(void);
 
 /*---- Signed context tokens (token.c) ----*/
@@ -95,5 +95,35 @@ extern GovTokenStatus gov_token_verify(const char *token, size_t token_len,
 									   const char *key, size_t key_len,
 									   int64 now_unix, GovToken *out,
 									   const char **detail);
+
+/* Everything below is server-only; token.c above also builds as plain C. */
+#ifndef FRONTEND
+
+/*---- Audit trail, denied attempts, RLS helpers (audit.c, denied.c, rls.c) ----*/
+
+/* The two append-only logs, written by direct heap + index insertion. */
+typedef enum GovLog
+{
+	GOV_LOG_AUDIT,				/* governance.audit_log */
+	GOV_LOG_DENIED				/* governance.denied_log */
+} GovLog;
+
+typedef struct GovAppender GovAppender;
+
+/* Open a log for appending; NULL (missing_ok) when the extension is absent. */
+extern GovAppender *gov_appender_open(GovLog log, bool missing_ok);
+extern void gov_appender_insert(GovAppender *app, Datum *values, bool *nulls);
+extern void gov_appender_close(GovAppender *app);
+extern Datum gov_client_addr(bool *isnull);
+extern char *gov_relation_name(Oid relid);
+
+/* require_context applied to one relation; true when allowed to go on. */
+extern void gov_require_context_check(Oid relid, const char *command);
+
+/* Denied attempts: queue (with a structured log line) and durable write. */
+extern void gov_denied_init(void);
+extern void gov_denied_flush(void);
+
+#endif							/* !FRONTEND */
 
 #endif							/* GOVERNANCE_H */

@@ -23,7 +23,11 @@
  *
  *-------------------------------------------------------------------------
  */
+#ifndef FRONTEND
 #include "postgres.h"
+#else
+#include "postgres_fe.h"
+#endif
 
 #include "common/base64.h"
 #include "common/hmac.h"
@@ -281,19 +285,30 @@ payload_field_start(void *state, char *fname, bool isnull)
 {
 	PayloadState *ps = state;
 
-	if (ps->depth != 1)
-		return;
-	ps->current = M_NONE;
-	for (int m = 0; m < M_COUNT; m++)
+	if (ps->depth == 1)
 	{
-		if (strcmp(fname, member_names[m]) == 0)
+		ps->current = M_NONE;
+		for (int m = 0; m < M_COUNT; m++)
 		{
-			if (ps->seen[m] && ps->error == NULL)
-				ps->error = "A claim appears twice in the payload.";
-			ps->seen[m] = true;
-			ps->current = (PayloadMember) m;
+			if (strcmp(fname, member_names[m]) == 0)
+			{
+				if (ps->seen[m] && ps->error == NULL)
+					ps->error = "A claim appears twice in the payload.";
+				ps->seen[m] = true;
+				ps->current = (PayloadMember) m;
+			}
 		}
 	}
+	pfree(fname);				/* the parser hands over ownership */
+}
+
+/* Take a claim's string; the parser hands over ownership of token. */
+static void
+take_string(char **slot, char *token)
+{
+	if (*slot)
+		pfree(*slot);
+	*slot = token;
 }
 
 static void
@@ -302,7 +317,10 @@ payload_scalar(void *state, char *token, JsonTokenType tokentype)
 	PayloadState *ps = state;
 
 	if (ps->depth != 1 || ps->current == M_NONE || ps->error != NULL)
+	{
+		pfree(token);
 		return;
+	}
 
 	if (ps->current == M_EXP)
 	{
@@ -310,18 +328,17 @@ payload_scalar(void *state, char *token, JsonTokenType tokentype)
 		long long	v;
 
 		if (tokentype != JSON_TOKEN_NUMBER)
-		{
 			ps->error = "exp must be a number of Unix seconds.";
-			return;
-		}
-		errno = 0;
-		v = strtoll(token, &end, 10);
-		if (errno != 0 || *end != '\0')
+		else
 		{
-			ps->error = "exp must be a whole number of Unix seconds.";
-			return;
+			errno = 0;
+			v = strtoll(token, &end, 10);
+			if (errno != 0 || *end != '\0')
+				ps->error = "exp must be a whole number of Unix seconds.";
+			else
+				ps->out->exp = (int64) v;
 		}
-		ps->out->exp = (int64) v;
+		pfree(token);
 		return;
 	}
 
@@ -329,25 +346,28 @@ payload_scalar(void *state, char *token, JsonTokenType tokentype)
 	{
 		if (ps->current == M_AGENT)
 			ps->error = "agent_id must not be null.";
+		pfree(token);
 		return;
 	}
 	if (tokentype != JSON_TOKEN_STRING)
 	{
 		ps->error = "agent_id, tenant_id and correlation_id must be strings.";
+		pfree(token);
 		return;
 	}
 	switch (ps->current)
 	{
 		case M_AGENT:
-			ps->out->agent_id = pstrdup(token);
+			take_string(&ps->out->agent_id, token);
 			break;
 		case M_TENANT:
-			ps->out->tenant_id = pstrdup(token);
+			take_string(&ps->out->tenant_id, token);
 			break;
 		case M_CORRELATION:
-			ps->out->correlation_id = pstrdup(token);
+			take_string(&ps->out->correlation_id, token);
 			break;
 		default:
+			pfree(token);
 			break;
 	}
 }
@@ -361,7 +381,7 @@ parse_payload(char *json, int len, GovToken *out, const char **detail)
 	JsonParseErrorType rc;
 
 	/* JSON text must be UTF-8 (RFC 8259); the lexer assumes valid input. */
-	if (!pg_verify_mbstr(PG_UTF8, json, len, true))
+	if (pg_encoding_verifymbstr(PG_UTF8, json, len) != len)
 	{
 		*detail = "The payload is not valid UTF-8.";
 		return GOV_TOKEN_BAD_PAYLOAD;
@@ -381,6 +401,13 @@ parse_payload(char *json, int len, GovToken *out, const char **detail)
 
 	lex = makeJsonLexContextCstringLen(json, len, PG_UTF8, true);
 	rc = pg_parse_json(lex, &sem);
+	/* PostgreSQL 15 has no freeJsonLexContext() */
+	if (lex->strval)
+	{
+		pfree(lex->strval->data);
+		pfree(lex->strval);
+	}
+	pfree(lex);
 	if (rc != JSON_SUCCESS)
 	{
 		*detail = "The payload is not valid JSON.";
