@@ -1,0 +1,305 @@
+/*
+ * govpool.h
+ *	  libgovpool: pooled, governed PostgreSQL sessions on libpq.
+ *
+ * This is the only public header.  A pool hands out sessions; each session
+ * is one transaction on one pooled connection that carries the governance
+ * context (agent, tenant, correlation id) set through
+ * governance.set_context(), sealed for the rest of the transaction.
+ *
+ *	  govpool_config cfg;
+ *	  govpool_error err;
+ *	  if (govpool_config_from_env(&cfg, &err) != GOVPOOL_OK) ...
+ *	  govpool *pool = govpool_create(&cfg, &err);    (NULL only on OOM)
+ *	  if (err.kind != GOVPOOL_OK) ...                  (then govpool_destroy)
+ *	  govpool_context ctx = {.agent_id = "alice", .tenant_id = "acme"};
+ *	  PGresult *r = govpool_run(pool, &ctx, "SELECT 1", 0, NULL, &err);
+ *
+ * Thread safety: a govpool may be used from any number of threads at once.
+ * A govpool_session belongs to one thread at a time.
+ *
+ * Conventions (as in libpq): the types govpool and govpool_session are
+ * opaque; constructors return NULL only when out of memory, every other
+ * failure is a status plus a govpool_error filled in through the error
+ * out-parameter (which may be NULL when the caller does not care).  Status
+ * values are never removed or renumbered; new ones are added at the end.
+ */
+#ifndef GOVPOOL_H
+#define GOVPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GOVPOOL_VERSION "0.1.0"
+
+/* ---- Status and errors ---- */
+
+typedef enum govpool_status
+{
+	GOVPOOL_OK = 0,
+	GOVPOOL_ERR_CONFIG,			/* invalid configuration value */
+	GOVPOOL_ERR_OOM,			/* out of memory */
+	GOVPOOL_ERR_CONNECT,		/* could not open a connection (after retries) */
+	GOVPOOL_ERR_TIMEOUT,		/* pool exhausted: no connection within the timeout */
+	GOVPOOL_ERR_CIRCUIT_OPEN,	/* circuit breaker open: failing fast */
+	GOVPOOL_ERR_QUERY,			/* the server reported an error; see sqlstate */
+	GOVPOOL_ERR_CONNECTION_LOST,	/* connection broke before COMMIT was sent:
+									 * the transaction did not commit */
+	GOVPOOL_ERR_COMMIT_UNKNOWN, /* connection broke after COMMIT was sent: the
+								 * outcome is unknown; never retried */
+	GOVPOOL_ERR_ROLLED_BACK,	/* session already rolled back by an earlier error */
+	GOVPOOL_ERR_MISUSE,			/* invalid argument or call order */
+	GOVPOOL_ERR_CLOSED			/* pool failed to start or is being destroyed */
+} govpool_status;
+
+#define GOVPOOL_MESSAGE_MAX 512
+
+typedef struct govpool_error
+{
+	govpool_status kind;
+	char		sqlstate[6];	/* server SQLSTATE, "" when not a server error */
+	char		message[GOVPOOL_MESSAGE_MAX];	/* credentials redacted */
+} govpool_error;
+
+/* Stable name of a status, e.g. "timeout". */
+extern const char *govpool_status_name(govpool_status status);
+
+/* ---- Configuration ---- */
+
+typedef enum govpool_reset
+{
+	GOVPOOL_RESET_ROLLBACK = 0, /* ROLLBACK an open transaction (default) */
+	GOVPOOL_RESET_COMMIT,		/* COMMIT an open transaction */
+	GOVPOOL_RESET_NONE,			/* nothing; a connection left in a
+								 * transaction is closed instead */
+	GOVPOOL_RESET_DISCARD		/* ROLLBACK if needed, then DISCARD ALL */
+} govpool_reset;
+
+#define GOVPOOL_CONNINFO_MAX 2048
+#define GOVPOOL_NAME_MAX 64
+#define GOVPOOL_EXTENSIONS_MAX 512
+
+/*
+ * A plain struct: fill it with govpool_config_defaults() or
+ * govpool_config_from_env(), then change what you need.  Durations are in
+ * milliseconds; 0 disables a time limit unless stated otherwise.
+ */
+typedef struct govpool_config
+{
+	char		conninfo[GOVPOOL_CONNINFO_MAX]; /* libpq conninfo or URI; "" = PG* only */
+	char		application_name[GOVPOOL_NAME_MAX]; /* "" = libpq default */
+	char		environment[16];	/* profile the defaults came from */
+	char		extensions[GOVPOOL_EXTENSIONS_MAX]; /* comma list: CREATE EXTENSION
+													 * IF NOT EXISTS at start */
+	int			pool_size;		/* connections kept; 0 = serverless (none kept) */
+	int			max_overflow;	/* extra connections under load */
+	int			pool_timeout_ms;	/* max checkout wait (default 30000) */
+	int			pool_recycle_ms;	/* replace connections older than this; 0 = never */
+	int			connect_timeout_ms; /* per connection attempt (libpq, whole seconds) */
+	int			statement_timeout_ms;	/* server statement_timeout; 0 = server default */
+	bool		echo;			/* log every statement (level info) */
+	govpool_reset reset_on_return;
+	int			liveness_idle_ms;	/* socket check of connections idle >= this */
+	int			preping_idle_ms;	/* SELECT 1 before reuse when idle > this; -1 = never */
+	int			leak_threshold_ms;	/* log sessions held longer; 0 = off */
+	int			connect_attempts;	/* attempts per connection (>= 1) */
+	int			connect_backoff_ms; /* base of exponential backoff, full jitter */
+	int			connect_backoff_max_ms;
+	int			breaker_threshold;	/* consecutive failures that open it; 0 = off */
+	int			breaker_cooldown_ms;	/* open -> half-open after this */
+} govpool_config;
+
+/* Built-in defaults (profile "local" without echo). */
+extern void govpool_config_defaults(govpool_config *cfg);
+
+/*
+ * Fill *cfg from the environment (see API.md for every variable and the
+ * precedence).  Returns GOVPOOL_OK or GOVPOOL_ERR_CONFIG with a message
+ * naming the variable and the problem, never a password.
+ */
+extern govpool_status govpool_config_from_env(govpool_config *cfg, govpool_error *err);
+
+/* Same, reading variables through getenv_fn (tests, embedding). */
+typedef const char *(*govpool_getenv_fn) (const char *name, void *userdata);
+extern govpool_status govpool_config_from_getenv(govpool_config *cfg,
+												 govpool_getenv_fn getenv_fn,
+												 void *userdata,
+												 govpool_error *err);
+
+/* "host=... port=... dbname=... user=..." with the password left out. */
+extern void govpool_config_describe(const govpool_config *cfg, char *buf, size_t len);
+
+/* ---- Pool ---- */
+
+typedef struct govpool govpool;
+typedef struct govpool_session govpool_session;
+
+typedef struct govpool_context
+{
+	const char *agent_id;		/* required, <= 256 chars */
+	const char *tenant_id;		/* NULL = none, <= 256 chars */
+	const char *correlation_id; /* NULL = none, <= 128 chars of [A-Za-z0-9._:-] */
+} govpool_context;
+
+/*
+ * Validates *cfg and starts the pool (with GOVPOOL_EXTENSIONS set, opens one
+ * connection and creates them).  Returns NULL only when out of memory.
+ * Otherwise returns a pool and sets err->kind: on anything but GOVPOOL_OK the
+ * pool is unusable (every call reports that error) and must be destroyed.
+ */
+extern govpool *govpool_create(const govpool_config *cfg, govpool_error *err);
+
+/* Closes every idle connection and frees the pool.  No session may be open. */
+extern void govpool_destroy(govpool *pool);
+
+/* ---- Sessions ---- */
+
+/*
+ * Check out a connection (FIFO-fair, at most pool_size + max_overflow open,
+ * waiting at most timeout_ms; < 0 = the pool's pool_timeout_ms) and start a
+ * governed session.  BEGIN and governance.set_context($1,$2,$3,true) are
+ * queued, not sent: they travel in one pipeline with the first statement.
+ * Returns NULL and fills *err on failure.  The macro records the caller's
+ * file:line for leak reports.
+ */
+#define govpool_begin(pool, ctx, timeout_ms, err) \
+	govpool_begin_at((pool), (ctx), (timeout_ms), (err), __FILE__, __LINE__)
+extern govpool_session *govpool_begin_at(govpool *pool, const govpool_context *ctx,
+										 int timeout_ms, govpool_error *err,
+										 const char *file, int line);
+
+/*
+ * Run one statement (extended protocol, one statement, text parameters) in
+ * the session.  Returns a PGresult the caller PQclear()s, or NULL with *err.
+ * A failed statement rolls the session back; later calls return
+ * GOVPOOL_ERR_ROLLED_BACK.
+ */
+extern PGresult *govpool_exec(govpool_session *s, const char *sql, int nparams,
+							  const char *const *params, govpool_error *err);
+
+/*
+ * The session's connection for raw libpq use, inside the transaction with
+ * the context set (sends what is queued first; NULL if that failed).  Do not
+ * close it, and leave it idle (no result pending) before commit/rollback.
+ */
+extern PGconn *govpool_conn(govpool_session *s);
+
+/*
+ * COMMIT and return the connection.  Ends the session in every case; a
+ * second commit/rollback on the same handle is a no-op (until a new session
+ * starts on that connection).
+ */
+extern govpool_status govpool_commit(govpool_session *s, govpool_error *err);
+
+/* ROLLBACK (if anything was sent) and return the connection.  Ends the session. */
+extern void govpool_rollback(govpool_session *s);
+
+/*
+ * One-statement governed transaction in one round trip: BEGIN,
+ * set_context, the statement and COMMIT pipelined with a single sync.
+ * Retried transparently on a fresh connection only when the failure was
+ * found before anything was sent.
+ */
+extern PGresult *govpool_run(govpool *pool, const govpool_context *ctx,
+							 const char *sql, int nparams,
+							 const char *const *params, govpool_error *err);
+
+/* ---- Health, stats, logs ---- */
+
+typedef enum govpool_circuit
+{
+	GOVPOOL_CIRCUIT_CLOSED = 0,
+	GOVPOOL_CIRCUIT_OPEN,
+	GOVPOOL_CIRCUIT_HALF_OPEN
+} govpool_circuit;
+
+extern const char *govpool_circuit_name(govpool_circuit c);
+
+/* A snapshot.  "current" fields are values now, "total" ones count since create. */
+typedef struct govpool_stats
+{
+	/* configuration */
+	int			pool_size;
+	int			max_overflow;
+	/* current */
+	int			size;			/* open connections (idle + checked out) */
+	int			checked_out;
+	int			idle;
+	int			overflow_in_use;	/* open connections above pool_size */
+	int			waiters;
+	govpool_circuit circuit;
+	/* cumulative */
+	uint64_t	acquires_total;
+	uint64_t	timeouts_total;
+	uint64_t	exhaustion_events_total;	/* checkouts that had to wait */
+	uint64_t	connects_total;
+	uint64_t	connect_failures_total;
+	uint64_t	invalidated_total;	/* broken connections dropped */
+	uint64_t	recycled_total; /* closed for age */
+	uint64_t	sessions_begun_total;
+	uint64_t	sessions_committed_total;
+	uint64_t	sessions_rolled_back_total;
+	uint64_t	retries_total;	/* transparent retries on a fresh connection */
+	uint64_t	leaks_total;	/* sessions reported as held too long */
+	/* cumulative distribution of checkout waits, microseconds */
+	double		acquire_wait_p50_us;
+	double		acquire_wait_p99_us;
+} govpool_stats;
+
+extern void govpool_stats_get(govpool *pool, govpool_stats *stats);
+
+/* DESIGN.md's name for govpool_stats_get. */
+#define govpool_stats(pool, stats) govpool_stats_get((pool), (stats))
+
+typedef enum govpool_format
+{
+	GOVPOOL_FORMAT_JSON = 0,
+	GOVPOOL_FORMAT_PROMETHEUS
+} govpool_format;
+
+/*
+ * Format a stats snapshot.  Like snprintf: returns the length the full text
+ * needs (excluding the NUL); the output is complete when that is < len.
+ */
+extern int	govpool_stats_format(govpool *pool, govpool_format format, char *buf, size_t len);
+
+typedef struct govpool_health_report
+{
+	bool		ok;
+	double		rtt_ms;			/* SELECT 1 round trip incl. checkout */
+	govpool_error error;		/* why not ok */
+	govpool_stats stats;
+} govpool_health_report;
+
+/* Checks out a connection, runs SELECT 1, returns it.  Returns report->ok. */
+extern bool govpool_health(govpool *pool, govpool_health_report *report);
+
+typedef enum govpool_log_level
+{
+	GOVPOOL_LOG_DEBUG = 0,
+	GOVPOOL_LOG_INFO,
+	GOVPOOL_LOG_WARN,
+	GOVPOOL_LOG_ERROR
+} govpool_log_level;
+
+/*
+ * Receives one structured line "level=warn event=... key=value ...".  May be
+ * called from any thread, never with a pool lock held.  Without a logger,
+ * lines at or above GOVPOOL_LOG_LEVEL (default info) go to stderr.
+ */
+typedef void (*govpool_log_fn) (govpool_log_level level, const char *line, void *userdata);
+
+extern void govpool_set_logger(govpool *pool, govpool_log_fn fn, void *userdata);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* GOVPOOL_H */

@@ -1,0 +1,130 @@
+/*
+ * entry.c
+ *	  One pooled connection: opening it, closing it, and telling whether an
+ *	  idle one is still alive.
+ *
+ * An entry is owned by whoever holds its slot (see bag.c); nothing here
+ * takes a lock.
+ */
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "govpool_int.h"
+
+/* Server notices go to the pool's logger (debug), not to libpq's stderr. */
+static void
+notice_to_log(void *arg, const char *message)
+{
+	govpool    *pool = arg;
+	char		msg[512];
+	size_t		n;
+
+	snprintf(msg, sizeof(msg), "%s", message);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "notice", "message", msg, (char *) NULL);
+}
+
+PGconn *
+gp_entry_connect(govpool *pool, govpool_error *err)
+{
+	PGconn	   *conn = PQconnectdbParams(pool->kw, pool->val, 0);
+
+	if (conn == NULL)
+	{
+		gp_error_set(err, GOVPOOL_ERR_OOM, "out of memory opening a connection");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		gp_error_from_conn(err, GOVPOOL_ERR_CONNECT, conn, "connection failed");
+		if (err)
+			gp_redact(err->message, sizeof(err->message), pool->password);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, notice_to_log, pool);
+	return conn;
+}
+
+void
+gp_entry_close(gp_entry *e)
+{
+	if (e->conn)
+		PQfinish(e->conn);
+	e->conn = NULL;
+}
+
+/*
+ * Does the socket of an idle connection say it is dead?  No round trip:
+ * poll() for readability / hang-up with a zero timeout.  An idle
+ * connection has nothing to read unless the server sent something on its
+ * own: a notice, a notification or a parameter change (fine, libpq
+ * absorbs them), or an ErrorResponse followed by EOF when the backend was
+ * terminated (pg_terminate_backend, shutdown, idle_session_timeout).  We
+ * peek at the first byte to tell them apart; through TLS the bytes are
+ * opaque, so a readable TLS socket is "unsure" and gets pre-pinged.
+ */
+gp_liveness
+gp_entry_liveness(gp_entry *e)
+{
+	PGconn	   *conn = e->conn;
+	struct pollfd pfd;
+	int			rc;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK || PQsocket(conn) < 0)
+		return GP_DEAD;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	do
+		rc = poll(&pfd, 1, 0);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		return GP_ALIVE;
+	if (rc < 0 || (pfd.revents & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)))
+		return GP_DEAD;
+
+	if (PQsslInUse(conn))
+		return GP_UNSURE;
+	{
+		char		type;
+		ssize_t		n = recv(pfd.fd, &type, 1, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n == 0)
+			return GP_DEAD;		/* EOF */
+		if (n < 0)
+			return (errno == EAGAIN || errno == EWOULDBLOCK) ? GP_ALIVE : GP_DEAD;
+		if (type == 'E')
+			return GP_DEAD;		/* FATAL sent while idle: backend is exiting */
+	}
+	/* N, A or S: let libpq consume it, drop notifications nobody asked for */
+	if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+		return GP_DEAD;
+	{
+		PGnotify   *n;
+
+		while ((n = PQnotifies(conn)) != NULL)
+			PQfreemem(n);
+	}
+	return GP_ALIVE;
+}
+
+bool
+gp_entry_ping(gp_entry *e)
+{
+	PGresult   *r;
+	bool		ok;
+
+	if (e->conn == NULL || PQstatus(e->conn) != CONNECTION_OK)
+		return false;
+	r = PQexec(e->conn, "SELECT 1");
+	ok = PQresultStatus(r) == PGRES_TUPLES_OK &&
+		PQtransactionStatus(e->conn) == PQTRANS_IDLE;
+	PQclear(r);
+	return ok;
+}

@@ -1,0 +1,203 @@
+/*
+ * error.c
+ *	  The error out-parameter: filling it, naming statuses, redacting secrets.
+ *
+ * Every message that leaves the library passes through here, so this is
+ * where credentials are removed: the pool's password wherever it appears,
+ * "password=..." conninfo fragments and the "user:secret@" part of URLs.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "govpool_int.h"
+
+int64_t
+gp_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *
+govpool_status_name(govpool_status status)
+{
+	switch (status)
+	{
+		case GOVPOOL_OK:
+			return "ok";
+		case GOVPOOL_ERR_CONFIG:
+			return "config";
+		case GOVPOOL_ERR_OOM:
+			return "out_of_memory";
+		case GOVPOOL_ERR_CONNECT:
+			return "connect";
+		case GOVPOOL_ERR_TIMEOUT:
+			return "timeout";
+		case GOVPOOL_ERR_CIRCUIT_OPEN:
+			return "circuit_open";
+		case GOVPOOL_ERR_QUERY:
+			return "query";
+		case GOVPOOL_ERR_CONNECTION_LOST:
+			return "connection_lost";
+		case GOVPOOL_ERR_COMMIT_UNKNOWN:
+			return "commit_unknown";
+		case GOVPOOL_ERR_ROLLED_BACK:
+			return "rolled_back";
+		case GOVPOOL_ERR_MISUSE:
+			return "misuse";
+		case GOVPOOL_ERR_CLOSED:
+			return "closed";
+	}
+	return "unknown";
+}
+
+void
+gp_error_clear(govpool_error *err)
+{
+	if (err == NULL)
+		return;
+	err->kind = GOVPOOL_OK;
+	err->sqlstate[0] = '\0';
+	err->message[0] = '\0';
+}
+
+void
+gp_error_set(govpool_error *err, govpool_status kind, const char *fmt,...)
+{
+	va_list		ap;
+
+	if (err == NULL)
+		return;
+	err->kind = kind;
+	err->sqlstate[0] = '\0';
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	gp_redact(err->message, sizeof(err->message), NULL);
+}
+
+/* Copy a libpq message without its trailing newline(s). */
+static void
+copy_trimmed(char *dst, size_t size, const char *what, const char *msg)
+{
+	size_t		n;
+
+	if (what && *what)
+		snprintf(dst, size, "%s: %s", what, msg ? msg : "");
+	else
+		snprintf(dst, size, "%s", msg ? msg : "");
+	n = strlen(dst);
+	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
+		dst[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (dst[i] == '\n')
+			dst[i] = ' ';
+}
+
+void
+gp_error_from_result(govpool_error *err, const PGresult *res, const char *what)
+{
+	const char *state;
+
+	if (err == NULL)
+		return;
+	err->kind = GOVPOOL_ERR_QUERY;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "");
+	copy_trimmed(err->message, sizeof(err->message), what,
+				 res ? PQresultErrorMessage(res) : "no result");
+	gp_redact(err->message, sizeof(err->message), NULL);
+}
+
+void
+gp_error_from_conn(govpool_error *err, govpool_status kind, PGconn *conn, const char *what)
+{
+	if (err == NULL)
+		return;
+	err->kind = kind;
+	err->sqlstate[0] = '\0';
+	copy_trimmed(err->message, sizeof(err->message), what,
+				 conn ? PQerrorMessage(conn) : "out of memory");
+	gp_redact(err->message, sizeof(err->message), NULL);
+}
+
+/* Replace text[start, end) by "***". */
+static void
+splice_stars(char *text, size_t size, size_t start, size_t end)
+{
+	size_t		len = strlen(text);
+	size_t		tail = len - end;
+
+	if (start + 3 + tail + 1 > size)
+		tail = size - start - 4;
+	memmove(text + start + 3, text + end, tail);
+	memcpy(text + start, "***", 3);
+	text[start + 3 + tail] = '\0';
+}
+
+void
+gp_redact(char *text, size_t size, const char *secret)
+{
+	char	   *p;
+
+	if (text == NULL || size < 8)
+		return;
+
+	/* the known secret, anywhere */
+	if (secret && *secret)
+	{
+		size_t		sl = strlen(secret);
+
+		while ((p = strstr(text, secret)) != NULL)
+			splice_stars(text, size, p - text, p - text + sl);
+	}
+
+	/* password=value (conninfo), value up to a space or quote-delimited */
+	p = text;
+	while ((p = strstr(p, "password=")) != NULL)
+	{
+		size_t		start = (p - text) + strlen("password=");
+		size_t		end = start;
+
+		if (strncmp(text + start, "***", 3) == 0)
+		{
+			p = text + start + 3;
+			continue;
+		}
+		if (text[end] == '\'')
+		{
+			end++;
+			while (text[end] && text[end] != '\'')
+				end += (text[end] == '\\' && text[end + 1]) ? 2 : 1;
+			if (text[end])
+				end++;
+		}
+		else
+			while (text[end] && text[end] != ' ' && text[end] != '&')
+				end++;
+		splice_stars(text, size, start, end);
+		p = text + start + 3;
+	}
+
+	/* scheme://user:secret@host */
+	p = text;
+	while ((p = strstr(p, "://")) != NULL)
+	{
+		char	   *auth = p + 3;
+		char	   *at = auth;
+		char	   *colon = NULL;
+
+		while (*at && *at != '@' && *at != '/' && *at != ' ')
+		{
+			if (*at == ':' && colon == NULL)
+				colon = at;
+			at++;
+		}
+		if (*at == '@' && colon && strncmp(colon + 1, "***@", 4) != 0)
+			splice_stars(text, size, colon + 1 - text, at - text);
+		p = auth;
+	}
+}

@@ -1,0 +1,255 @@
+/*
+ * govpool_int.h
+ *	  Internal types shared by the files of libgovpool (not installed).
+ *
+ * Shape (after pgxpool / HikariCP): entry.c holds one connection and its
+ * timestamps; bag.c does only concurrency (borrow / give back / remove over
+ * per-slot state, FIFO waiters); pool.c holds the policy (when to check,
+ * recycle, reset, invalidate, retry); session.c the governed transaction.
+ */
+#ifndef GOVPOOL_INT_H
+#define GOVPOOL_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+
+#include "govpool.h"
+
+#define GP_MAX_AGENT 256
+#define GP_MAX_TENANT 256
+#define GP_MAX_CORRELATION 128
+
+/* ---- Time (monotonic nanoseconds) ---- */
+extern int64_t gp_now_ns(void);
+
+/* ---- Errors (error.c) ---- */
+extern void gp_error_clear(govpool_error *err);
+extern void gp_error_set(govpool_error *err, govpool_status kind, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+extern void gp_error_from_result(govpool_error *err, const PGresult *res, const char *what);
+extern void gp_error_from_conn(govpool_error *err, govpool_status kind, PGconn *conn,
+							   const char *what);
+/* Replace every occurrence of secret (if non-empty) and URL/conninfo passwords. */
+extern void gp_redact(char *text, size_t size, const char *secret);
+
+/* ---- Logging (log.c) ---- */
+typedef struct gp_logger
+{
+	govpool_log_fn fn;
+	void	   *userdata;
+	govpool_log_level min_level;	/* for the stderr default */
+	pthread_mutex_t lock;
+} gp_logger;
+
+extern void gp_logger_init(gp_logger *lg);
+extern void gp_logger_destroy(gp_logger *lg);
+/*
+ * Emit "level=L event=E" followed by key/value pairs (NULL key ends the
+ * list; NULL values are skipped).  Values are quoted when needed.
+ */
+extern void gp_log(gp_logger *lg, govpool_log_level level, const char *event,...);
+extern bool gp_log_enabled(gp_logger *lg, govpool_log_level level);
+/* Append key=value (quoted when needed) to buf at *pos. */
+extern void gp_kv_append(char *buf, size_t size, size_t *pos, const char *key, const char *val);
+
+/* ---- Circuit breaker (breaker.c); caller holds the pool lock ---- */
+typedef struct gp_breaker
+{
+	int			threshold;		/* 0 = disabled */
+	int64_t		cooldown_ns;
+	govpool_circuit state;
+	int			failures;		/* consecutive */
+	int64_t		opened_at_ns;
+	bool		probe_in_flight;	/* half-open: one probe at a time */
+} gp_breaker;
+
+extern void gp_breaker_init(gp_breaker *b, int threshold, int cooldown_ms);
+/* May a connection attempt start now?  Half-open admits one probe. */
+extern bool gp_breaker_allow(gp_breaker *b, int64_t now_ns);
+extern void gp_breaker_success(gp_breaker *b);
+/* Returns true when this failure opened the circuit. */
+extern bool gp_breaker_failure(gp_breaker *b, int64_t now_ns);
+/* Milliseconds until a probe is admitted (0 unless open). */
+extern int64_t gp_breaker_retry_in_ms(const gp_breaker *b, int64_t now_ns);
+
+/* ---- Wait-time histogram (stats.c); caller holds the pool lock ---- */
+#define GP_HIST_BUCKETS 64
+typedef struct gp_hist
+{
+	uint64_t	counts[GP_HIST_BUCKETS];
+	uint64_t	total;
+} gp_hist;
+
+extern void gp_hist_add(gp_hist *h, int64_t ns);
+extern double gp_hist_quantile_us(const gp_hist *h, double q);
+
+/* ---- Session state (embedded in the entry) ---- */
+typedef enum gp_session_state
+{
+	GP_SESSION_ENDED = 0,		/* no session: entry idle or ended */
+	GP_SESSION_QUEUED,			/* BEGIN + set_context queued, nothing sent */
+	GP_SESSION_OPEN,			/* transaction open on the server */
+	GP_SESSION_FAILED			/* rolled back after an error */
+} gp_session_state;
+
+struct govpool_session
+{
+	struct gp_entry *entry;
+	gp_session_state state;
+	char		agent[GP_MAX_AGENT + 1];
+	char		tenant[GP_MAX_TENANT + 1];
+	char		correlation[GP_MAX_CORRELATION + 1];
+	bool		has_tenant;
+	bool		has_correlation;
+	const char *file;
+	int			line;
+	int64_t		begun_ns;
+	bool		leak_reported;
+};
+
+/* ---- Entry (entry.c): one connection and its timestamps ---- */
+typedef enum gp_slot_state
+{
+	GP_SLOT_EMPTY = 0,			/* no connection */
+	GP_SLOT_OPENING,			/* reserved by a borrower that is connecting */
+	GP_SLOT_IDLE,
+	GP_SLOT_IN_USE
+} gp_slot_state;
+
+typedef struct gp_entry
+{
+	PGconn	   *conn;
+	int			index;			/* slot number in the bag */
+	gp_slot_state state;		/* owned by bag.c, under the bag lock */
+	int64_t		created_ns;
+	int64_t		last_used_ns;	/* when last given back */
+	int64_t		borrowed_ns;
+	struct govpool *pool;
+	struct govpool_session session;
+	bool		watched;		/* leak watch on: session fields published
+								 * (under the bag lock) */
+	struct gp_entry *next_idle; /* bag's idle stack */
+} gp_entry;
+
+/* Open a connection with the pool's libpq parameters; NULL + *err on failure. */
+extern PGconn *gp_entry_connect(struct govpool *pool, govpool_error *err);
+extern void gp_entry_close(gp_entry *e);
+/* Zero-round-trip liveness check of an idle connection: false = dead. */
+typedef enum gp_liveness
+{
+	GP_ALIVE,
+	GP_DEAD,
+	GP_UNSURE					/* readable but unreadable (TLS): pre-ping */
+} gp_liveness;
+extern gp_liveness gp_entry_liveness(gp_entry *e);
+/* SELECT 1 round trip; false = dead. */
+extern bool gp_entry_ping(gp_entry *e);
+
+/* ---- Bag (bag.c): concurrency only ---- */
+typedef struct gp_waiter
+{
+	pthread_cond_t cond;
+	gp_entry   *granted;		/* handed an entry (IN_USE or OPENING) */
+	bool		done;
+	struct gp_waiter *next;
+} gp_waiter;
+
+typedef enum gp_borrow_result
+{
+	GP_BORROW_IDLE,				/* *out is an idle connection, now IN_USE */
+	GP_BORROW_OPEN,				/* *out is a reserved empty slot: connect it */
+	GP_BORROW_TIMEOUT,
+	GP_BORROW_CLOSED
+} gp_borrow_result;
+
+typedef struct gp_bag
+{
+	pthread_mutex_t lock;
+	gp_entry   *slots;			/* capacity entries */
+	int			capacity;		/* pool_size + max_overflow */
+	int			keep;			/* pool_size: idle connections kept */
+	gp_entry   *idle;			/* LIFO stack of IDLE entries */
+	int			n_idle;
+	int			n_in_use;
+	int			n_opening;
+	gp_waiter  *wait_head;		/* FIFO queue */
+	gp_waiter  *wait_tail;
+	int			n_waiters;
+	bool		closed;
+	/* counters updated under lock (read by stats) */
+	uint64_t	timeouts;
+	uint64_t	exhaustion_events;
+	gp_hist		wait_hist;
+} gp_bag;
+
+extern int	gp_bag_init(gp_bag *bag, int keep, int capacity);
+extern void gp_bag_destroy(gp_bag *bag);
+/* Borrow: an idle entry, a slot to open, or wait FIFO until deadline_ns (<0: no wait). */
+extern gp_borrow_result gp_bag_borrow(gp_bag *bag, int64_t deadline_ns, gp_entry **out);
+/*
+ * Give back an IN_USE entry whose connection is healthy.  Hands it to the
+ * first waiter, or keeps it idle; returns false when the caller must close
+ * it instead (above pool_size with nobody waiting) and then call
+ * gp_bag_remove.
+ */
+extern bool gp_bag_give_back(gp_bag *bag, gp_entry *e);
+/* The entry's connection is gone (closed by the caller): free the slot, or
+ * hand it to the first waiter as a slot to open. */
+extern void gp_bag_remove(gp_bag *bag, gp_entry *e);
+/* An OPENING slot now holds a live connection: it becomes IN_USE. */
+extern void gp_bag_opened(gp_bag *bag, gp_entry *e);
+/* Under the lock: current counts. */
+extern void gp_bag_counts(gp_bag *bag, int *open, int *in_use, int *idle, int *waiters);
+
+/* ---- Pool (pool.c) ---- */
+struct govpool
+{
+	govpool_config cfg;
+	gp_bag		bag;
+	gp_logger	logger;
+	govpool_error start_error;	/* set when create failed */
+	bool		failed;
+	/* libpq parameters, built once at create */
+	const char **kw;
+	const char **val;
+	char	   *password;		/* for redaction; NULL when none */
+	char		describe[256];	/* redacted target */
+	/* breaker state, under bag.lock */
+	gp_breaker	breaker;
+	unsigned int rand_state;
+	/* counters: relaxed atomics (GP_INC), any thread */
+	uint64_t	acquires;
+	uint64_t	connects;
+	uint64_t	connect_failures;
+	uint64_t	invalidated;
+	uint64_t	recycled;
+	uint64_t	begun;
+	uint64_t	committed;
+	uint64_t	rolled_back;
+	uint64_t	retries;
+	uint64_t	leaks;
+	/* housekeeper (leak detection) */
+	pthread_t	housekeeper;
+	bool		housekeeper_running;
+	pthread_cond_t hk_cond;
+	bool		hk_stop;
+	uint64_t	hk_scans;		/* for tests */
+};
+
+/*
+ * Check out a usable connection: checks liveness / age, replaces dead or old
+ * ones, opens new ones with retry + breaker.  NULL + *err on failure.
+ */
+extern gp_entry *gp_pool_checkout(govpool *pool, int timeout_ms, govpool_error *err);
+/* Return a connection: reset per policy, keep/close/invalidate. */
+extern void gp_pool_checkin(govpool *pool, gp_entry *e);
+/* Close and reopen the connection of a held slot (a safe retry). */
+extern bool gp_pool_reopen(govpool *pool, gp_entry *e, govpool_error *err);
+/* Drop a broken connection that is checked out (no-op once dropped). */
+extern void gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why);
+#define GP_INC(counter) __atomic_fetch_add(&(counter), 1, __ATOMIC_RELAXED)
+#define GP_LOAD(counter) __atomic_load_n(&(counter), __ATOMIC_RELAXED)
+/* Echo a statement when cfg.echo. */
+extern void gp_echo(govpool *pool, const govpool_session *s, const char *sql);
+
+#endif							/* GOVPOOL_INT_H */

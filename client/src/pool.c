@@ -1,0 +1,748 @@
+/*
+ * pool.c
+ *	  Pool policy: create/destroy, checkout (liveness, recycle, connect with
+ *	  retry and circuit breaker), checkin (reset, keep or close), health,
+ *	  and the housekeeper thread that reports leaked sessions.
+ *
+ * Concurrency lives in bag.c; this file decides what to do with what the
+ * bag hands out.  Network work is never done with the bag lock held.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "govpool_int.h"
+
+/* ---- libpq parameters ---- */
+
+static void
+free_params(govpool *pool)
+{
+	if (pool->kw)
+	{
+		for (int i = 0; pool->kw[i]; i++)
+		{
+			free((char *) pool->kw[i]);
+			free((char *) pool->val[i]);
+		}
+	}
+	free(pool->kw);
+	free(pool->val);
+	pool->kw = NULL;
+	pool->val = NULL;
+	if (pool->password)
+	{
+		memset(pool->password, 0, strlen(pool->password));
+		free(pool->password);
+		pool->password = NULL;
+	}
+}
+
+/* Append or replace one keyword; false on OOM. */
+static bool
+set_param(govpool *pool, int *n, const char *k, const char *v)
+{
+	char	   *vk,
+			   *vv;
+
+	for (int i = 0; i < *n; i++)
+		if (strcmp(pool->kw[i], k) == 0)
+		{
+			if ((vv = strdup(v)) == NULL)
+				return false;
+			free((char *) pool->val[i]);
+			pool->val[i] = vv;
+			return true;
+		}
+	vk = strdup(k);
+	vv = strdup(v);
+	if (!vk || !vv)
+	{
+		free(vk);
+		free(vv);
+		return false;
+	}
+	pool->kw[*n] = vk;
+	pool->val[*n] = vv;
+	(*n)++;
+	pool->kw[*n] = NULL;
+	pool->val[*n] = NULL;
+	return true;
+}
+
+/*
+ * Turn cfg.conninfo (key=value or URI) into keyword/value arrays with our
+ * settings applied: application_name, connect_timeout and statement_timeout
+ * (as a startup option, so RESET/DISCARD ALL keep it).
+ */
+static govpool_status
+build_params(govpool *pool, govpool_error *err)
+{
+	char	   *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(pool->cfg.conninfo, &errmsg);
+	int			count = 0,
+				n = 0;
+	const char *options = NULL;
+
+	if (opts == NULL)
+	{
+		gp_error_set(err, errmsg ? GOVPOOL_ERR_CONFIG : GOVPOOL_ERR_OOM,
+					 "invalid conninfo: %s", errmsg ? errmsg : "out of memory");
+		PQfreemem(errmsg);
+		return err ? err->kind : GOVPOOL_ERR_CONFIG;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		count++;
+	pool->kw = calloc(count + 4, sizeof(char *));
+	pool->val = calloc(count + 4, sizeof(char *));
+	if (!pool->kw || !pool->val)
+		goto oom;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "options") == 0)
+		{
+			options = o->val;
+			continue;
+		}
+		if (strcmp(o->keyword, "password") == 0 && o->val[0] &&
+			(pool->password = strdup(o->val)) == NULL)
+			goto oom;
+		if (!set_param(pool, &n, o->keyword, o->val))
+			goto oom;
+	}
+	if (pool->cfg.application_name[0] &&
+		!set_param(pool, &n, "application_name", pool->cfg.application_name))
+		goto oom;
+	if (pool->cfg.connect_timeout_ms > 0)
+	{
+		char		buf[16];
+
+		snprintf(buf, sizeof(buf), "%d", (pool->cfg.connect_timeout_ms + 999) / 1000);
+		if (!set_param(pool, &n, "connect_timeout", buf))
+			goto oom;
+	}
+	if (pool->cfg.statement_timeout_ms > 0 || options)
+	{
+		char		buf[1024];
+
+		if (pool->cfg.statement_timeout_ms > 0)
+			snprintf(buf, sizeof(buf), "%s%s-c statement_timeout=%d", options ? options : "",
+					 options ? " " : "", pool->cfg.statement_timeout_ms);
+		else
+			snprintf(buf, sizeof(buf), "%s", options);
+		if (!set_param(pool, &n, "options", buf))
+			goto oom;
+	}
+	PQconninfoFree(opts);
+	return GOVPOOL_OK;
+oom:
+	PQconninfoFree(opts);
+	gp_error_set(err, GOVPOOL_ERR_OOM, "out of memory");
+	return GOVPOOL_ERR_OOM;
+}
+
+/* ---- Opening connections: retry with backoff, circuit breaker ---- */
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/*
+ * Open a connection, attempting up to connect_attempts times with
+ * exponential backoff and full jitter (sleep uniform in [0, min(max,
+ * base * 2^attempt)]), never sleeping past deadline_ns.  The breaker is
+ * consulted before every attempt and told every outcome.
+ */
+static PGconn *
+connect_with_retry(govpool *pool, int64_t deadline_ns, govpool_error *err)
+{
+	const govpool_config *c = &pool->cfg;
+
+	for (int attempt = 1;; attempt++)
+	{
+		bool		allowed,
+					opened;
+		int64_t		now = gp_now_ns(),
+					retry_in;
+		PGconn	   *conn;
+		char		num[16],
+					max[16];
+
+		pthread_mutex_lock(&pool->bag.lock);
+		allowed = gp_breaker_allow(&pool->breaker, now);
+		retry_in = gp_breaker_retry_in_ms(&pool->breaker, now);
+		pthread_mutex_unlock(&pool->bag.lock);
+		if (!allowed)
+		{
+			gp_error_set(err, GOVPOOL_ERR_CIRCUIT_OPEN,
+						 "circuit breaker open after %d consecutive connection failures to %s: "
+						 "failing fast, next probe in %lld ms",
+						 c->breaker_threshold, pool->describe, (long long) retry_in);
+			return NULL;
+		}
+
+		conn = gp_entry_connect(pool, err);
+		now = gp_now_ns();
+		if (conn)
+		{
+			pthread_mutex_lock(&pool->bag.lock);
+			if (pool->breaker.state != GOVPOOL_CIRCUIT_CLOSED)
+				gp_log(&pool->logger, GOVPOOL_LOG_INFO, "circuit_closed",
+					   "target", pool->describe, (char *) NULL);
+			gp_breaker_success(&pool->breaker);
+			pthread_mutex_unlock(&pool->bag.lock);
+			GP_INC(pool->connects);
+			return conn;
+		}
+		if (err && err->kind == GOVPOOL_ERR_OOM)
+			return NULL;
+		GP_INC(pool->connect_failures);
+		pthread_mutex_lock(&pool->bag.lock);
+		opened = gp_breaker_failure(&pool->breaker, now);
+		pthread_mutex_unlock(&pool->bag.lock);
+		snprintf(num, sizeof(num), "%d", attempt);
+		snprintf(max, sizeof(max), "%d", c->connect_attempts);
+		gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connect_failed", "attempt", num,
+			   "max_attempts", max, "target", pool->describe,
+			   "error", err ? err->message : "", (char *) NULL);
+		if (opened)
+		{
+			snprintf(num, sizeof(num), "%d", c->breaker_cooldown_ms);
+			gp_log(&pool->logger, GOVPOOL_LOG_ERROR, "circuit_open", "target", pool->describe,
+				   "cooldown_ms", num, (char *) NULL);
+			return NULL;
+		}
+		if (attempt >= c->connect_attempts)
+			return NULL;
+		{
+			int64_t		cap = (int64_t) c->connect_backoff_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
+			int64_t		wait;
+
+			if (cap > c->connect_backoff_max_ms)
+				cap = c->connect_backoff_max_ms;
+			pthread_mutex_lock(&pool->bag.lock);
+			wait = cap > 0 ? (int64_t) (rand_r(&pool->rand_state) % (cap + 1)) : 0;
+			pthread_mutex_unlock(&pool->bag.lock);
+			if (deadline_ns >= 0 && now + wait * 1000000 >= deadline_ns)
+				return NULL;
+			sleep_ms(wait);
+		}
+	}
+}
+
+/* Open a connection into a slot we hold (OPENING or IN_USE). */
+static bool
+fill_slot(govpool *pool, gp_entry *e, int64_t deadline_ns, govpool_error *err)
+{
+	e->conn = connect_with_retry(pool, deadline_ns, err);
+	if (e->conn == NULL)
+		return false;
+	e->created_ns = e->last_used_ns = gp_now_ns();
+	gp_bag_opened(&pool->bag, e);
+	return true;
+}
+
+/* ---- Checkout / checkin ---- */
+
+gp_entry *
+gp_pool_checkout(govpool *pool, int timeout_ms, govpool_error *err)
+{
+	const govpool_config *c = &pool->cfg;
+	int64_t		now = gp_now_ns();
+	int64_t		deadline;
+	gp_entry   *e = NULL;
+
+	if (pool->failed)
+	{
+		gp_error_set(err, GOVPOOL_ERR_CLOSED, "pool failed to start: %s", pool->start_error.message);
+		return NULL;
+	}
+	if (timeout_ms < 0)
+		timeout_ms = c->pool_timeout_ms;
+	deadline = timeout_ms > 0 ? now + (int64_t) timeout_ms * 1000000 : -1;
+
+	switch (gp_bag_borrow(&pool->bag, deadline, &e))
+	{
+		case GP_BORROW_TIMEOUT:
+			{
+				int			open,
+							in_use,
+							idle,
+							waiters;
+
+				pthread_mutex_lock(&pool->bag.lock);
+				gp_bag_counts(&pool->bag, &open, &in_use, &idle, &waiters);
+				pthread_mutex_unlock(&pool->bag.lock);
+				gp_error_set(err, GOVPOOL_ERR_TIMEOUT,
+							 "pool exhausted: all %d connections in use (pool_size=%d, max_overflow=%d), "
+							 "none free within timeout=%d ms (%d other callers waiting)",
+							 c->pool_size + c->max_overflow, c->pool_size, c->max_overflow,
+							 timeout_ms, waiters);
+				gp_log(&pool->logger, GOVPOOL_LOG_WARN, "pool_exhausted", "error",
+					   err ? err->message : "pool exhausted", (char *) NULL);
+				return NULL;
+			}
+		case GP_BORROW_CLOSED:
+			gp_error_set(err, GOVPOOL_ERR_CLOSED, "pool is being destroyed");
+			return NULL;
+		case GP_BORROW_OPEN:
+			if (!fill_slot(pool, e, deadline, err))
+			{
+				gp_bag_remove(&pool->bag, e);
+				return NULL;
+			}
+			GP_INC(pool->acquires);
+			return e;
+		case GP_BORROW_IDLE:
+			break;
+	}
+
+	/* An idle connection: is it still good? */
+	{
+		const char *why = NULL;
+		int64_t		idle_ms = (now - e->last_used_ns) / 1000000;
+
+		if (c->pool_recycle_ms > 0 && (now - e->created_ns) / 1000000 >= c->pool_recycle_ms)
+		{
+			GP_INC(pool->recycled);
+			gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "recycle", (char *) NULL);
+			gp_entry_close(e);
+		}
+		else if (idle_ms >= c->liveness_idle_ms)
+		{
+			gp_liveness l = gp_entry_liveness(e);
+
+			if (l == GP_DEAD)
+				why = "socket closed by the server";
+			else if ((l == GP_UNSURE || (c->preping_idle_ms >= 0 && idle_ms > c->preping_idle_ms))
+					 && !gp_entry_ping(e))
+				why = "pre-ping failed";
+		}
+		if (why)
+		{
+			GP_INC(pool->invalidated);
+			gp_log(&pool->logger, GOVPOOL_LOG_INFO, "connection_replaced", "reason", why, (char *) NULL);
+			gp_entry_close(e);
+		}
+		if (e->conn == NULL && !fill_slot(pool, e, deadline, err))
+		{
+			gp_bag_remove(&pool->bag, e);
+			return NULL;
+		}
+	}
+	GP_INC(pool->acquires);
+	return e;
+}
+
+bool
+gp_pool_reopen(govpool *pool, gp_entry *e, govpool_error *err)
+{
+	gp_entry_close(e);
+	return fill_slot(pool, e, -1, err);
+}
+
+void
+gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why)
+{
+	if (e->conn == NULL)
+		return;					/* already dropped */
+	GP_INC(pool->invalidated);
+	gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connection_invalidated", "reason", why, (char *) NULL);
+	gp_entry_close(e);
+}
+
+/* Run a reset statement; false if the connection is unusable afterwards. */
+static bool
+reset_exec(PGconn *conn, const char *sql)
+{
+	PGresult   *r = PQexec(conn, sql);
+	bool		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	PQclear(r);
+	return ok && PQtransactionStatus(conn) == PQTRANS_IDLE;
+}
+
+void
+gp_pool_checkin(govpool *pool, gp_entry *e)
+{
+	PGconn	   *conn = e->conn;
+	const char *broken = NULL;
+	int64_t		now;
+
+	if (e->watched)
+	{
+		pthread_mutex_lock(&pool->bag.lock);
+		e->watched = false;
+		pthread_mutex_unlock(&pool->bag.lock);
+	}
+	e->session.state = GP_SESSION_ENDED;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+		broken = "connection lost";
+	else if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
+		broken = "returned in pipeline mode";
+	else
+	{
+		switch (PQtransactionStatus(conn))
+		{
+			case PQTRANS_IDLE:
+				if (pool->cfg.reset_on_return == GOVPOOL_RESET_DISCARD &&
+					!reset_exec(conn, "DISCARD ALL"))
+					broken = "DISCARD ALL failed";
+				break;
+			case PQTRANS_INTRANS:
+			case PQTRANS_INERROR:
+				switch (pool->cfg.reset_on_return)
+				{
+					case GOVPOOL_RESET_ROLLBACK:
+						if (!reset_exec(conn, "ROLLBACK"))
+							broken = "ROLLBACK on return failed";
+						break;
+					case GOVPOOL_RESET_COMMIT:
+						if (!reset_exec(conn, "COMMIT"))
+							broken = "COMMIT on return failed";
+						break;
+					case GOVPOOL_RESET_NONE:
+						broken = "returned inside a transaction (reset_on_return=none)";
+						break;
+					case GOVPOOL_RESET_DISCARD:
+						if (!reset_exec(conn, "ROLLBACK") || !reset_exec(conn, "DISCARD ALL"))
+							broken = "ROLLBACK/DISCARD ALL on return failed";
+						break;
+				}
+				break;
+			case PQTRANS_ACTIVE:
+				broken = "returned with a query in progress";
+				break;
+			case PQTRANS_UNKNOWN:
+				broken = "connection state unknown";
+				break;
+		}
+	}
+	if (broken)
+	{
+		gp_pool_invalidate(pool, e, broken);	/* no-op if already dropped */
+		gp_bag_remove(&pool->bag, e);
+		return;
+	}
+
+	now = gp_now_ns();
+	if (pool->cfg.pool_recycle_ms > 0 &&
+		(now - e->created_ns) / 1000000 >= pool->cfg.pool_recycle_ms)
+	{
+		GP_INC(pool->recycled);
+		gp_entry_close(e);
+		gp_bag_remove(&pool->bag, e);
+		return;
+	}
+	e->last_used_ns = now;
+	if (!gp_bag_give_back(&pool->bag, e))
+	{
+		/* above pool_size (overflow, or serverless) and nobody waiting */
+		gp_entry_close(e);
+		gp_bag_remove(&pool->bag, e);
+	}
+}
+
+/* ---- Housekeeper: leak detection ---- */
+
+typedef struct leak_report
+{
+	char		agent[GP_MAX_AGENT + 1];
+	char		tenant[GP_MAX_TENANT + 1];
+	char		correlation[GP_MAX_CORRELATION + 1];
+	char		where[300];
+	char		held_ms[24];
+} leak_report;
+
+static void *
+housekeeper_main(void *arg)
+{
+	govpool    *pool = arg;
+	int64_t		threshold_ns = (int64_t) pool->cfg.leak_threshold_ms * 1000000;
+	int64_t		period_ns = threshold_ns / 4;
+	leak_report reports[4];
+
+	if (period_ns < 5000000)
+		period_ns = 5000000;
+	if (period_ns > 1000000000)
+		period_ns = 1000000000;
+
+	pthread_mutex_lock(&pool->bag.lock);
+	while (!pool->hk_stop)
+	{
+		int64_t		wake = gp_now_ns() + period_ns;
+		struct timespec ts = {wake / 1000000000, wake % 1000000000};
+		int			n = 0;
+		int64_t		now;
+
+		pthread_cond_timedwait(&pool->hk_cond, &pool->bag.lock, &ts);
+		if (pool->hk_stop)
+			break;
+		now = gp_now_ns();
+		for (int i = 0; i < pool->bag.capacity && n < 4; i++)
+		{
+			gp_entry   *e = &pool->bag.slots[i];
+			govpool_session *s = &e->session;
+
+			if (e->state != GP_SLOT_IN_USE || !e->watched || s->leak_reported ||
+				now - s->begun_ns < threshold_ns)
+				continue;
+			s->leak_reported = true;
+			snprintf(reports[n].agent, sizeof(reports[n].agent), "%s", s->agent);
+			snprintf(reports[n].tenant, sizeof(reports[n].tenant), "%s", s->has_tenant ? s->tenant : "");
+			snprintf(reports[n].correlation, sizeof(reports[n].correlation), "%s",
+					 s->has_correlation ? s->correlation : "");
+			snprintf(reports[n].where, sizeof(reports[n].where), "%s:%d",
+					 s->file ? s->file : "?", s->line);
+			snprintf(reports[n].held_ms, sizeof(reports[n].held_ms), "%lld",
+					 (long long) ((now - s->begun_ns) / 1000000));
+			n++;
+		}
+		pool->hk_scans++;
+		pthread_mutex_unlock(&pool->bag.lock);
+		for (int i = 0; i < n; i++)
+		{
+			GP_INC(pool->leaks);
+			gp_log(&pool->logger, GOVPOOL_LOG_WARN, "session_leak",
+				   "agent_id", reports[i].agent,
+				   "tenant_id", reports[i].tenant[0] ? reports[i].tenant : NULL,
+				   "correlation_id", reports[i].correlation[0] ? reports[i].correlation : NULL,
+				   "held_ms", reports[i].held_ms, "begun_at", reports[i].where,
+				   (char *) NULL);
+		}
+		pthread_mutex_lock(&pool->bag.lock);
+	}
+	pthread_mutex_unlock(&pool->bag.lock);
+	return NULL;
+}
+
+/* ---- Create / destroy ---- */
+
+static bool
+validate_config(const govpool_config *c, govpool_error *err)
+{
+	const char *bad = NULL;
+
+	if (c->pool_size < 0)
+		bad = "pool_size must be >= 0";
+	else if (c->max_overflow < 0)
+		bad = "max_overflow must be >= 0";
+	else if (c->pool_size + c->max_overflow < 1)
+		bad = "pool_size + max_overflow must be >= 1";
+	else if (c->pool_timeout_ms < 0 || c->pool_recycle_ms < 0 || c->connect_timeout_ms < 0 ||
+			 c->statement_timeout_ms < 0 || c->leak_threshold_ms < 0 || c->liveness_idle_ms < 0 ||
+			 c->connect_backoff_ms < 0 || c->connect_backoff_max_ms < 0 ||
+			 c->breaker_cooldown_ms < 0 || c->breaker_threshold < 0)
+		bad = "durations and thresholds must be >= 0";
+	else if (c->connect_attempts < 1)
+		bad = "connect_attempts must be >= 1";
+	else if ((int) c->reset_on_return < 0 || c->reset_on_return > GOVPOOL_RESET_DISCARD)
+		bad = "reset_on_return is not a govpool_reset value";
+	if (bad)
+	{
+		gp_error_set(err, GOVPOOL_ERR_CONFIG, "invalid govpool_config: %s", bad);
+		return false;
+	}
+	return true;
+}
+
+/* CREATE EXTENSION IF NOT EXISTS for every name in cfg.extensions. */
+static bool
+create_extensions(govpool *pool, govpool_error *err)
+{
+	gp_entry   *e = gp_pool_checkout(pool, -1, err);
+	char		list[GOVPOOL_EXTENSIONS_MAX];
+	char	   *save = NULL;
+	bool		ok = true;
+
+	if (e == NULL)
+		return false;
+	snprintf(list, sizeof(list), "%s", pool->cfg.extensions);
+	for (char *name = strtok_r(list, ",", &save); name && ok; name = strtok_r(NULL, ",", &save))
+	{
+		char	   *ident = PQescapeIdentifier(e->conn, name, strlen(name));
+		char		sql[300];
+		PGresult   *r;
+
+		if (ident == NULL)
+		{
+			gp_error_from_conn(err, GOVPOOL_ERR_CONFIG, e->conn, "GOVPOOL_EXTENSIONS");
+			ok = false;
+			break;
+		}
+		snprintf(sql, sizeof(sql), "CREATE EXTENSION IF NOT EXISTS %s", ident);
+		PQfreemem(ident);
+		r = PQexec(e->conn, sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		{
+			char		what[128];
+
+			snprintf(what, sizeof(what), "GOVPOOL_EXTENSIONS: CREATE EXTENSION %.60s", name);
+			gp_error_from_result(err, r, what);
+			ok = false;
+		}
+		else
+			gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "extension_ready", "name", name, (char *) NULL);
+		PQclear(r);
+	}
+	gp_pool_checkin(pool, e);
+	return ok;
+}
+
+govpool *
+govpool_create(const govpool_config *cfg, govpool_error *err)
+{
+	govpool    *pool;
+	govpool_error local;
+
+	if (err == NULL)
+		err = &local;
+	gp_error_clear(err);
+	pool = calloc(1, sizeof(*pool));
+	if (pool == NULL)
+	{
+		gp_error_set(err, GOVPOOL_ERR_OOM, "out of memory");
+		return NULL;
+	}
+	pool->cfg = *cfg;
+	gp_logger_init(&pool->logger);
+	pool->rand_state = (unsigned int) gp_now_ns() ^ (unsigned int) (uintptr_t) pool;
+	gp_breaker_init(&pool->breaker, cfg->breaker_threshold, cfg->breaker_cooldown_ms);
+	{
+		pthread_condattr_t attr;
+
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&pool->hk_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+
+	if (!validate_config(cfg, err) || build_params(pool, err) != GOVPOOL_OK)
+		goto failed;
+	govpool_config_describe(cfg, pool->describe, sizeof(pool->describe));
+	if (gp_bag_init(&pool->bag, cfg->pool_size, cfg->pool_size + cfg->max_overflow) != 0)
+	{
+		gp_error_set(err, GOVPOOL_ERR_OOM, "out of memory");
+		goto failed_nobag;
+	}
+	for (int i = 0; i < pool->bag.capacity; i++)
+		pool->bag.slots[i].pool = pool;
+	if (cfg->extensions[0] && !create_extensions(pool, err))
+		goto failed;
+	if (cfg->leak_threshold_ms > 0)
+	{
+		if (pthread_create(&pool->housekeeper, NULL, housekeeper_main, pool) != 0)
+		{
+			gp_error_set(err, GOVPOOL_ERR_OOM, "could not start the housekeeper thread");
+			goto failed;
+		}
+		pool->housekeeper_running = true;
+	}
+	return pool;
+
+failed:
+	if (err->kind == GOVPOOL_ERR_OOM)
+	{
+		govpool_destroy(pool);
+		return NULL;
+	}
+failed_nobag:
+	if (err->kind == GOVPOOL_ERR_OOM)
+	{
+		free_params(pool);
+		gp_logger_destroy(&pool->logger);
+		pthread_cond_destroy(&pool->hk_cond);
+		free(pool);
+		return NULL;
+	}
+	pool->failed = true;
+	pool->start_error = *err;
+	return pool;
+}
+
+void
+govpool_destroy(govpool *pool)
+{
+	if (pool == NULL)
+		return;
+	if (pool->bag.slots)
+	{
+		pthread_mutex_lock(&pool->bag.lock);
+		pool->hk_stop = true;
+		pool->bag.closed = true;
+		pthread_cond_signal(&pool->hk_cond);
+		for (gp_waiter *w = pool->bag.wait_head; w; w = w->next)
+			pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&pool->bag.lock);
+	}
+	if (pool->housekeeper_running)
+		pthread_join(pool->housekeeper, NULL);
+	if (pool->bag.slots)
+	{
+		for (int i = 0; i < pool->bag.capacity; i++)
+			gp_entry_close(&pool->bag.slots[i]);
+		gp_bag_destroy(&pool->bag);
+	}
+	free_params(pool);
+	gp_logger_destroy(&pool->logger);
+	pthread_cond_destroy(&pool->hk_cond);
+	free(pool);
+}
+
+/* ---- Health ---- */
+
+bool
+govpool_health(govpool *pool, govpool_health_report *report)
+{
+	int64_t		start = gp_now_ns();
+	gp_entry   *e;
+
+	memset(report, 0, sizeof(*report));
+	if (pool == NULL)
+	{
+		gp_error_set(&report->error, GOVPOOL_ERR_MISUSE, "no pool");
+		return false;
+	}
+	e = gp_pool_checkout(pool, -1, &report->error);
+	if (e)
+	{
+		PGresult   *r = PQexec(e->conn, "SELECT 1");
+
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			report->ok = true;
+		else if (PQstatus(e->conn) == CONNECTION_OK)
+			gp_error_from_result(&report->error, r, "SELECT 1");
+		else
+			gp_error_from_conn(&report->error, GOVPOOL_ERR_CONNECTION_LOST, e->conn, "SELECT 1");
+		PQclear(r);
+		gp_pool_checkin(pool, e);
+	}
+	report->rtt_ms = (double) (gp_now_ns() - start) / 1e6;
+	govpool_stats_get(pool, &report->stats);
+	return report->ok;
+}
+
+void
+gp_echo(govpool *pool, const govpool_session *s, const char *sql)
+{
+	if (!pool->cfg.echo)
+		return;
+	gp_log(&pool->logger, GOVPOOL_LOG_INFO, "sql",
+		   "agent_id", s ? s->agent : NULL,
+		   "tenant_id", s && s->has_tenant ? s->tenant : NULL,
+		   "correlation_id", s && s->has_correlation ? s->correlation : NULL,
+		   "sql", sql, (char *) NULL);
+}
