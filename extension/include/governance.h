@@ -117,12 +117,19 @@ extern void gov_appender_close(GovAppender *app);
 extern Datum gov_client_addr(bool *isnull);
 extern char *gov_relation_name(Oid relid);
 
-/* require_context applied to one relation; true when allowed to go on. */
+/*
+ * governance.require_context for a statement on relid: returns when it may
+ * go on (after a WARNING in warn mode), raises ERROR 42501 in enforce mode.
+ */
 extern void gov_require_context_check(Oid relid, const char *command);
+/* The same at ExecutorRun, for the tables of a plan governed by enable_rls(). */
+struct QueryDesc;
+extern void gov_require_context_executor(struct QueryDesc *queryDesc);
 
 /* Denied attempts: queue (with a structured log line) and durable write. */
 extern void gov_denied_init(void);
 extern void gov_denied_flush(void);
+extern void gov_denied_flush_utility(struct PlannedStmt *pstmt);
 
 #endif							/* !FRONTEND */
 
