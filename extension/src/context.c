@@ -261,8 +261,8 @@ governance_capabilities(PG_FUNCTION_ARGS)
 
 	if (relation_exists("denied_log"))
 		add_capability(ts, desc, "denied_log", true,
-					   gov_preloaded ? "written by the background worker and the server log"
-					   : "written by the denied backend at its next statement and the server log");
+					   "one server-log line at once; the row is written by the denied backend at its next statement or at exit "
+					   "(a background writer is not in this version)");
 	else
 		add_capability(ts, desc, "denied_log", false,
 					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");

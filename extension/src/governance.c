@@ -31,6 +31,7 @@ bool		gov_preloaded = false;
 /*---- Saved hook values ----*/
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
 /*---- Function declarations ----*/
 void		_PG_init(void);
@@ -39,6 +40,8 @@ static void gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 							   ParamListInfo params, QueryEnvironment *queryEnv,
 							   DestReceiver *dest, QueryCompletion *qc);
 static void gov_ExecutorStart(QueryDesc *queryDesc, int eflags);
+static void gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+							uint64 count, bool execute_once);
 
 void
 _PG_init(void)
@@ -46,11 +49,14 @@ _PG_init(void)
 	gov_preloaded = process_shared_preload_libraries_in_progress;
 
 	gov_define_settings();
+	gov_denied_init();
 
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = gov_ProcessUtility;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = gov_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = gov_ExecutorRun;
 }
 
 /*
@@ -65,6 +71,8 @@ gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				   DestReceiver *dest, QueryCompletion *qc)
 {
 	gov_check_utility_against_seal(pstmt);
+	/* denied attempts still queued are written before the statement runs */
+	gov_denied_flush_utility(pstmt);
 
 	if (prev_ProcessUtility)
 		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
@@ -83,9 +91,29 @@ static void
 gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	gov_seal_resync();
+	/* denied attempts still queued are written before the statement runs */
+	gov_denied_flush();
 
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
+ * Executor run: governance.require_context for the tables of the plan
+ * governed by enable_rls(), before any row is read.  (At ExecutorRun, not
+ * ExecutorStart: a backend that loads the library while starting its first
+ * governed query already runs it through this hook.)
+ */
+static void
+gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+				uint64 count, bool execute_once)
+{
+	gov_require_context_executor(queryDesc);
+
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
 }

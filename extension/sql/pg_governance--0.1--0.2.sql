@@ -1,0 +1,248 @@
+/* pg_governance 0.1 -> 0.2: audit trail, denied-attempt log, RLS helpers, context enforcement */
+
+\echo Use "ALTER EXTENSION pg_governance UPDATE TO '0.2'" to load this file. \quit
+
+/*
+ * Objects created here are owned by the bootstrap superuser even when a
+ * non-superuser database owner installs the extension (trusted = true).
+ * That ownership is what makes the two logs append-only for everyone else:
+ * only the owner (a superuser) may be granted or hold UPDATE, DELETE or
+ * TRUNCATE, and the guard triggers below refuse those even to roles a
+ * superuser might grant them to.  Rows are appended by the C code directly
+ * (heap + index insertion), so no role needs INSERT privilege either: a
+ * client cannot forge audit rows.
+ */
+
+---------------------------------------------------------------------------
+-- audit_log: a view over audit_batch
+---------------------------------------------------------------------------
+
+/*
+ * One row of audit_batch per audited statement (per row for partitioned
+ * tables, per TRUNCATE, per DDL record): the statement's context once, and
+ * its row images as two jsonb arrays, element i of old_rows and of new_rows
+ * being the same row.  A multi-row statement thus costs one heap tuple
+ * (TOAST-compressed when large) and one entry per index, not one per row.
+ * Rows of one batch get the consecutive ids first_id .. first_id + nrows - 1;
+ * the sequence steps by 100 and a batch holds at most 100 rows, so ids are
+ * unique and ascend in the order batches were written (with gaps).
+ */
+CREATE SEQUENCE governance.audit_batch_id_seq INCREMENT BY 100;
+
+CREATE TABLE governance.audit_batch (
+	first_id			bigint NOT NULL DEFAULT pg_catalog.nextval('governance.audit_batch_id_seq'),
+	nrows				integer NOT NULL,
+	at					timestamptz NOT NULL,	-- statement start
+	txid				xid8 NOT NULL,			-- top-level transaction
+	relid				oid,					-- the audited table (stable across renames)
+	relation			text NOT NULL,			-- its schema-qualified name when written
+	op					text NOT NULL,			-- INSERT, UPDATE, DELETE, TRUNCATE or DDL
+	agent_id			text,
+	tenant_id			text,
+	correlation_id		text,
+	db_user				text NOT NULL,			-- current_user
+	db_session_user		text NOT NULL,			-- session_user
+	application_name	text,
+	client_addr			inet,					-- NULL for Unix-socket connections
+	old_rows			jsonb,					-- array: UPDATE, DELETE images before
+	new_rows			jsonb					-- array: INSERT, UPDATE images after; DDL: what was done
+);
+ALTER SEQUENCE governance.audit_batch_id_seq OWNED BY governance.audit_batch.first_id;
+
+COMMENT ON TABLE governance.audit_batch IS
+	'Storage of governance.audit_log: one row per audited statement; read audit_log instead';
+
+-- Row images of multi-row statements are large and repetitive: compress them
+-- with lz4 where the server has it (several times faster than pglz).
+DO $lz4$
+BEGIN
+	ALTER TABLE governance.audit_batch
+		ALTER COLUMN old_rows SET COMPRESSION lz4,
+		ALTER COLUMN new_rows SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+	NULL;
+END
+$lz4$;
+
+-- "What did agent X do (lately)?"
+CREATE INDEX audit_batch_agent_at_idx ON governance.audit_batch (agent_id, at);
+-- "What happened to table T in the last hour?"
+CREATE INDEX audit_batch_relid_at_idx ON governance.audit_batch (relid, at);
+
+CREATE VIEW governance.audit_log AS
+	SELECT b.first_id + coalesce(r.ord, 1) - 1 AS id,
+		   b.at, b.txid, b.relid, b.relation, b.op,
+		   b.agent_id, b.tenant_id, b.correlation_id,
+		   b.db_user, b.db_session_user, b.application_name, b.client_addr,
+		   r.old_row, r.new_row
+	  FROM governance.audit_batch b
+	  LEFT JOIN LATERAL ROWS FROM (pg_catalog.jsonb_array_elements(b.old_rows),
+								   pg_catalog.jsonb_array_elements(b.new_rows))
+		   WITH ORDINALITY AS r (old_row, new_row, ord) ON true;
+
+COMMENT ON VIEW governance.audit_log IS
+	'Append-only audit trail of audited tables (one row per changed row), written in the same transaction as the change';
+
+---------------------------------------------------------------------------
+-- denied_log
+---------------------------------------------------------------------------
+
+CREATE TABLE governance.denied_log (
+	id					bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at					timestamptz NOT NULL,	-- when the attempt was refused (or warned about)
+	logged_at			timestamptz NOT NULL,	-- when this row was written
+	source				text NOT NULL,			-- 'rls' or 'require_context'
+	action				text NOT NULL,			-- 'refused' or 'warned'
+	sqlstate			text NOT NULL,
+	relid				oid,
+	relation			text,
+	command				text,
+	agent_id			text,
+	tenant_id			text,
+	correlation_id		text,
+	db_user				text,
+	db_session_user		text,
+	application_name	text,
+	client_addr			inet,
+	backend_pid			integer NOT NULL,
+	message				text NOT NULL,
+	statement			text
+);
+
+COMMENT ON TABLE governance.denied_log IS
+	'Append-only log of attempts refused by row-level security or governance.require_context';
+
+CREATE INDEX denied_log_at_idx ON governance.denied_log (at);
+CREATE INDEX denied_log_agent_at_idx ON governance.denied_log (agent_id, at);
+
+---------------------------------------------------------------------------
+-- Append-only guards and read access
+---------------------------------------------------------------------------
+
+REVOKE ALL ON governance.audit_batch, governance.audit_log, governance.denied_log FROM PUBLIC;
+
+CREATE FUNCTION governance.append_only_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'governance_append_only_trigger'
+	LANGUAGE C;
+COMMENT ON FUNCTION governance.append_only_trigger() IS
+	'Refuses UPDATE, DELETE and TRUNCATE of the governance logs to non-superusers';
+
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON governance.audit_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON governance.audit_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON governance.denied_log
+	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON governance.denied_log
+	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
+
+/*
+ * Reading the logs: the role that owns the extension (the database owner
+ * who ran CREATE EXTENSION) may read them and grant reading to others
+ * (audit_log is a view owned by the superuser: its readers need no access
+ * to audit_batch):
+ *     GRANT SELECT ON governance.audit_log, governance.denied_log TO auditor;
+ * No cluster-wide role is created: roles are shared by every database of
+ * the cluster, and a trusted extension installed by one database owner must
+ * not create or hand privileges to a role that someone else may control.
+ */
+DO $grant$
+DECLARE
+	owner_name name;
+BEGIN
+	SELECT r.rolname INTO owner_name
+	  FROM pg_catalog.pg_extension e
+	  JOIN pg_catalog.pg_roles r ON r.oid = e.extowner
+	 WHERE e.extname = 'pg_governance' AND NOT r.rolsuper;
+	IF owner_name IS NOT NULL THEN
+		EXECUTE pg_catalog.format(
+			'GRANT SELECT ON governance.audit_log, governance.denied_log TO %I WITH GRANT OPTION',
+			owner_name);
+	END IF;
+END
+$grant$;
+
+-- The logs are data, not configuration: pg_dump must keep their rows.
+SELECT pg_catalog.pg_extension_config_dump('governance.audit_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('governance.audit_batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('governance.denied_log', '');
+SELECT pg_catalog.pg_extension_config_dump('governance.denied_log_id_seq', '');
+
+---------------------------------------------------------------------------
+-- Auditing
+---------------------------------------------------------------------------
+
+CREATE FUNCTION governance.audit_trigger() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'governance_audit_trigger'
+	LANGUAGE C;
+COMMENT ON FUNCTION governance.audit_trigger() IS
+	'Audit trigger attached by governance.enable_audit(); not for direct use';
+
+CREATE FUNCTION governance.enable_audit(tbl regclass) RETURNS void
+	AS 'MODULE_PATHNAME', 'governance_enable_audit'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION governance.enable_audit(regclass) IS
+	'Audit every INSERT, UPDATE, DELETE and TRUNCATE of a table into governance.audit_log; idempotent';
+
+CREATE FUNCTION governance.disable_audit(tbl regclass) RETURNS void
+	AS 'MODULE_PATHNAME', 'governance_disable_audit'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION governance.disable_audit(regclass) IS
+	'Stop auditing a table (recorded in governance.audit_log); idempotent';
+
+CREATE VIEW governance.audited_tables AS
+	SELECT t.tgrelid::pg_catalog.regclass AS relation,
+		   pg_catalog.bool_and(t.tgenabled <> 'D') AS enabled,
+		   pg_catalog.array_agg(t.tgname ORDER BY t.tgname) AS triggers
+	  FROM pg_catalog.pg_trigger t
+	 WHERE t.tgfoid = 'governance.audit_trigger()'::pg_catalog.regprocedure
+	   AND t.tgparentid = 0
+	 GROUP BY t.tgrelid;
+COMMENT ON VIEW governance.audited_tables IS
+	'Tables with governance audit triggers, and whether all of them are enabled';
+GRANT SELECT ON governance.audited_tables TO PUBLIC;
+
+/*
+ * Silencing auditing must itself leave a trace: this event trigger records
+ * in audit_log (op = 'DDL') any ALTER TABLE ... DISABLE/ENABLE TRIGGER,
+ * DROP TRIGGER, DETACH PARTITION or DROP TABLE that touches an audited
+ * table, in the same transaction as the command.  It also refuses to let a
+ * non-superuser drop the extension or its schema while the audit trail
+ * holds rows.  Event triggers belong to a superuser and cannot be disabled
+ * by anyone else.
+ */
+CREATE FUNCTION governance.ddl_watch() RETURNS event_trigger
+	AS 'MODULE_PATHNAME', 'governance_ddl_watch'
+	LANGUAGE C;
+COMMENT ON FUNCTION governance.ddl_watch() IS
+	'Event trigger: records DDL that disables or removes auditing; not for direct use';
+
+CREATE EVENT TRIGGER governance_ddl_watch ON ddl_command_start
+	WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP TRIGGER',
+				 'DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION governance.ddl_watch();
+
+---------------------------------------------------------------------------
+-- Row-level security helpers and context enforcement
+---------------------------------------------------------------------------
+
+CREATE FUNCTION governance.enable_rls(tbl regclass,
+									  agent_column name DEFAULT NULL,
+									  tenant_column name DEFAULT NULL)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'governance_enable_rls'
+	LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION governance.enable_rls(regclass, name, name) IS
+	'Enable and force row-level security with a policy keyed on governance.agent_id() / tenant_id(); idempotent';
+
+/*
+ * Evaluated once per scan of a governed table (a pseudo-constant qual, so
+ * the planner turns it into a one-time filter): applies
+ * governance.require_context.  PARALLEL RESTRICTED so that it always runs in
+ * the backend that owns the session (a denial must be recorded there).
+ */
+CREATE FUNCTION governance.rls_guard(tbl regclass) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'governance_rls_guard'
+	LANGUAGE C STRICT STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION governance.rls_guard(regclass) IS
+	'Policy helper of enable_rls(): applies governance.require_context; not for direct use';

@@ -1,0 +1,1768 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.c
+ *	  The audit trail: C trigger functions, enable/disable_audit, the
+ *	  append-only guard and the DDL watch that records silenced auditing.
+ *
+ * Writing.  Rows reach governance.audit_batch and governance.denied_log
+ * only through a GovAppender, which inserts straight into the heap and the
+ * indexes (heap_insert or table_multi_insert, then index_insert), in the current
+ * (sub)transaction: a rolled-back change takes its audit rows with it, a
+ * committed one always has them.  Nobody, not even the audited table's
+ * owner, needs or gets INSERT privilege on the logs (so nobody can forge a
+ * row), and no SPI round trip is paid.  The appender bypasses the logs'
+ * triggers on purpose: theirs only guard UPDATE, DELETE and TRUNCATE.
+ *
+ * Storage.  One audit_batch row per audited statement holds the context
+ * once and the row images as two jsonb arrays (up to AUDIT_BATCH_ROWS rows,
+ * lz4-compressed by TOAST when large); the audit_log view unnests them into
+ * one row per changed row.  A 100-row INSERT costs one heap tuple and two
+ * index entries instead of a hundred of each -- this is what keeps bulk
+ * writes within 0.6x of unaudited ones (scripts/bench-audit.sh).
+ *
+ * Triggers.  enable_audit() attaches, on an ordinary table,
+ *	  governance_audit_insert    AFTER INSERT FOR EACH STATEMENT (NEW TABLE)
+ *	  governance_audit_update    AFTER UPDATE FOR EACH STATEMENT (OLD TABLE, NEW TABLE)
+ *	  governance_audit_delete    AFTER DELETE FOR EACH STATEMENT (OLD TABLE)
+ *	  governance_audit_truncate  AFTER TRUNCATE FOR EACH STATEMENT
+ * so a 100-row statement is one trigger call walking its transition tables
+ * (PostgreSQL allows transition tables on single-event triggers only, hence
+ * one trigger per event).  Statement triggers are not cloned to partitions,
+ * so a partitioned table gets one AFTER ... FOR EACH ROW trigger instead
+ * (cloned to every present and future partition) plus the TRUNCATE
+ * trigger.  Each call first applies governance.require_context.  All of
+ * them run governance.audit_trigger(); "is this table audited" means "has
+ * a trigger calling that function", whatever it is named.
+ *
+ * Row images are built as jsonb equal to to_jsonb(row): booleans, numbers,
+ * text-like and date/time columns are converted inline, every other type
+ * goes through to_jsonb itself, one column at a time.
+ *
+ * Silencing.  governance.ddl_watch(), a ddl_command_start event trigger
+ * owned by the superuser, records (op = 'DDL', in the command's own
+ * transaction) every ALTER TABLE ... ENABLE/DISABLE TRIGGER, DROP TRIGGER,
+ * DETACH PARTITION and DROP TABLE touching an audited table, and refuses
+ * DROP EXTENSION / DROP SCHEMA / DROP OWNED ... CASCADE that would destroy
+ * a non-empty trail unless run by a superuser.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "catalog/index.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_func.h"
+#include "storage/bufmgr.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+#include "utils/xid8.h"
+
+#include "governance.h"
+
+/*---- Columns of governance.audit_batch (0-based, as created by 0.1--0.2) ----*/
+enum
+{
+	AL_FIRST_ID, AL_NROWS, AL_AT, AL_TXID, AL_RELID, AL_RELATION, AL_OP,
+	AL_AGENT, AL_TENANT, AL_CORRELATION, AL_DB_USER, AL_SESSION_USER,
+	AL_APPLICATION, AL_CLIENT_ADDR, AL_OLD_ROWS, AL_NEW_ROWS,
+	AL_NATTS
+};
+
+/*
+ * A batch holds at most this many rows (the id sequence steps by as much)
+ * and is written once its row images pass AUDIT_BATCH_BYTES.
+ */
+#define AUDIT_BATCH_ROWS	100
+#define AUDIT_BATCH_BYTES	(1024 * 1024)
+
+#define GOV_EXTENSION_NAME	"pg_governance"
+#define AUDIT_FUNCTION_NAME	"audit_trigger"
+
+/* The triggers enable_audit() attaches (see the file header). */
+typedef struct AuditTriggerSpec
+{
+	const char *name;
+	bool		row;
+	int16		timing;
+	int16		events;
+	bool		old_table;
+	bool		new_table;
+} AuditTriggerSpec;
+
+static const AuditTriggerSpec plain_table_triggers[] = {
+	{"governance_audit_insert", false, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_INSERT, false, true},
+	{"governance_audit_update", false, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_UPDATE, true, true},
+	{"governance_audit_delete", false, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_DELETE, true, false},
+	{"governance_audit_truncate", false, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_TRUNCATE, false, false},
+	{NULL}
+};
+
+static const AuditTriggerSpec partitioned_table_triggers[] = {
+	{"governance_audit_row", true, TRIGGER_TYPE_AFTER,
+	TRIGGER_TYPE_INSERT | TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE, false, false},
+	{"governance_audit_truncate", false, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_TRUNCATE, false, false},
+	{NULL}
+};
+
+/*---- The appender ----*/
+
+/* Rows are buffered and written with table_multi_insert, this many at a time. */
+#define APPENDER_BATCH 64
+
+struct GovAppender
+{
+	Relation	rel;
+	Oid			seqid;
+	EState	   *estate;			/* only when an index needs one (see below) */
+	bool		simple_indexes; /* plain column indexes, immediate if unique */
+	ResultRelInfo *rri;
+	CommandId	cid;
+	MemoryContext cxt;			/* where buffered tuples and slots live */
+	int			nbuffered;
+	HeapTuple	tuples[APPENDER_BATCH];
+	TupleTableSlot *slots[APPENDER_BATCH];	/* for table_multi_insert */
+	TupleTableSlot *islot;		/* for the general index path */
+};
+
+static const char *const log_relname[] = {"audit_batch", "denied_log"};
+static const char *const log_seqname[] = {"audit_batch_id_seq", "denied_log_id_seq"};
+static const int log_natts[] = {AL_NATTS, 19};
+
+/*
+ * OIDs of the extension schema and of the logs, cached per backend and
+ * revalidated on every open (the extension may be dropped and created
+ * again, in which case every OID changes).
+ */
+static Oid	cached_schema = InvalidOid;
+static Oid	cached_log_relid[2];
+static Oid	cached_log_seqid[2];
+
+/* Client address as inet, computed once per backend. */
+static bool client_addr_done = false;
+static bool client_addr_null = true;
+static Datum client_addr_value;
+
+/*
+ * Per-column conversion of a row to jsonb, cached per audited relation in
+ * CacheMemoryContext and dropped on any invalidation of that relation (or
+ * of any schema: the cached name is schema-qualified).
+ */
+typedef enum RowJsonKind
+{
+	RJ_BOOL,
+	RJ_INT2,
+	RJ_INT4,
+	RJ_INT8,
+	RJ_NUMERIC,
+	RJ_FLOAT,					/* output, then numeric unless NaN/Infinity */
+	RJ_TEXT,
+	RJ_DATETIME,				/* date, timestamp, timestamptz: ISO 8601 */
+	RJ_OTHER					/* through to_jsonb(anyelement) */
+} RowJsonKind;
+
+typedef struct RowJsonColumn
+{
+	int			attnum;			/* 0-based */
+	RowJsonKind kind;
+	Oid			typid;			/* base type */
+	JsonbValue	key;
+	FmgrInfo	fn;				/* RJ_FLOAT: output function; RJ_OTHER: to_jsonb */
+} RowJsonColumn;
+
+typedef struct RowJson
+{
+	Oid			relid;			/* hash key */
+	bool		valid;
+	char	   *relation;		/* schema-qualified name */
+	int			ncolumns;
+	RowJsonColumn *columns;
+} RowJson;
+
+static HTAB *rowjson_cache = NULL;
+
+/* Role names of the current and session user, cached. */
+static Oid	cached_user_oid[2] = {InvalidOid, InvalidOid};
+static char *cached_user_name[2];
+
+/*---- Function declarations ----*/
+PG_FUNCTION_INFO_V1(governance_audit_trigger);
+PG_FUNCTION_INFO_V1(governance_enable_audit);
+PG_FUNCTION_INFO_V1(governance_disable_audit);
+PG_FUNCTION_INFO_V1(governance_append_only_trigger);
+PG_FUNCTION_INFO_V1(governance_ddl_watch);
+
+static bool lookup_extension(Oid *schema, bool missing_ok);
+static bool lookup_log(GovLog log, bool missing_ok);
+static Oid	get_extension_schema_or_invalid(void);
+static RowJson *rowjson_get(Relation rel);
+static Size rowjson_push(RowJson *rj, TupleTableSlot *slot,
+						 JsonbParseState **pstate);
+static void audit_fill_common(Datum *values, bool *nulls, Oid relid,
+							  const char *op, const char *relation);
+static void audit_record_ddl(Oid relid, const char *command,
+							 const char *action, const char *detail);
+static Oid	audit_function_oid(void);
+static bool relation_is_audited(Oid relid, Oid funcoid);
+static void check_auditable(Relation rel, const char *verb);
+static void watch_alter_table(AlterTableStmt *stmt);
+static void watch_drop(DropStmt *stmt);
+static void watch_drop_owned(DropOwnedStmt *stmt);
+static void refuse_trail_destruction(const char *what);
+
+/*
+ * Find the schema of the installed extension (not by name: the schema is
+ * owned by the installer, who may rename it).
+ */
+static bool
+lookup_extension(Oid *schema, bool missing_ok)
+{
+	Relation	extrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	extrel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(GOV_EXTENSION_NAME));
+	scan = systable_beginscan(extrel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		*schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(extrel, AccessShareLock);
+
+	if (!found && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"%s\" is not installed in this database",
+						GOV_EXTENSION_NAME)));
+	return found;
+}
+
+/*
+ * Look up a log table and its identity sequence.  Returns false (with
+ * missing_ok) when the extension is absent or older than the log.
+ */
+static bool
+lookup_log(GovLog log, bool missing_ok)
+{
+	Oid			schema;
+	Oid			relid;
+
+	if (!lookup_extension(&schema, missing_ok))
+		return false;
+	relid = get_relname_relid(log_relname[log], schema);
+	if (!OidIsValid(relid))
+	{
+		if (missing_ok)
+			return false;
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" of extension \"%s\" does not exist",
+						log_relname[log], GOV_EXTENSION_NAME),
+				 errhint("Run ALTER EXTENSION %s UPDATE.", GOV_EXTENSION_NAME)));
+	}
+	cached_schema = schema;
+	cached_log_relid[log] = relid;
+	cached_log_seqid[log] = get_relname_relid(log_seqname[log], schema);
+	if (!OidIsValid(cached_log_seqid[log]))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence \"%s\" of extension \"%s\" does not exist",
+						log_seqname[log], GOV_EXTENSION_NAME)));
+	return true;
+}
+
+/*
+ * Open a log for appending, with RowExclusiveLock held to the end of the
+ * transaction.  Returns NULL only when missing_ok and the log does not
+ * exist in this database.
+ */
+GovAppender *
+gov_appender_open(GovLog log, bool missing_ok)
+{
+	Relation	rel = NULL;
+	GovAppender *app;
+
+	if (OidIsValid(cached_log_relid[log]))
+	{
+		rel = try_relation_open(cached_log_relid[log], RowExclusiveLock);
+		if (rel != NULL &&
+			(rel->rd_rel->relkind != RELKIND_RELATION ||
+			 rel->rd_rel->relnamespace != cached_schema ||
+			 strcmp(RelationGetRelationName(rel), log_relname[log]) != 0))
+		{
+			relation_close(rel, RowExclusiveLock);
+			rel = NULL;
+		}
+	}
+	if (rel == NULL)
+	{
+		if (!lookup_log(log, missing_ok))
+			return NULL;
+		rel = table_open(cached_log_relid[log], RowExclusiveLock);
+	}
+	if (RelationGetDescr(rel)->natts != log_natts[log])
+		elog(ERROR, "governance.%s has %d columns, expected %d",
+			 log_relname[log], RelationGetDescr(rel)->natts, log_natts[log]);
+
+	app = palloc0(sizeof(GovAppender));
+	app->rel = rel;
+	app->seqid = cached_log_seqid[log];
+	app->rri = makeNode(ResultRelInfo);
+	app->rri->ri_RelationDesc = rel;
+	ExecOpenIndices(app->rri, false);
+
+	/*
+	 * Our own indexes are plain column lists: insert into them directly.
+	 * Should a superuser add an expression, partial, exclusion or deferred
+	 * one, go through the executor's general path (which needs an EState).
+	 */
+	app->simple_indexes = true;
+	for (int i = 0; i < app->rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = app->rri->ri_IndexRelationInfo[i];
+		Relation	idx = app->rri->ri_IndexRelationDescs[i];
+
+		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
+			ii->ii_ExclusionOps != NULL || !idx->rd_index->indimmediate)
+			app->simple_indexes = false;
+	}
+	if (!app->simple_indexes)
+		app->estate = CreateExecutorState();
+	app->cid = GetCurrentCommandId(true);
+	app->cxt = CurrentMemoryContext;
+	return app;
+}
+
+/* Index entries of one stored row. */
+static void
+appender_index(GovAppender *app, HeapTuple tuple)
+{
+	ResultRelInfo *rri = app->rri;
+	TupleDesc	desc = RelationGetDescr(app->rel);
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	int			i;
+
+	if (!app->simple_indexes)
+	{
+		if (app->islot == NULL)
+			app->islot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+		ExecStoreHeapTuple(tuple, app->islot, false);
+		app->islot->tts_tid = tuple->t_self;
+		ExecInsertIndexTuples(rri, app->islot, app->estate, false, false, NULL, NIL);
+		ResetPerTupleExprContext(app->estate);
+		ExecClearTuple(app->islot);
+		return;
+	}
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	idx = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+		int			k;
+
+		if (idx == NULL || !ii->ii_ReadyForInserts)
+			continue;
+		for (k = 0; k < ii->ii_NumIndexAttrs; k++)
+			values[k] = heap_getattr(tuple, ii->ii_IndexAttrNumbers[k], desc, &isnull[k]);
+		index_insert(idx, values, isnull, &tuple->t_self, app->rel,
+					 idx->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
+					 false, ii);
+	}
+}
+
+/*
+ * Write the buffered rows (one heap insert, or one multi-insert for a
+ * batch), then their index entries.
+ */
+static void
+appender_flush(GovAppender *app)
+{
+	int			i;
+
+	if (app->nbuffered == 0)
+		return;
+	if (app->nbuffered == 1)
+		heap_insert(app->rel, app->tuples[0], app->cid, 0, NULL);
+	else
+	{
+		for (i = 0; i < app->nbuffered; i++)
+		{
+			if (app->slots[i] == NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(app->cxt);
+
+				app->slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(app->rel),
+														 &TTSOpsHeapTuple);
+				MemoryContextSwitchTo(old);
+			}
+			ExecStoreHeapTuple(app->tuples[i], app->slots[i], false);
+		}
+		table_multi_insert(app->rel, app->slots, app->nbuffered, app->cid, 0, NULL);
+		for (i = 0; i < app->nbuffered; i++)
+		{
+			app->tuples[i]->t_self = app->slots[i]->tts_tid;
+			ExecClearTuple(app->slots[i]);
+		}
+	}
+	for (i = 0; i < app->nbuffered; i++)
+	{
+		appender_index(app, app->tuples[i]);
+		heap_freetuple(app->tuples[i]);
+		app->tuples[i] = NULL;
+	}
+	app->nbuffered = 0;
+}
+
+/*
+ * Append one row.  values[0] (the id, or first id of a batch) is taken
+ * from the log's sequence here; the caller fills the others.  The row is
+ * formed at once: the caller may free the values as soon as this returns.
+ */
+void
+gov_appender_insert(GovAppender *app, Datum *values, bool *nulls)
+{
+	MemoryContext old;
+	Datum		id = values[0];
+	bool		idnull = nulls[0];
+
+	if (app->nbuffered == APPENDER_BATCH)
+		appender_flush(app);
+	values[0] = Int64GetDatum(nextval_internal(app->seqid, false));
+	nulls[0] = false;
+	old = MemoryContextSwitchTo(app->cxt);
+	app->tuples[app->nbuffered++] = heap_form_tuple(RelationGetDescr(app->rel),
+													values, nulls);
+	MemoryContextSwitchTo(old);
+	values[0] = id;
+	nulls[0] = idnull;
+}
+
+void
+gov_appender_close(GovAppender *app)
+{
+	int			i;
+
+	appender_flush(app);
+	for (i = 0; i < APPENDER_BATCH && app->slots[i] != NULL; i++)
+		ExecDropSingleTupleTableSlot(app->slots[i]);
+	if (app->islot)
+		ExecDropSingleTupleTableSlot(app->islot);
+	ExecCloseIndices(app->rri);
+	if (app->estate)
+		FreeExecutorState(app->estate);
+	table_close(app->rel, NoLock);
+	pfree(app->rri);
+	pfree(app);
+}
+
+/*
+ * The client's address as inet (NULL over a Unix socket or in a
+ * background process), like inet_client_addr().
+ */
+Datum
+gov_client_addr(bool *isnull)
+{
+	if (!client_addr_done)
+	{
+		LOCAL_FCINFO(fcinfo, 0);
+		FmgrInfo	flinfo;
+		Datum		d;
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		/* inet_client_addr() itself: libpq-be.h is not includable everywhere */
+		fmgr_info(F_INET_CLIENT_ADDR, &flinfo);
+		InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
+		d = FunctionCallInvoke(fcinfo);
+		client_addr_null = fcinfo->isnull;
+		if (!client_addr_null)
+			client_addr_value = datumCopy(d, false, -1);
+		MemoryContextSwitchTo(old);
+		client_addr_done = true;
+	}
+	*isnull = client_addr_null;
+	return client_addr_value;
+}
+
+/* Schema-qualified, quoted-as-needed name of a relation (palloc'd). */
+char *
+gov_relation_name(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname;
+
+	if (relname == NULL)
+		return psprintf("%u", relid);
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	return quote_qualified_identifier(nspname, relname);
+}
+
+/*---- Row images ----*/
+
+static void
+rowjson_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RowJson    *rj;
+
+	if (rowjson_cache == NULL)
+		return;
+	hash_seq_init(&status, rowjson_cache);
+	while ((rj = hash_seq_search(&status)) != NULL)
+		if (!OidIsValid(relid) || rj->relid == relid)
+			rj->valid = false;
+}
+
+static void
+rowjson_invalidate_all(Datum arg, int cacheid, uint32 hashvalue)
+{
+	rowjson_invalidate(arg, InvalidOid);
+}
+
+static void
+user_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	cached_user_oid[0] = cached_user_oid[1] = InvalidOid;
+}
+
+/* Name of a role (0: current user, 1: session user), cached. */
+static const char *
+cached_role_name(int which, Oid roleid)
+{
+	if (cached_user_oid[which] != roleid)
+	{
+		char	   *name = GetUserNameFromId(roleid, true);
+
+		if (cached_user_name[which])
+			pfree(cached_user_name[which]);
+		cached_user_name[which] = MemoryContextStrdup(TopMemoryContext,
+													  name ? name : "?");
+		cached_user_oid[which] = roleid;
+	}
+	return cached_user_name[which];
+}
+
+/*
+ * The conversion of rows of rel: which columns take an inline path and
+ * which go through to_jsonb.
+ */
+static RowJson *
+rowjson_get(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	TupleDesc	desc = RelationGetDescr(rel);
+	RowJson    *rj;
+	bool		found;
+	MemoryContext old;
+	int			i;
+
+	if (rowjson_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(RowJson);
+		ctl.hcxt = CacheMemoryContext;
+		rowjson_cache = hash_create("governance audit row formats", 64, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		CacheRegisterRelcacheCallback(rowjson_invalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, rowjson_invalidate_all, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, user_cache_invalidate, (Datum) 0);
+	}
+	rj = hash_search(rowjson_cache, &relid, HASH_ENTER, &found);
+	if (found && rj->valid)
+		return rj;
+	if (found)
+	{
+		pfree(rj->relation);
+		for (i = 0; i < rj->ncolumns; i++)
+			pfree(rj->columns[i].key.val.string.val);
+		pfree(rj->columns);
+	}
+	rj->valid = false;
+
+	old = MemoryContextSwitchTo(CacheMemoryContext);
+	rj->relation = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+											  RelationGetRelationName(rel));
+	rj->columns = palloc0(desc->natts * sizeof(RowJsonColumn));
+	rj->ncolumns = 0;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		RowJsonColumn *col;
+		char	   *name;
+
+		if (att->attisdropped)
+			continue;
+		col = &rj->columns[rj->ncolumns++];
+		col->attnum = i;
+		name = pstrdup(NameStr(att->attname));
+		col->key.type = jbvString;
+		col->key.val.string.val = name;
+		col->key.val.string.len = strlen(name);
+
+		/* to_jsonb looks through domains, so do we */
+		col->typid = getBaseType(att->atttypid);
+		switch (col->typid)
+		{
+			case BOOLOID:
+				col->kind = RJ_BOOL;
+				break;
+			case INT2OID:
+				col->kind = RJ_INT2;
+				break;
+			case INT4OID:
+				col->kind = RJ_INT4;
+				break;
+			case INT8OID:
+				col->kind = RJ_INT8;
+				break;
+			case NUMERICOID:
+				col->kind = RJ_NUMERIC;
+				break;
+			case FLOAT4OID:
+			case FLOAT8OID:
+				{
+					Oid			outfn;
+					bool		isvarlena;
+
+					col->kind = RJ_FLOAT;
+					getTypeOutputInfo(col->typid, &outfn, &isvarlena);
+					fmgr_info_cxt(outfn, &col->fn, CacheMemoryContext);
+				}
+				break;
+			case TEXTOID:
+			case VARCHAROID:
+			case BPCHAROID:
+				col->kind = RJ_TEXT;
+				break;
+			case DATEOID:
+			case TIMESTAMPOID:
+			case TIMESTAMPTZOID:
+				col->kind = RJ_DATETIME;
+				break;
+			default:
+				{
+					FuncExpr   *expr;
+
+					/*
+					 * to_jsonb(anyelement) finds its argument's type in
+					 * fn_expr; give it an expression of the column's type.
+					 */
+					col->kind = RJ_OTHER;
+					fmgr_info_cxt(F_TO_JSONB, &col->fn, CacheMemoryContext);
+					expr = makeFuncExpr(F_TO_JSONB, JSONBOID,
+										list_make1(makeNullConst(att->atttypid,
+																 att->atttypmod,
+																 att->attcollation)),
+										InvalidOid, InvalidOid,
+										COERCE_EXPLICIT_CALL);
+					col->fn.fn_expr = (Node *) expr;
+				}
+				break;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	rj->valid = true;
+	return rj;
+}
+
+/* A scalar string JsonbValue. */
+static inline void
+jbv_string(JsonbValue *v, char *str, int len)
+{
+	v->type = jbvString;
+	v->val.string.val = str;
+	v->val.string.len = len;
+}
+
+/*
+ * Push the row in slot, as an object equal to to_jsonb(row), onto a jsonb
+ * being built (the regression tests compare the two for every inline
+ * kind).  Returns the size of the row's data, for batching.
+ */
+static Size
+rowjson_push(RowJson *rj, TupleTableSlot *slot, JsonbParseState **pstate)
+{
+	JsonbParseState *state = *pstate;
+	int			i;
+
+	slot_getallattrs(slot);
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (i = 0; i < rj->ncolumns; i++)
+	{
+		RowJsonColumn *col = &rj->columns[i];
+		Datum		d = slot->tts_values[col->attnum];
+		JsonbValue	v;
+
+		pushJsonbValue(&state, WJB_KEY, &col->key);
+		if (slot->tts_isnull[col->attnum])
+		{
+			v.type = jbvNull;
+			pushJsonbValue(&state, WJB_VALUE, &v);
+			continue;
+		}
+		switch (col->kind)
+		{
+			case RJ_BOOL:
+				v.type = jbvBool;
+				v.val.boolean = DatumGetBool(d);
+				break;
+			case RJ_INT2:
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(DatumGetInt16(d));
+				break;
+			case RJ_INT4:
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(DatumGetInt32(d));
+				break;
+			case RJ_INT8:
+				v.type = jbvNumeric;
+				v.val.numeric = int64_to_numeric(DatumGetInt64(d));
+				break;
+			case RJ_NUMERIC:
+				{
+					Numeric		n = DatumGetNumeric(d);
+
+					if (numeric_is_nan(n) || numeric_is_inf(n))
+					{
+						char	   *str = DatumGetCString(DirectFunctionCall1(numeric_out, d));
+
+						jbv_string(&v, str, strlen(str));
+					}
+					else
+					{
+						v.type = jbvNumeric;
+						v.val.numeric = n;
+					}
+				}
+				break;
+			case RJ_FLOAT:
+				{
+					char	   *str = OutputFunctionCall(&col->fn, d);
+
+					/* as to_jsonb: a number unless it is NaN or Infinity */
+					if (strchr(str, 'N') || strchr(str, 'n'))
+						jbv_string(&v, str, strlen(str));
+					else
+					{
+						v.type = jbvNumeric;
+						v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																			CStringGetDatum(str),
+																			ObjectIdGetDatum(InvalidOid),
+																			Int32GetDatum(-1)));
+					}
+				}
+				break;
+			case RJ_TEXT:
+				{
+					text	   *t = DatumGetTextPP(d);
+
+					jbv_string(&v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+				}
+				break;
+			case RJ_DATETIME:
+				{
+					char	   *str = JsonEncodeDateTime(NULL, d, col->typid, NULL);
+
+					jbv_string(&v, str, strlen(str));
+				}
+				break;
+			case RJ_OTHER:
+				{
+					Jsonb	   *j = DatumGetJsonbP(FunctionCall1(&col->fn, d));
+
+					v.type = jbvBinary;
+					v.val.binary.data = &j->root;
+					v.val.binary.len = VARSIZE(j) - VARHDRSZ;
+				}
+				break;
+		}
+		pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	*pstate = state;
+	return heap_compute_data_size(slot->tts_tupleDescriptor, slot->tts_values,
+								  slot->tts_isnull);
+}
+
+/*---- The audit trigger ----*/
+
+/*
+ * Values shared by every audit row of one trigger call: when, which
+ * transaction, which table, who.
+ */
+static void
+audit_fill_common(Datum *values, bool *nulls, Oid relid, const char *op,
+				  const char *relation)
+{
+	const char *agent = gov_context_value(GOV_FIELD_AGENT);
+	const char *tenant = gov_context_value(GOV_FIELD_TENANT);
+	const char *correlation = gov_context_value(GOV_FIELD_CORRELATION);
+
+	memset(nulls, false, AL_NATTS * sizeof(bool));
+	values[AL_FIRST_ID] = (Datum) 0;
+	values[AL_AT] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
+	values[AL_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	values[AL_RELID] = ObjectIdGetDatum(relid);
+	values[AL_RELATION] = CStringGetTextDatum(relation);
+	values[AL_OP] = CStringGetTextDatum(op);
+	nulls[AL_AGENT] = (agent == NULL);
+	if (agent)
+		values[AL_AGENT] = CStringGetTextDatum(agent);
+	nulls[AL_TENANT] = (tenant == NULL);
+	if (tenant)
+		values[AL_TENANT] = CStringGetTextDatum(tenant);
+	nulls[AL_CORRELATION] = (correlation == NULL);
+	if (correlation)
+		values[AL_CORRELATION] = CStringGetTextDatum(correlation);
+	values[AL_DB_USER] = CStringGetTextDatum(cached_role_name(0, GetUserId()));
+	values[AL_SESSION_USER] = CStringGetTextDatum(cached_role_name(1, GetSessionUserId()));
+	nulls[AL_APPLICATION] = (application_name == NULL || application_name[0] == '\0');
+	if (!nulls[AL_APPLICATION])
+		values[AL_APPLICATION] = CStringGetTextDatum(application_name);
+	values[AL_CLIENT_ADDR] = gov_client_addr(&nulls[AL_CLIENT_ADDR]);
+	values[AL_NROWS] = Int32GetDatum(1);
+	nulls[AL_OLD_ROWS] = true;
+	nulls[AL_NEW_ROWS] = true;
+}
+
+/* Read a transition table with a read pointer of our own. */
+static bool
+transition_next(Tuplestorestate *ts, int readptr, TupleTableSlot *slot)
+{
+	tuplestore_select_read_pointer(ts, readptr);
+	return tuplestore_gettupleslot(ts, true, false, slot);
+}
+
+static int
+transition_open(Tuplestorestate *ts)
+{
+	int			readptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(ts, readptr);
+	tuplestore_rescan(ts);
+	return readptr;
+}
+
+/* The row images of one batch being built. */
+typedef struct AuditBatch
+{
+	int			nrows;
+	Size		bytes;
+	JsonbParseState *old_rows;	/* NULL when the op has no old images */
+	JsonbParseState *new_rows;
+	bool		has_old;
+	bool		has_new;
+} AuditBatch;
+
+static void
+batch_begin(AuditBatch *batch, bool has_old, bool has_new)
+{
+	batch->nrows = 0;
+	batch->bytes = 0;
+	batch->has_old = has_old;
+	batch->has_new = has_new;
+	batch->old_rows = NULL;
+	batch->new_rows = NULL;
+	if (has_old)
+		pushJsonbValue(&batch->old_rows, WJB_BEGIN_ARRAY, NULL);
+	if (has_new)
+		pushJsonbValue(&batch->new_rows, WJB_BEGIN_ARRAY, NULL);
+}
+
+static void
+batch_write(AuditBatch *batch, GovAppender *app, Datum *values, bool *nulls)
+{
+	if (batch->nrows == 0)
+		return;
+	values[AL_NROWS] = Int32GetDatum(batch->nrows);
+	nulls[AL_OLD_ROWS] = !batch->has_old;
+	if (batch->has_old)
+		values[AL_OLD_ROWS] = JsonbPGetDatum(JsonbValueToJsonb(
+			pushJsonbValue(&batch->old_rows, WJB_END_ARRAY, NULL)));
+	nulls[AL_NEW_ROWS] = !batch->has_new;
+	if (batch->has_new)
+		values[AL_NEW_ROWS] = JsonbPGetDatum(JsonbValueToJsonb(
+			pushJsonbValue(&batch->new_rows, WJB_END_ARRAY, NULL)));
+	gov_appender_insert(app, values, nulls);
+}
+
+/*
+ * governance.audit_trigger(): every trigger enable_audit() attaches.
+ *
+ * Every call first applies governance.require_context.
+ * AFTER STATEMENT: the rows of the transition table(s) in batches of up to
+ * AUDIT_BATCH_ROWS, one audit_batch row each; one row for TRUNCATE.
+ * UPDATE's OLD and NEW transition tables are filled in step, row i of one
+ * matching row i of the other, and so are the two arrays of a batch.
+ * AFTER ROW (partitioned tables): a batch of one.
+ */
+Datum
+governance_audit_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+	TriggerEvent ev;
+	Relation	rel;
+	const char *op;
+	Datum		values[AL_NATTS];
+	bool		nulls[AL_NATTS];
+	GovAppender *app;
+	MemoryContext batchcxt;
+	MemoryContext oldcxt;
+	RowJson    *rj;
+	AuditBatch	batch;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("governance.audit_trigger() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	ev = td->tg_event;
+	rel = td->tg_relation;
+
+	if (TRIGGER_FIRED_BY_INSERT(ev))
+		op = "INSERT";
+	else if (TRIGGER_FIRED_BY_UPDATE(ev))
+		op = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(ev))
+		op = "DELETE";
+	else
+		op = "TRUNCATE";
+
+	/*
+	 * require_context first: a refusal rolls the statement back, and its
+	 * audit rows are not even built.  (Checking here rather than in a
+	 * BEFORE trigger saves a trigger call per statement.)
+	 */
+	gov_require_context_check(RelationGetRelid(rel), op);
+
+	rj = rowjson_get(rel);
+	audit_fill_common(values, nulls, RelationGetRelid(rel), op, rj->relation);
+	app = gov_appender_open(GOV_LOG_AUDIT, false);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
+	{
+		gov_appender_insert(app, values, nulls);
+		gov_appender_close(app);
+		return PointerGetDatum(NULL);
+	}
+
+	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "governance audit batch",
+									 ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(batchcxt);
+
+	if (TRIGGER_FIRED_FOR_ROW(ev))
+	{
+		bool		has_old = !TRIGGER_FIRED_BY_INSERT(ev);
+		bool		has_new = !TRIGGER_FIRED_BY_DELETE(ev);
+
+		batch_begin(&batch, has_old, has_new);
+		if (has_old)
+			rowjson_push(rj, td->tg_trigslot, &batch.old_rows);
+		if (has_new)
+			rowjson_push(rj, TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newslot : td->tg_trigslot,
+						 &batch.new_rows);
+		batch.nrows = 1;
+		batch_write(&batch, app, values, nulls);
+	}
+	else
+	{
+		Tuplestorestate *oldts = td->tg_oldtable;
+		Tuplestorestate *newts = td->tg_newtable;
+		TupleTableSlot *oldslot = NULL;
+		TupleTableSlot *newslot = NULL;
+		int			oldptr = 0;
+		int			newptr = 0;
+
+		if (oldts == NULL && newts == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+					 errmsg("governance audit trigger \"%s\" on table \"%s\" has no transition table",
+							td->tg_trigger->tgname, RelationGetRelationName(rel)),
+					 errhint("Run governance.disable_audit() and governance.enable_audit() on the table.")));
+		MemoryContextSwitchTo(oldcxt);
+		if (oldts)
+		{
+			oldslot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+			oldptr = transition_open(oldts);
+		}
+		if (newts)
+		{
+			newslot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+			newptr = transition_open(newts);
+		}
+		MemoryContextSwitchTo(batchcxt);
+
+		batch_begin(&batch, oldts != NULL, newts != NULL);
+		for (;;)
+		{
+			bool		have_old = oldts && transition_next(oldts, oldptr, oldslot);
+			bool		have_new = newts && transition_next(newts, newptr, newslot);
+
+			if (!have_old && !have_new)
+				break;
+			if (have_old != (oldts != NULL) || have_new != (newts != NULL))
+				elog(ERROR, "transition tables of \"%s\" differ in length",
+					 RelationGetRelationName(rel));
+			if (have_old)
+				batch.bytes += rowjson_push(rj, oldslot, &batch.old_rows);
+			if (have_new)
+				batch.bytes += rowjson_push(rj, newslot, &batch.new_rows);
+			batch.nrows++;
+			if (batch.nrows == AUDIT_BATCH_ROWS || batch.bytes >= AUDIT_BATCH_BYTES)
+			{
+				batch_write(&batch, app, values, nulls);
+				MemoryContextReset(batchcxt);
+				batch_begin(&batch, oldts != NULL, newts != NULL);
+			}
+		}
+		batch_write(&batch, app, values, nulls);
+		if (oldslot)
+			ExecDropSingleTupleTableSlot(oldslot);
+		if (newslot)
+			ExecDropSingleTupleTableSlot(newslot);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	gov_appender_close(app);
+	MemoryContextDelete(batchcxt);
+	return PointerGetDatum(NULL);
+}
+
+/*---- enable_audit / disable_audit ----*/
+
+static Oid
+audit_function_oid(void)
+{
+	Oid			schema;
+	Oid			argtypes[1];
+
+	lookup_extension(&schema, false);
+	return LookupFuncName(list_make2(makeString(get_namespace_name(schema)),
+									 makeString(AUDIT_FUNCTION_NAME)),
+						  0, argtypes, false);
+}
+
+/* Does the table carry at least one trigger calling audit_trigger()? */
+static bool
+relation_is_audited(Oid relid, Oid funcoid)
+{
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		if (((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid)
+		{
+			found = true;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return found;
+}
+
+/*
+ * The checks shared by enable_audit and disable_audit: a permanent, plain
+ * or partitioned table that is not one of ours or a catalog, owned by the
+ * caller.
+ */
+static void
+check_auditable(Relation rel, const char *verb)
+{
+	const char *relname = RelationGetRelationName(rel);
+	const char *kind = NULL;
+
+	switch (rel->rd_rel->relkind)
+	{
+		case RELKIND_RELATION:
+		case RELKIND_PARTITIONED_TABLE:
+			break;
+		case RELKIND_VIEW:
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("cannot %s auditing of \"%s\" because it is a view",
+							verb, relname),
+					 errhint("Audit the tables the view writes to instead.")));
+			break;
+		case RELKIND_FOREIGN_TABLE:
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("cannot %s auditing of \"%s\" because it is a foreign table",
+							verb, relname),
+					 errhint("Audit the table on the server that stores it.")));
+			break;
+		case RELKIND_MATVIEW:
+			kind = "a materialized view";
+			break;
+		case RELKIND_SEQUENCE:
+			kind = "a sequence";
+			break;
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			kind = "an index";
+			break;
+		default:
+			kind = "not a table";
+			break;
+	}
+	if (kind != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot %s auditing of \"%s\" because it is %s",
+						verb, relname, kind),
+				 errhint("Only tables and partitioned tables can be audited.")));
+
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s auditing of temporary table \"%s\"", verb, relname),
+				 errhint("Temporary tables disappear with their session; audit a permanent table.")));
+
+	if (IsCatalogRelation(rel) ||
+		RelationGetNamespace(rel) == get_extension_schema_or_invalid())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s auditing of \"%s\"", verb, relname),
+				 errhint("System catalogs and the tables of pg_governance itself cannot be audited.")));
+
+	if (!pg_class_ownercheck(RelationGetRelid(rel), GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table \"%s\" to %s auditing", relname, verb),
+				 errhint("Ask the owner of the table or a superuser to run governance.%s_audit().",
+						 verb)));
+}
+
+static Oid
+get_extension_schema_or_invalid(void)
+{
+	Oid			schema;
+
+	if (lookup_extension(&schema, true))
+		return schema;
+	return InvalidOid;
+}
+
+/*
+ * Append an op = 'DDL' row to audit_log: auditing of relid was enabled,
+ * disabled, or its triggers or the table itself touched.
+ */
+static void
+audit_record_ddl(Oid relid, const char *command, const char *action,
+				 const char *detail)
+{
+	Datum		values[AL_NATTS];
+	bool		nulls[AL_NATTS];
+	GovAppender *app;
+	StringInfoData js;
+
+	app = gov_appender_open(GOV_LOG_AUDIT, true);
+	if (app == NULL)
+		return;					/* extension being dropped or not there */
+
+	audit_fill_common(values, nulls, relid, "DDL", gov_relation_name(relid));
+
+	initStringInfo(&js);
+	appendStringInfoString(&js, "[{\"command\": ");
+	escape_json(&js, command);
+	appendStringInfoString(&js, ", \"action\": ");
+	escape_json(&js, action);
+	if (detail)
+	{
+		appendStringInfoString(&js, ", \"detail\": ");
+		escape_json(&js, detail);
+	}
+	appendStringInfoString(&js, ", \"statement\": ");
+	if (debug_query_string)
+		escape_json(&js, debug_query_string);
+	else
+		appendStringInfoString(&js, "null");
+	appendStringInfoString(&js, "}]");
+	values[AL_NEW_ROWS] = DirectFunctionCall1(jsonb_in, CStringGetDatum(js.data));
+	nulls[AL_NEW_ROWS] = false;
+
+	gov_appender_insert(app, values, nulls);
+	gov_appender_close(app);
+}
+
+/* Create one audit trigger on rel. */
+static void
+create_audit_trigger(Relation rel, const AuditTriggerSpec *spec, Oid funcoid)
+{
+	CreateTrigStmt *stmt = makeNode(CreateTrigStmt);
+
+	stmt->replace = false;
+	stmt->isconstraint = false;
+	stmt->trigname = pstrdup(spec->name);
+	stmt->relation = makeRangeVar(get_namespace_name(RelationGetNamespace(rel)),
+								  pstrdup(RelationGetRelationName(rel)), -1);
+	stmt->funcname = NIL;
+	stmt->args = NIL;
+	stmt->row = spec->row;
+	stmt->timing = spec->timing;
+	stmt->events = spec->events;
+	stmt->columns = NIL;
+	stmt->whenClause = NULL;
+	stmt->transitionRels = NIL;
+	if (spec->old_table)
+	{
+		TriggerTransition *tt = makeNode(TriggerTransition);
+
+		tt->name = "governance_old";
+		tt->isNew = false;
+		tt->isTable = true;
+		stmt->transitionRels = lappend(stmt->transitionRels, tt);
+	}
+	if (spec->new_table)
+	{
+		TriggerTransition *tt = makeNode(TriggerTransition);
+
+		tt->name = "governance_new";
+		tt->isNew = true;
+		tt->isTable = true;
+		stmt->transitionRels = lappend(stmt->transitionRels, tt);
+	}
+	stmt->deferrable = false;
+	stmt->initdeferred = false;
+	stmt->constrrel = NULL;
+
+	CreateTrigger(stmt, "governance.enable_audit()", RelationGetRelid(rel),
+				  InvalidOid, InvalidOid, InvalidOid, funcoid, InvalidOid,
+				  NULL, false, false);
+}
+
+/*
+ * governance.enable_audit(tbl regclass): make sure every audit trigger the
+ * table needs exists and is enabled.  Recorded in audit_log when it
+ * changed anything; a NOTICE otherwise.
+ */
+Datum
+governance_enable_audit(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			funcoid = audit_function_oid();
+	Relation	rel;
+	const AuditTriggerSpec *spec;
+	bool		changed = false;
+
+	rel = try_relation_open(relid, ShareRowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	check_auditable(rel, "enable");
+
+	spec = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+		partitioned_table_triggers : plain_table_triggers;
+	for (; spec->name != NULL; spec++)
+	{
+		Oid			tgoid = get_trigger_oid(relid, spec->name, true);
+
+		if (!OidIsValid(tgoid))
+		{
+			create_audit_trigger(rel, spec, funcoid);
+			changed = true;
+		}
+		else
+		{
+			HeapTuple	tup;
+			Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+			ScanKeyData key;
+			SysScanDesc scan;
+			Form_pg_trigger tg;
+			bool		disabled;
+
+			ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber,
+						F_OIDEQ, ObjectIdGetDatum(tgoid));
+			scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+			tup = systable_getnext(scan);
+			if (!HeapTupleIsValid(tup))
+				elog(ERROR, "could not find trigger %u", tgoid);
+			tg = (Form_pg_trigger) GETSTRUCT(tup);
+			if (tg->tgfoid != funcoid)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("trigger \"%s\" for table \"%s\" already exists and is not a governance audit trigger",
+								spec->name, RelationGetRelationName(rel)),
+						 errhint("Rename or drop that trigger, then call governance.enable_audit() again.")));
+			disabled = (tg->tgenabled == TRIGGER_DISABLED ||
+						tg->tgenabled == TRIGGER_FIRES_ON_REPLICA);
+			systable_endscan(scan);
+			table_close(tgrel, AccessShareLock);
+			if (disabled)
+			{
+				EnableDisableTrigger(rel, spec->name, TRIGGER_FIRES_ON_ORIGIN,
+									 false, ShareRowExclusiveLock);
+				changed = true;
+			}
+		}
+		CommandCounterIncrement();
+	}
+
+	if (changed)
+		audit_record_ddl(relid, "enable_audit", "enable_audit", NULL);
+	else
+		ereport(NOTICE,
+				(errmsg("auditing of table \"%s\" is already enabled, skipping",
+						RelationGetRelationName(rel))));
+	table_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+/*
+ * governance.disable_audit(tbl regclass): drop every trigger of the table
+ * that calls audit_trigger().  The last audit row says so.
+ */
+Datum
+governance_disable_audit(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			funcoid = audit_function_oid();
+	Relation	rel;
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	List	   *drop = NIL;
+	ListCell   *lc;
+
+	rel = try_relation_open(relid, AccessExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	check_auditable(rel, "disable");
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+
+		/* cloned partition triggers go with their parent */
+		if (tg->tgfoid == funcoid && !OidIsValid(tg->tgparentid))
+			drop = lappend_oid(drop, tg->oid);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+
+	if (drop == NIL)
+	{
+		ereport(NOTICE,
+				(errmsg("table \"%s\" is not audited, skipping",
+						RelationGetRelationName(rel))));
+		table_close(rel, NoLock);
+		PG_RETURN_VOID();
+	}
+
+	/* Record first: the row names the table while it is still audited. */
+	audit_record_ddl(relid, "disable_audit", "disable_audit", NULL);
+	foreach(lc, drop)
+	{
+		ObjectAddress addr;
+
+		ObjectAddressSet(addr, TriggerRelationId, lfirst_oid(lc));
+		performDeletion(&addr, DROP_RESTRICT, 0);
+	}
+	CommandCounterIncrement();
+	table_close(rel, NoLock);
+	PG_RETURN_VOID();
+}
+
+/*---- Append-only guard ----*/
+
+/*
+ * BEFORE UPDATE OR DELETE OR TRUNCATE on the logs: only a superuser may
+ * (e.g. to apply a retention policy).  Privileges already keep everyone
+ * else out; this also holds if a superuser grants them by mistake.
+ */
+Datum
+governance_append_only_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *td;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("governance.append_only_trigger() can only be called as a trigger")));
+	td = (TriggerData *) fcinfo->context;
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("governance.%s is append-only",
+						RelationGetRelationName(td->tg_relation)),
+				 errdetail("Only a superuser can update, delete or truncate it.")));
+	return PointerGetDatum(NULL);
+}
+
+/*---- DDL watch (event trigger) ----*/
+
+/* Is this trigger (by name, on relid) one of ours? */
+static bool
+trigger_is_audit(Oid relid, const char *tgname, Oid funcoid)
+{
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	HeapTuple	tup;
+	bool		result = false;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(tgname));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		result = ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid;
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return result;
+}
+
+static const char *
+trigger_subcommand_action(AlterTableType subtype)
+{
+	switch (subtype)
+	{
+		case AT_EnableTrig:
+			return "ENABLE TRIGGER";
+		case AT_EnableAlwaysTrig:
+			return "ENABLE ALWAYS TRIGGER";
+		case AT_EnableReplicaTrig:
+			return "ENABLE REPLICA TRIGGER";
+		case AT_DisableTrig:
+			return "DISABLE TRIGGER";
+		case AT_EnableTrigAll:
+			return "ENABLE TRIGGER ALL";
+		case AT_DisableTrigAll:
+			return "DISABLE TRIGGER ALL";
+		case AT_EnableTrigUser:
+			return "ENABLE TRIGGER USER";
+		case AT_DisableTrigUser:
+			return "DISABLE TRIGGER USER";
+		case AT_DetachPartition:
+		case AT_DetachPartitionFinalize:
+			return "DETACH PARTITION";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * ALTER TABLE on an audited table: record trigger enabling/disabling (of
+ * our triggers, by name or through ALL/USER) and partition detaching
+ * (the detached partition loses its cloned audit trigger).
+ */
+static void
+watch_alter_table(AlterTableStmt *stmt)
+{
+	Oid			relid;
+	Oid			funcoid;
+	ListCell   *lc;
+
+	if (stmt->objtype != OBJECT_TABLE || stmt->relation == NULL)
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (!OidIsValid(relid))
+		return;
+	funcoid = audit_function_oid();
+	if (!relation_is_audited(relid, funcoid))
+		return;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		const char *action = trigger_subcommand_action(cmd->subtype);
+		char	   *detail = NULL;
+
+		if (action == NULL)
+			continue;
+		if (cmd->subtype == AT_EnableTrig || cmd->subtype == AT_EnableAlwaysTrig ||
+			cmd->subtype == AT_EnableReplicaTrig || cmd->subtype == AT_DisableTrig)
+		{
+			if (cmd->name == NULL || !trigger_is_audit(relid, cmd->name, funcoid))
+				continue;
+			detail = cmd->name;
+		}
+		else if (cmd->subtype == AT_DetachPartition ||
+				 cmd->subtype == AT_DetachPartitionFinalize)
+		{
+			PartitionCmd *pc = (PartitionCmd *) cmd->def;
+
+			if (pc && pc->name)
+				detail = quote_qualified_identifier(pc->name->schemaname,
+													pc->name->relname);
+		}
+		audit_record_ddl(relid, "ALTER TABLE", action, detail);
+	}
+}
+
+/*
+ * Refuse to let a non-superuser destroy the audit trail wholesale (DROP
+ * EXTENSION, DROP SCHEMA governance CASCADE, DROP OWNED ... CASCADE) once
+ * it holds anything.
+ */
+static void
+refuse_trail_destruction(const char *what)
+{
+	Relation	rel;
+	BlockNumber nblocks;
+
+	if (superuser())
+		return;
+	if (!lookup_log(GOV_LOG_AUDIT, true))
+		return;
+	rel = table_open(cached_log_relid[GOV_LOG_AUDIT], AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	table_close(rel, AccessShareLock);
+	if (nblocks == 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to drop %s", what),
+			 errdetail("Dropping it would destroy the audit trail in governance.audit_log."),
+			 errhint("A superuser must drop it; export the audit trail first.")));
+}
+
+/*
+ * Record a DDL row for every audited table in schema nspoid (or owned by
+ * roleid): a DROP SCHEMA ... CASCADE or DROP OWNED ... CASCADE is about to
+ * drop them with their contents.
+ */
+static void
+record_audited_tables_in(Oid nspoid, Oid roleid, const char *command)
+{
+	Oid			funcoid = audit_function_oid();
+	Relation	tgrel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	scan = systable_beginscan(tgrel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+		HeapTuple	reltup;
+		Form_pg_class relform;
+		bool		match;
+
+		if (tg->tgfoid != funcoid || OidIsValid(tg->tgparentid) ||
+			list_member_oid(relids, tg->tgrelid))
+			continue;
+		reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(tg->tgrelid));
+		if (!HeapTupleIsValid(reltup))
+			continue;
+		relform = (Form_pg_class) GETSTRUCT(reltup);
+		match = OidIsValid(nspoid) ? relform->relnamespace == nspoid
+			: relform->relowner == roleid;
+		ReleaseSysCache(reltup);
+		if (match)
+			relids = lappend_oid(relids, tg->tgrelid);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+
+	foreach(lc, relids)
+		audit_record_ddl(lfirst_oid(lc), command, "DROP TABLE", NULL);
+}
+
+static void
+watch_drop(DropStmt *stmt)
+{
+	ListCell   *lc;
+	Oid			funcoid = InvalidOid;
+
+	switch (stmt->removeType)
+	{
+		case OBJECT_EXTENSION:
+			foreach(lc, stmt->objects)
+			{
+				if (strcmp(strVal(lfirst(lc)), GOV_EXTENSION_NAME) == 0)
+					refuse_trail_destruction("extension \"" GOV_EXTENSION_NAME "\"");
+			}
+			break;
+		case OBJECT_SCHEMA:
+			{
+				Oid			schema = get_extension_schema_or_invalid();
+
+				foreach(lc, stmt->objects)
+				{
+					char	   *name = strVal(lfirst(lc));
+
+					Oid			nspoid = get_namespace_oid(name, true);
+
+					if (!OidIsValid(nspoid))
+						continue;
+					if (nspoid == schema)
+						refuse_trail_destruction(psprintf("schema \"%s\"", name));
+					else if (stmt->behavior == DROP_CASCADE)
+						record_audited_tables_in(nspoid, InvalidOid, "DROP SCHEMA");
+				}
+			}
+			break;
+		case OBJECT_TABLE:
+			foreach(lc, stmt->objects)
+			{
+				RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+				Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+				if (!OidIsValid(relid))
+					continue;
+				if (!OidIsValid(funcoid))
+					funcoid = audit_function_oid();
+				if (relation_is_audited(relid, funcoid))
+					audit_record_ddl(relid, "DROP TABLE", "DROP TABLE", NULL);
+			}
+			break;
+		case OBJECT_TRIGGER:
+			foreach(lc, stmt->objects)
+			{
+				List	   *names = (List *) lfirst(lc);
+				List	   *relnames;
+				char	   *tgname;
+				Oid			relid;
+
+				if (list_length(names) < 2)
+					continue;
+				tgname = strVal(llast(names));
+				relnames = list_truncate(list_copy(names), list_length(names) - 1);
+				relid = RangeVarGetRelid(makeRangeVarFromNameList(relnames), NoLock, true);
+				if (!OidIsValid(relid))
+					continue;
+				if (!OidIsValid(funcoid))
+					funcoid = audit_function_oid();
+				if (trigger_is_audit(relid, tgname, funcoid))
+					audit_record_ddl(relid, "DROP TRIGGER", "DROP TRIGGER", tgname);
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+watch_drop_owned(DropOwnedStmt *stmt)
+{
+	Oid			schema;
+	Oid			owner;
+	ListCell   *lc;
+	HeapTuple	tup;
+
+	schema = get_extension_schema_or_invalid();
+	if (!OidIsValid(schema))
+		return;
+	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(schema));
+	if (!HeapTupleIsValid(tup))
+		return;
+	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+	ReleaseSysCache(tup);
+	foreach(lc, stmt->roles)
+	{
+		Oid			roleid = get_rolespec_oid(lfirst(lc), true);
+
+		if (!OidIsValid(roleid))
+			continue;
+		if (roleid == owner && stmt->behavior == DROP_CASCADE)
+			refuse_trail_destruction("objects owned by the owner of the governance schema");
+		/* DROP OWNED drops the role's tables, with or without CASCADE */
+		record_audited_tables_in(InvalidOid, roleid, "DROP OWNED");
+	}
+}
+
+/*
+ * governance.ddl_watch(): ddl_command_start event trigger.  Works on the
+ * parse tree, before the command runs; what it records is written in the
+ * command's transaction, so a failed command leaves no trace and a
+ * successful one always does.
+ */
+Datum
+governance_ddl_watch(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("governance.ddl_watch() can only be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (trigdata->parsetree == NULL)
+		PG_RETURN_VOID();
+
+	switch (nodeTag(trigdata->parsetree))
+	{
+		case T_AlterTableStmt:
+			watch_alter_table((AlterTableStmt *) trigdata->parsetree);
+			break;
+		case T_DropStmt:
+			watch_drop((DropStmt *) trigdata->parsetree);
+			break;
+		case T_DropOwnedStmt:
+			watch_drop_owned((DropOwnedStmt *) trigdata->parsetree);
+			break;
+		default:
+			break;
+	}
+	PG_RETURN_VOID();
+}

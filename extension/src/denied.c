@@ -1,0 +1,722 @@
+/*-------------------------------------------------------------------------
+ *
+ * denied.c
+ *	  Capture and durable write of denied attempts (governance.denied_log),
+ *	  and governance.require_context.
+ *
+ * A denied attempt usually rolls its transaction back, so its record cannot
+ * be written by that transaction.  Without shared_preload_libraries this
+ * backend is the only process that knows about it, so:
+ *
+ * 1. Capture.  Refusals and warnings of require_context are captured where
+ *	  they are raised (gov_require_context_check); row-level security
+ *	  violations ("new row violates row-level security policy ...", SQLSTATE
+ *	  42501) through emit_log_hook when the error is reported.  Each capture
+ *	  is emitted at once as one server-log line,
+ *		  LOG:  governance denied attempt: {"source": "rls", ...}
+ *	  and queued in backend memory (TopMemoryContext).
+ *
+ * 2. Write.  The queue is written into denied_log by this backend at the
+ *	  start of the next statement it executes (ExecutorStart and
+ *	  ProcessUtility hooks, before the statement does anything), inside an
+ *	  internal subtransaction of that statement's transaction, so a failure
+ *	  to write never breaks the user's statement.  A warned-about attempt
+ *	  is written at once, in the transaction that made it.
+ *
+ * 3. Keep until committed.  A queued record leaves the queue only when the
+ *	  transaction that wrote it commits.  If that transaction (or the
+ *	  subtransaction that wrote it) aborts, the record is queued again and
+ *	  written by the next statement, and so on.  On a clean or FATAL exit
+ *	  (client disconnect, pg_terminate_backend) a before_shmem_exit callback
+ *	  writes what is still queued in a transaction of its own.
+ *
+ * The guarantee: every denied attempt is in the server log as soon as it is
+ * refused; it is in denied_log once any later transaction of the same
+ * backend commits, or the backend exits normally — whichever comes first.
+ * Only a crash of the backend (or of the server) before then loses the
+ * table row, and the log line remains.  RLS violations are captured when
+ * they are reported: an error caught by a PL/pgSQL EXCEPTION block is never
+ * reported and so not recorded, and log_min_messages must be error or
+ * lower (the default is warning) for emit_log_hook to see it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "governance.h"
+
+/*---- Columns of governance.denied_log (0-based, as created by 0.1--0.2) ----*/
+enum
+{
+	DL_ID, DL_AT, DL_LOGGED_AT, DL_SOURCE, DL_ACTION, DL_SQLSTATE, DL_RELID,
+	DL_RELATION, DL_COMMAND, DL_AGENT, DL_TENANT, DL_CORRELATION, DL_DB_USER,
+	DL_SESSION_USER, DL_APPLICATION, DL_CLIENT_ADDR, DL_BACKEND_PID,
+	DL_MESSAGE, DL_STATEMENT,
+	DL_NATTS
+};
+
+/* Statement text is kept up to this many bytes (the log line has it all). */
+#define DENIED_STATEMENT_MAX	8192
+/* At most this many records wait to be written; beyond, only the log line. */
+#define DENIED_QUEUE_MAX		1000
+
+typedef struct GovDenial
+{
+	struct GovDenial *next;
+	TimestampTz at;
+	const char *source;			/* "rls" or "require_context" */
+	const char *action;			/* "refused" or "warned" */
+	int			sqlerrcode;
+	Oid			relid;			/* InvalidOid when only the name is known */
+	char	   *relation;
+	char	   *command;
+	char	   *agent_id;
+	char	   *tenant_id;
+	char	   *correlation_id;
+	char	   *db_user;
+	char	   *db_session_user;
+	char	   *application_name;
+	char	   *message;
+	char	   *statement;
+	/* Subtransaction that wrote it, or InvalidSubTransactionId if queued. */
+	SubTransactionId written_subid;
+} GovDenial;
+
+/*---- Queue state (backend-local) ----*/
+static MemoryContext denied_cxt = NULL;
+static GovDenial *queue_head = NULL;
+static GovDenial *queue_tail = NULL;
+static int	queue_unwritten = 0;
+static int	queue_dropped = 0;
+static bool flushing = false;
+static bool exit_callback_registered = false;
+
+/* One WARNING per table per statement in warn mode. */
+#define WARNED_MAX 8
+static TimestampTz warned_stmt = 0;
+static LocalTransactionId warned_lxid = InvalidLocalTransactionId;
+static Oid	warned_relids[WARNED_MAX];
+static int	warned_count = 0;
+
+static emit_log_hook_type prev_emit_log_hook = NULL;
+static bool in_emit_hook = false;
+
+/*---- Function declarations ----*/
+static GovDenial *denial_capture(const char *source, const char *action,
+								 int sqlerrcode, Oid relid,
+								 const char *relation, const char *command,
+								 const char *message, bool catalog_ok);
+static void denial_log_line(GovDenial *d);
+static void denial_enqueue(GovDenial *d);
+static void denied_write_queue(void);
+static void denied_emit_log_hook(ErrorData *edata);
+static void denied_xact_callback(XactEvent event, void *arg);
+static void denied_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
+static void denied_at_exit(int code, Datum arg);
+static char *copy_or_null(const char *s);
+
+void
+gov_denied_init(void)
+{
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = denied_emit_log_hook;
+	RegisterXactCallback(denied_xact_callback, NULL);
+	RegisterSubXactCallback(denied_subxact_callback, NULL);
+}
+
+static char *
+copy_or_null(const char *s)
+{
+	return s ? MemoryContextStrdup(denied_cxt, s) : NULL;
+}
+
+/*
+ * Build a record of a denied attempt with the current context, in the
+ * queue's memory context.  catalog_ok says whether role names may be
+ * looked up (not from inside error reporting).
+ */
+static GovDenial *
+denial_capture(const char *source, const char *action, int sqlerrcode,
+			   Oid relid, const char *relation, const char *command,
+			   const char *message, bool catalog_ok)
+{
+	GovDenial  *d;
+	MemoryContext old;
+
+	if (denied_cxt == NULL)
+		denied_cxt = AllocSetContextCreate(TopMemoryContext,
+										   "governance denied attempts",
+										   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(denied_cxt);
+	d = palloc0(sizeof(GovDenial));
+	d->at = GetCurrentTimestamp();
+	d->source = source;
+	d->action = action;
+	d->sqlerrcode = sqlerrcode;
+	d->relid = relid;
+	d->relation = copy_or_null(relation);
+	d->command = copy_or_null(command);
+	d->agent_id = copy_or_null(gov_context_value(GOV_FIELD_AGENT));
+	d->tenant_id = copy_or_null(gov_context_value(GOV_FIELD_TENANT));
+	d->correlation_id = copy_or_null(gov_context_value(GOV_FIELD_CORRELATION));
+	if (catalog_ok && IsTransactionState())
+	{
+		d->db_user = copy_or_null(GetUserNameFromId(GetUserId(), true));
+		d->db_session_user = copy_or_null(GetUserNameFromId(GetSessionUserId(), true));
+	}
+	if (d->db_user == NULL)
+		d->db_user = psprintf("%u", GetUserId());
+	if (d->db_session_user == NULL)
+		d->db_session_user = psprintf("%u", GetSessionUserId());
+	d->application_name = (application_name && application_name[0]) ?
+		pstrdup(application_name) : NULL;
+	d->message = pstrdup(message);
+	if (debug_query_string)
+	{
+		size_t		len = strlen(debug_query_string);
+
+		if (len > DENIED_STATEMENT_MAX)
+			len = pg_mbcliplen(debug_query_string, len, DENIED_STATEMENT_MAX);
+		d->statement = pnstrdup(debug_query_string, len);
+	}
+	d->written_subid = InvalidSubTransactionId;
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* The one structured server-log line of a denied attempt. */
+static void
+denial_log_line(GovDenial *d)
+{
+	StringInfoData buf;
+
+#define JSON_FIELD(name, value) \
+	do { \
+		appendStringInfoString(&buf, ", \"" name "\": "); \
+		if (value) \
+			escape_json(&buf, value); \
+		else \
+			appendStringInfoString(&buf, "null"); \
+	} while (0)
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"source\": ");
+	escape_json(&buf, d->source);
+	JSON_FIELD("action", d->action);
+	JSON_FIELD("sqlstate", unpack_sql_state(d->sqlerrcode));
+	JSON_FIELD("relation", d->relation);
+	JSON_FIELD("command", d->command);
+	JSON_FIELD("agent_id", d->agent_id);
+	JSON_FIELD("tenant_id", d->tenant_id);
+	JSON_FIELD("correlation_id", d->correlation_id);
+	JSON_FIELD("db_user", d->db_user);
+	JSON_FIELD("db_session_user", d->db_session_user);
+	JSON_FIELD("application_name", d->application_name);
+	JSON_FIELD("at", timestamptz_to_str(d->at));
+	appendStringInfo(&buf, ", \"backend_pid\": %d", MyProcPid);
+	JSON_FIELD("message", d->message);
+	JSON_FIELD("statement", d->statement);
+	appendStringInfoChar(&buf, '}');
+#undef JSON_FIELD
+
+	ereport(LOG,
+			(errmsg("governance denied attempt: %s", buf.data),
+			 errhidestmt(true), errhidecontext(true)));
+	pfree(buf.data);
+}
+
+static void
+denial_free(GovDenial *d)
+{
+	/* every field but source/action lives in denied_cxt */
+	if (d->relation)
+		pfree(d->relation);
+	if (d->command)
+		pfree(d->command);
+	if (d->agent_id)
+		pfree(d->agent_id);
+	if (d->tenant_id)
+		pfree(d->tenant_id);
+	if (d->correlation_id)
+		pfree(d->correlation_id);
+	if (d->db_user)
+		pfree(d->db_user);
+	if (d->db_session_user)
+		pfree(d->db_session_user);
+	if (d->application_name)
+		pfree(d->application_name);
+	if (d->message)
+		pfree(d->message);
+	if (d->statement)
+		pfree(d->statement);
+	pfree(d);
+}
+
+/* Log and queue; past DENIED_QUEUE_MAX only the log line remains. */
+static void
+denial_enqueue(GovDenial *d)
+{
+	denial_log_line(d);
+	if (queue_unwritten >= DENIED_QUEUE_MAX)
+	{
+		queue_dropped++;
+		denial_free(d);
+		return;
+	}
+	if (queue_tail)
+		queue_tail->next = d;
+	else
+		queue_head = d;
+	queue_tail = d;
+	queue_unwritten++;
+
+	if (!exit_callback_registered && IsUnderPostmaster)
+	{
+		before_shmem_exit(denied_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+}
+
+/*---- governance.require_context ----*/
+
+/*
+ * Apply governance.require_context to a statement touching relid with no
+ * agent_id set: nothing (off), a WARNING and a record (warn; once per table
+ * per statement), or a record and an ERROR 42501 (enforce).
+ */
+void
+gov_require_context_check(Oid relid, const char *command)
+{
+	char	   *relname;
+	char	   *qualname;
+	char	   *message;
+	GovDenial  *d;
+
+	if (gov_require_context == GOV_REQUIRE_OFF ||
+		gov_context_value(GOV_FIELD_AGENT) != NULL)
+		return;
+
+	if (gov_require_context == GOV_REQUIRE_WARN)
+	{
+		TimestampTz stmt = GetCurrentStatementStartTimestamp();
+		int			i;
+
+		if (stmt != warned_stmt || MyProc->lxid != warned_lxid)
+		{
+			warned_stmt = stmt;
+			warned_lxid = MyProc->lxid;
+			warned_count = 0;
+		}
+		for (i = 0; i < warned_count; i++)
+			if (warned_relids[i] == relid)
+				return;
+		if (warned_count < WARNED_MAX)
+			warned_relids[warned_count++] = relid;
+	}
+
+	relname = get_rel_name(relid);
+	if (relname == NULL)
+		relname = psprintf("%u", relid);
+	qualname = gov_relation_name(relid);
+	message = psprintf("governance context required for %s on table \"%s\"",
+					   command, relname);
+
+	if (gov_require_context == GOV_REQUIRE_WARN)
+	{
+		d = denial_capture("require_context", "warned",
+						   ERRCODE_WARNING_PRIVILEGE_NOT_GRANTED,
+						   relid, qualname, command, message, true);
+		denial_enqueue(d);
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING_PRIVILEGE_NOT_GRANTED),
+				 errmsg_internal("%s", message),
+				 errdetail("governance.agent_id is not set; governance.require_context is \"warn\", so the statement goes on and the attempt is recorded in governance.denied_log."),
+				 errhint("Call governance.set_context() at the start of the transaction.")));
+		/* The statement goes on: record it in its own transaction now. */
+		gov_denied_flush();
+		return;
+	}
+
+	d = denial_capture("require_context", "refused",
+					   ERRCODE_INSUFFICIENT_PRIVILEGE,
+					   relid, qualname, command, message, true);
+	denial_enqueue(d);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg_internal("%s", message),
+			 errdetail("governance.agent_id is not set and governance.require_context is \"enforce\"."),
+			 errhint("Call governance.set_context() at the start of the transaction.")));
+}
+
+/*---- Capture of row-level security violations ----*/
+
+static bool
+is_rls_violation(ErrorData *edata)
+{
+	static const char *const prefixes[] = {
+		"new row violates row-level security policy",
+		"target row violates row-level security policy",
+		"query would be affected by row-level security policy",
+	};
+	int			i;
+
+	if (edata->elevel < ERROR || edata->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE ||
+		edata->message_id == NULL)
+		return false;
+	for (i = 0; i < lengthof(prefixes); i++)
+		if (strncmp(edata->message_id, prefixes[i], strlen(prefixes[i])) == 0)
+			return true;
+	return false;
+}
+
+/* The last double-quoted word of the message: the table name. */
+static char *
+rls_relation_from_message(const char *message)
+{
+	const char *end;
+	const char *start;
+
+	if (message == NULL)
+		return NULL;
+	end = strrchr(message, '"');
+	if (end == NULL || end == message)
+		return NULL;
+	start = end - 1;
+	while (start > message && *start != '"')
+		start--;
+	if (*start != '"')
+		return NULL;
+	return pnstrdup(start + 1, end - start - 1);
+}
+
+/* First keyword of the statement, upper-cased (INSERT, UPDATE, ...). */
+static char *
+statement_command(const char *stmt)
+{
+	const char *p = stmt;
+	int			n = 0;
+	char	   *word;
+	int			i;
+
+	if (p == NULL)
+		return NULL;
+	while (*p && (isspace((unsigned char) *p) || *p == '('))
+		p++;
+	while (isalpha((unsigned char) p[n]))
+		n++;
+	if (n == 0)
+		return NULL;
+	word = pnstrdup(p, n);
+	for (i = 0; i < n; i++)
+		word[i] = pg_toupper((unsigned char) word[i]);
+	return word;
+}
+
+/*
+ * emit_log_hook: an RLS violation is being reported.  No catalog access
+ * beyond the role names and no error may escape from here; the record is
+ * queued and logged, and written by the next statement.
+ */
+static void
+denied_emit_log_hook(ErrorData *edata)
+{
+	if (!in_emit_hook && !IsParallelWorker() && OidIsValid(MyDatabaseId) &&
+		is_rls_violation(edata))
+	{
+		MemoryContext old = MemoryContextSwitchTo(ErrorContext);
+		char	   *relation;
+		char	   *command;
+
+		in_emit_hook = true;
+		relation = rls_relation_from_message(edata->message);
+		command = statement_command(debug_query_string);
+		denial_enqueue(denial_capture("rls", "refused", edata->sqlerrcode,
+									  InvalidOid, relation, command,
+									  edata->message, true));
+		in_emit_hook = false;
+		MemoryContextSwitchTo(old);
+	}
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
+}
+
+/*---- Writing the queue ----*/
+
+/* Insert every unwritten record; runs inside the flush subtransaction. */
+static void
+denied_write_queue(void)
+{
+	GovAppender *app;
+	GovDenial  *d;
+	Datum		values[DL_NATTS];
+	bool		nulls[DL_NATTS];
+	SubTransactionId subid = GetCurrentSubTransactionId();
+	TimestampTz now = GetCurrentTimestamp();
+	Datum		addr;
+	bool		addr_null;
+
+	app = gov_appender_open(GOV_LOG_DENIED, true);
+	if (app == NULL)
+	{
+		/*
+		 * The extension is not (or no longer) installed here, or is older
+		 * than denied_log: nothing can ever be written.  The log lines
+		 * stay; let the queue go when the extension is absent, keep it when
+		 * it only needs ALTER EXTENSION UPDATE.
+		 */
+		if (!OidIsValid(get_extension_oid("pg_governance", true)))
+		{
+			GovDenial  *next;
+
+			for (d = queue_head; d; d = next)
+			{
+				next = d->next;
+				denial_free(d);
+			}
+			queue_head = queue_tail = NULL;
+			queue_unwritten = 0;
+		}
+		return;
+	}
+
+	addr = gov_client_addr(&addr_null);
+	for (d = queue_head; d; d = d->next)
+	{
+		if (d->written_subid != InvalidSubTransactionId)
+			continue;
+		memset(nulls, false, sizeof(nulls));
+		values[DL_ID] = (Datum) 0;
+		values[DL_AT] = TimestampTzGetDatum(d->at);
+		values[DL_LOGGED_AT] = TimestampTzGetDatum(now);
+		values[DL_SOURCE] = CStringGetTextDatum(d->source);
+		values[DL_ACTION] = CStringGetTextDatum(d->action);
+		values[DL_SQLSTATE] = CStringGetTextDatum(unpack_sql_state(d->sqlerrcode));
+		nulls[DL_RELID] = !OidIsValid(d->relid);
+		values[DL_RELID] = ObjectIdGetDatum(d->relid);
+#define TEXT_OR_NULL(col, s) \
+		do { nulls[col] = ((s) == NULL); if (s) values[col] = CStringGetTextDatum(s); } while (0)
+		TEXT_OR_NULL(DL_RELATION, d->relation);
+		TEXT_OR_NULL(DL_COMMAND, d->command);
+		TEXT_OR_NULL(DL_AGENT, d->agent_id);
+		TEXT_OR_NULL(DL_TENANT, d->tenant_id);
+		TEXT_OR_NULL(DL_CORRELATION, d->correlation_id);
+		TEXT_OR_NULL(DL_DB_USER, d->db_user);
+		TEXT_OR_NULL(DL_SESSION_USER, d->db_session_user);
+		TEXT_OR_NULL(DL_APPLICATION, d->application_name);
+		TEXT_OR_NULL(DL_STATEMENT, d->statement);
+#undef TEXT_OR_NULL
+		values[DL_CLIENT_ADDR] = addr;
+		nulls[DL_CLIENT_ADDR] = addr_null;
+		values[DL_BACKEND_PID] = Int32GetDatum(MyProcPid);
+		values[DL_MESSAGE] = CStringGetTextDatum(d->message);
+
+		gov_appender_insert(app, values, nulls);
+		d->written_subid = subid;
+		queue_unwritten--;
+	}
+	gov_appender_close(app);
+}
+
+/*
+ * Write queued records into denied_log in the current transaction, if the
+ * backend is at a point where that is possible.  Called at the start of
+ * every statement (ExecutorStart, ProcessUtility) and right after a
+ * warning.  Errors are turned into a WARNING: the user's statement must
+ * not fail because its predecessor's denial could not be stored.
+ */
+void
+gov_denied_flush(void)
+{
+	MemoryContext oldcxt;
+	ResourceOwner oldowner;
+
+	if (queue_unwritten == 0 && queue_dropped == 0)
+		return;
+	if (flushing || !IsTransactionState() || IsAbortedTransactionBlockState() ||
+		IsInParallelMode() || IsParallelWorker() || RecoveryInProgress() ||
+		XactReadOnly || creating_extension || !OidIsValid(MyDatabaseId))
+		return;
+
+	if (queue_dropped > 0)
+	{
+		int			n = queue_dropped;
+
+		queue_dropped = 0;
+		ereport(WARNING,
+				(errmsg("%d denied attempts were not queued for governance.denied_log", n),
+				 errdetail("More than %d attempts were waiting to be written.", DENIED_QUEUE_MAX),
+				 errhint("They are in the server log as \"governance denied attempt\" lines.")));
+		if (queue_unwritten == 0)
+			return;
+	}
+
+	flushing = true;
+	oldcxt = CurrentMemoryContext;
+	oldowner = CurrentResourceOwner;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		denied_write_queue();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		flushing = false;
+		ereport(WARNING,
+				(errmsg("could not write denied attempts to governance.denied_log: %s",
+						edata->message),
+				 errhint("They stay queued and are retried at the next statement.")));
+		FreeErrorData(edata);
+		return;
+	}
+	PG_END_TRY();
+	flushing = false;
+}
+
+/*
+ * Utility statements: write the queue before anything but the end of a
+ * transaction that cannot commit what we would write (ROLLBACK, PREPARE).
+ */
+void
+gov_denied_flush_utility(PlannedStmt *pstmt)
+{
+	if (queue_unwritten == 0 && queue_dropped == 0)
+		return;
+	if (pstmt && pstmt->utilityStmt && IsA(pstmt->utilityStmt, TransactionStmt))
+	{
+		TransactionStmt *ts = (TransactionStmt *) pstmt->utilityStmt;
+
+		if (ts->kind == TRANS_STMT_ROLLBACK || ts->kind == TRANS_STMT_ROLLBACK_TO ||
+			ts->kind == TRANS_STMT_PREPARE || ts->kind == TRANS_STMT_ROLLBACK_PREPARED)
+			return;
+	}
+	gov_denied_flush();
+}
+
+/*---- Transaction bookkeeping ----*/
+
+static void
+denied_xact_callback(XactEvent event, void *arg)
+{
+	GovDenial  *d;
+	GovDenial  *prev = NULL;
+	GovDenial  *next;
+
+	if (queue_head == NULL)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/* what this transaction wrote is durable now: forget it */
+			for (d = queue_head; d; d = next)
+			{
+				next = d->next;
+				if (d->written_subid != InvalidSubTransactionId)
+				{
+					if (prev)
+						prev->next = next;
+					else
+						queue_head = next;
+					if (queue_tail == d)
+						queue_tail = prev;
+					denial_free(d);
+				}
+				else
+					prev = d;
+			}
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			/* what this transaction wrote is gone: queue it again */
+			for (d = queue_head; d; d = d->next)
+				if (d->written_subid != InvalidSubTransactionId)
+				{
+					d->written_subid = InvalidSubTransactionId;
+					queue_unwritten++;
+				}
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+denied_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	GovDenial  *d;
+
+	if (queue_head == NULL)
+		return;
+	switch (event)
+	{
+		case SUBXACT_EVENT_COMMIT_SUB:
+			for (d = queue_head; d; d = d->next)
+				if (d->written_subid == mySubid)
+					d->written_subid = parentSubid;
+			break;
+		case SUBXACT_EVENT_ABORT_SUB:
+			/* subtransactions still open below mySubid have larger ids */
+			for (d = queue_head; d; d = d->next)
+				if (d->written_subid != InvalidSubTransactionId &&
+					d->written_subid >= mySubid)
+				{
+					d->written_subid = InvalidSubTransactionId;
+					queue_unwritten++;
+				}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Backend exit (client gone, FATAL, pg_terminate_backend): write what is
+ * still queued in a transaction of our own, as the removal of temporary
+ * relations does at the same point.
+ */
+static void
+denied_at_exit(int code, Datum arg)
+{
+	if (queue_unwritten == 0 || !OidIsValid(MyDatabaseId) || IsParallelWorker() ||
+		RecoveryInProgress())
+		return;
+	AbortOutOfAnyTransaction();
+	StartTransactionCommand();
+	gov_denied_flush();
+	CommitTransactionCommand();
+}

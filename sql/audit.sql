@@ -1,0 +1,218 @@
+--
+-- Audit trail: one audit row per changed row (TRUNCATE: one per statement),
+-- written in the changing transaction, with the governance context; the
+-- exact errors of enable_audit/disable_audit; silencing auditing is itself
+-- recorded.
+--
+CREATE EXTENSION pg_governance VERSION '0.2';
+\set VERBOSITY default
+
+CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric,
+					   active boolean, opened date, tags text[], extra jsonb);
+
+-- enable_audit is idempotent
+SELECT governance.enable_audit('accounts');
+SELECT governance.enable_audit('accounts');
+SELECT relation, enabled, triggers FROM governance.audited_tables;
+
+-- A view of the trail without the columns that change from run to run
+CREATE TEMP VIEW trail AS
+	SELECT op, relation, agent_id, tenant_id, correlation_id, db_user,
+		   db_session_user, old_row, new_row
+	  FROM governance.audit_log ORDER BY id;
+
+-- Each op, multi-row statements, with the context
+BEGIN;
+SELECT governance.set_context('alice', 'acme', 'req-1');
+INSERT INTO accounts VALUES
+	(1, 'ann', 10.50, true, '2024-01-02', '{a,b}', '{"k": [1, 2]}'),
+	(2, 'bob', NULL, NULL, NULL, NULL, NULL),
+	(3, 'cy', 0, false, '2024-03-04', '{}', 'null');
+UPDATE accounts SET balance = coalesce(balance, 0) + 1 WHERE id IN (1, 2);
+DELETE FROM accounts WHERE id = 3;
+-- every audit row carries this transaction's id
+SELECT count(*) AS rows_of_this_txid
+  FROM governance.audit_log WHERE txid = pg_current_xact_id();
+COMMIT;
+TRUNCATE accounts;
+SELECT * FROM trail WHERE op <> 'DDL';
+
+-- new_row is exactly to_jsonb(row), whatever the column types
+INSERT INTO accounts VALUES (4, 'dee', 1e-3, true, 'infinity', '{"x y",NULL}', '{"a": {"b": null}}');
+SELECT a.new_row = to_jsonb(t) AS same_as_to_jsonb
+  FROM governance.audit_log a, accounts t
+ WHERE t.id = 4 AND a.op = 'INSERT' AND a.new_row->>'id' = '4';
+
+-- Large statements: one audit row per changed row, stored in batches of at
+-- most 100; UPDATE pairs each old image with its new one
+CREATE TABLE bulk (id int PRIMARY KEY, v int);
+SELECT governance.enable_audit('bulk');
+INSERT INTO bulk SELECT g, g FROM generate_series(1, 250) g;
+UPDATE bulk SET v = v * 2;
+DELETE FROM bulk WHERE id % 2 = 0;
+SELECT op, count(*) AS row_images, count(DISTINCT id) AS distinct_ids,
+	   bool_and(CASE op
+				WHEN 'UPDATE' THEN (new_row->>'v')::int = 2 * (old_row->>'v')::int
+								   AND new_row->'id' = old_row->'id'
+				WHEN 'INSERT' THEN new_row->'v' = new_row->'id' AND old_row IS NULL
+				ELSE new_row IS NULL AND (old_row->>'id')::int % 2 = 0 END) AS images_ok
+  FROM governance.audit_log WHERE relid = 'bulk'::regclass AND op <> 'DDL'
+ GROUP BY op ORDER BY op;
+SELECT op, count(*) AS batches, sum(nrows) AS row_images
+  FROM governance.audit_batch WHERE relid = 'bulk'::regclass AND op <> 'DDL'
+ GROUP BY op ORDER BY op;
+DROP TABLE bulk;
+
+-- A rolled-back change leaves no audit row
+SELECT count(*) AS before FROM governance.audit_log \gset
+BEGIN;
+INSERT INTO accounts VALUES (5, 'eve');
+UPDATE accounts SET owner = 'x';
+ROLLBACK;
+SELECT count(*) - :before AS added_by_rollback FROM governance.audit_log;
+
+-- A rolled-back savepoint removes only its own rows
+BEGIN;
+INSERT INTO accounts VALUES (6, 'kept-1');
+SAVEPOINT s;
+INSERT INTO accounts VALUES (7, 'undone');
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO accounts VALUES (8, 'kept-2');
+COMMIT;
+SELECT new_row->>'owner' AS owner FROM governance.audit_log
+ WHERE op = 'INSERT' AND new_row->>'owner' IN ('kept-1', 'undone', 'kept-2') ORDER BY id;
+
+-- Errors: what cannot be audited, and by whom
+CREATE VIEW accounts_v AS SELECT * FROM accounts;
+SELECT governance.enable_audit('accounts_v');
+CREATE MATERIALIZED VIEW accounts_mv AS SELECT * FROM accounts;
+SELECT governance.enable_audit('accounts_mv');
+CREATE SEQUENCE accounts_seq;
+SELECT governance.enable_audit('accounts_seq');
+CREATE FOREIGN DATA WRAPPER regress_audit_fdw;
+CREATE SERVER regress_audit_server FOREIGN DATA WRAPPER regress_audit_fdw;
+CREATE FOREIGN TABLE accounts_ft (id int) SERVER regress_audit_server;
+SELECT governance.enable_audit('accounts_ft');
+CREATE TEMP TABLE scratch (id int);
+SELECT governance.enable_audit('scratch');
+SELECT governance.enable_audit('governance.audit_batch');
+SELECT governance.enable_audit('pg_class');
+SELECT governance.enable_audit('no_such_table');
+DROP VIEW accounts_v;
+DROP MATERIALIZED VIEW accounts_mv;
+DROP SEQUENCE accounts_seq;
+DROP FOREIGN TABLE accounts_ft;
+DROP SERVER regress_audit_server;
+DROP FOREIGN DATA WRAPPER regress_audit_fdw;
+DROP TABLE scratch;
+CREATE ROLE regress_audit_other;
+GRANT ALL ON accounts TO regress_audit_other;
+SET ROLE regress_audit_other;
+SELECT governance.enable_audit('accounts');
+SELECT governance.disable_audit('accounts');
+RESET ROLE;
+-- a trigger of that name that is not ours is not silently taken over
+CREATE TABLE clash (id int);
+CREATE FUNCTION clash_trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$;
+CREATE TRIGGER governance_audit_insert AFTER INSERT ON clash
+	FOR EACH STATEMENT EXECUTE FUNCTION clash_trg();
+SELECT governance.enable_audit('clash');
+
+-- Silencing auditing leaves a trace (op = 'DDL'), in the same transaction
+ALTER TABLE accounts DISABLE TRIGGER ALL;
+ALTER TABLE accounts DISABLE TRIGGER governance_audit_update;
+ALTER TABLE accounts ENABLE TRIGGER ALL;
+DROP TRIGGER governance_audit_delete ON accounts;
+BEGIN;
+ALTER TABLE accounts DISABLE TRIGGER USER;
+ROLLBACK;
+-- enable_audit repairs what was dropped or disabled
+ALTER TABLE accounts DISABLE TRIGGER governance_audit_insert;
+SELECT governance.enable_audit('accounts');
+SELECT relation, enabled, triggers FROM governance.audited_tables;
+SELECT new_row->>'action' AS action, new_row->>'detail' AS detail,
+	   new_row->>'statement' AS statement
+  FROM governance.audit_log WHERE op = 'DDL' ORDER BY id;
+
+-- disable_audit is idempotent, and recorded once
+SELECT governance.disable_audit('accounts');
+SELECT governance.disable_audit('accounts');
+SELECT count(*) AS audited FROM governance.audited_tables;
+SELECT count(*) AS added_after_disable FROM governance.audit_log \gset
+INSERT INTO accounts VALUES (9, 'not audited');
+SELECT count(*) - :added_after_disable AS new_rows FROM governance.audit_log;
+
+-- Dropping an audited table is recorded
+SELECT governance.enable_audit('accounts');
+DROP TABLE accounts;
+SELECT op, relation, new_row->>'action' AS action
+  FROM governance.audit_log ORDER BY id DESC LIMIT 1;
+
+-- Dropping a schema or a role's objects with audited tables in them is recorded
+CREATE SCHEMA regress_audit_app;
+CREATE TABLE regress_audit_app.notes (id int);
+SELECT governance.enable_audit('regress_audit_app.notes');
+DROP SCHEMA regress_audit_app CASCADE;
+CREATE ROLE regress_audit_leaver;
+CREATE SCHEMA regress_audit_app2;
+CREATE TABLE regress_audit_app2.notes2 (id int);
+ALTER TABLE regress_audit_app2.notes2 OWNER TO regress_audit_leaver;
+SELECT governance.enable_audit('regress_audit_app2.notes2');
+DROP OWNED BY regress_audit_leaver;
+DROP SCHEMA regress_audit_app2;
+DROP ROLE regress_audit_leaver;
+SELECT relation, new_row->>'command' AS command, new_row->>'action' AS action
+  FROM governance.audit_log WHERE relation LIKE 'regress_audit_app%' ORDER BY id;
+
+-- Upserts, MERGE and COPY are audited like any other write
+CREATE TABLE kv (k int PRIMARY KEY, v text);
+SELECT governance.enable_audit('kv');
+INSERT INTO kv VALUES (1, 'a'), (2, 'b');
+INSERT INTO kv VALUES (2, 'B'), (3, 'c') ON CONFLICT (k) DO UPDATE SET v = excluded.v;
+MERGE INTO kv USING (VALUES (3, 'C'), (4, 'd')) AS s(k, v) ON kv.k = s.k
+	WHEN MATCHED THEN UPDATE SET v = s.v
+	WHEN NOT MATCHED THEN INSERT VALUES (s.k, s.v);
+COPY kv FROM stdin;
+5	e
+\.
+SELECT op, old_row, new_row FROM governance.audit_log
+ WHERE relid = 'kv'::regclass AND op <> 'DDL' ORDER BY id;
+DROP TABLE kv;
+
+-- Partitioned tables: a row trigger on every partition, present and future
+CREATE TABLE events (id int, region text) PARTITION BY LIST (region);
+CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu');
+SELECT governance.enable_audit('events');
+CREATE TABLE events_us PARTITION OF events FOR VALUES IN ('us');
+BEGIN;
+SELECT governance.set_context('bob');
+INSERT INTO events VALUES (1, 'eu'), (2, 'us');
+INSERT INTO events_us VALUES (3, 'us');
+-- a row moving to another partition is a DELETE there and an INSERT here
+UPDATE events SET region = 'us' WHERE id = 1;
+TRUNCATE events;
+COMMIT;
+SELECT op, relation, agent_id, old_row, new_row
+  FROM governance.audit_log WHERE relation LIKE 'public.events%' AND op <> 'DDL'
+ ORDER BY id;
+SELECT governance.disable_audit('events');
+SELECT count(*) AS audit_triggers_left
+  FROM pg_trigger WHERE tgfoid = 'governance.audit_trigger()'::regprocedure;
+
+-- The indexes answer "what did agent X do" and "what happened to T lately"
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF)
+SELECT * FROM governance.audit_log WHERE agent_id = 'alice' ORDER BY at DESC LIMIT 10;
+EXPLAIN (COSTS OFF)
+SELECT * FROM governance.audit_log
+ WHERE relid = (SELECT 'events'::regclass::oid) AND at > now() - interval '1 hour';
+RESET enable_seqscan;
+
+-- Trigger functions cannot be called directly
+SELECT governance.audit_trigger();
+
+DROP VIEW trail;
+DROP TABLE events, clash;
+DROP FUNCTION clash_trg();
+DROP ROLE regress_audit_other;
+DROP EXTENSION pg_governance;
