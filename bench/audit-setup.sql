@@ -18,7 +18,8 @@ CREATE TABLE bench_plpgsql (LIKE bench_none INCLUDING ALL);
 SELECT governance.enable_audit('bench_gov');
 
 -- The classic shape: one row per changed row, a serial key, the same two
--- lookup indexes as governance.audit_batch.
+-- lookup indexes as governance.audit_batch (a btree on agent_id, at and a
+-- BRIN on relid, at).
 CREATE TABLE bench_plpgsql_log (
 	id					bigserial PRIMARY KEY,
 	at					timestamptz NOT NULL,
@@ -37,7 +38,7 @@ CREATE TABLE bench_plpgsql_log (
 	new_row				jsonb
 );
 CREATE INDEX ON bench_plpgsql_log (agent_id, at);
-CREATE INDEX ON bench_plpgsql_log (relid, at);
+CREATE INDEX ON bench_plpgsql_log USING brin (relid, at);
 
 CREATE FUNCTION bench_plpgsql_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

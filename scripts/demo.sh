@@ -28,6 +28,7 @@ echo "== extension and demo schema"
 psql_admin <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_governance;
+ALTER EXTENSION pg_governance UPDATE;
 DROP SCHEMA IF EXISTS demo CASCADE;
 CREATE SCHEMA demo;
 CREATE TABLE demo.notes (
@@ -67,6 +68,8 @@ fi
 # The workload connects as demo_app: a non-superuser, so RLS applies to it.
 app_url="postgresql://demo_app@127.0.0.1:${PGPORT}/${PGDATABASE}"
 export DATABASE_URL=$app_url ENVIRONMENT=demo GOVPOOL_APPLICATION_NAME=govpool_demo GOVPOOL_LOG_LEVEL=warn
+# publish pool stats to governance.pool_stats every second (default 10)
+export GOVPOOL_REPORT_INTERVAL=1
 
 echo
 echo "== governed workload: $clients clients x ${seconds}s, govpool_begin/exec/commit, 3 tenants"
@@ -105,12 +108,23 @@ sed -n 's/^pool stats: //p' /tmp/govpool-demo-bench.$$ | python3 -m json.tool 2>
   sed -n 's/^pool stats: //p' /tmp/govpool-demo-bench.$$
 rm -f /tmp/govpool-demo-bench.$$
 if have "to_regclass('governance.pool_stats')"; then
-  psql_admin -c "SELECT * FROM governance.pool_stats"
+  echo "-- governance.pool_stats (as the server sees the pools that reported):"
+  psql_admin -x -c "SELECT pool_id, application_name, db_user, client_addr, client_pid,
+                           pool_size, max_overflow, size, checked_out, idle, overflow_in_use, waiters,
+                           acquires_total, timeouts_total, exhaustion_events_total,
+                           connect_failures_total, invalidated_total,
+                           round(acquire_wait_p50_ms::numeric, 3) AS acquire_wait_p50_ms,
+                           round(acquire_wait_p99_ms::numeric, 3) AS acquire_wait_p99_ms,
+                           round(query_p99_ms::numeric, 3) AS query_p99_ms, circuit,
+                           reported_at, stale, server_connections, server_active, server_idle,
+                           server_idle_in_transaction
+                      FROM governance.pool_stats ORDER BY reported_at DESC LIMIT 5"
+  echo "-- governance.pool_alerts:"
+  psql_admin -c "SELECT pool_id, metric, value, threshold, setting FROM governance.pool_alerts ORDER BY 1, 2"
+  echo "-- governance.connection_budget:"
+  psql_admin -c "SELECT * FROM governance.connection_budget"
 else
-  echo "  (server-side governance.pool_stats view: NOT AVAILABLE YET in the installed pg_governance)"
-fi
-if have "to_regclass('governance.pool_alerts')"; then
-  psql_admin -c "SELECT * FROM governance.pool_alerts"
+  echo "  (server-side governance.pool_stats view: NOT AVAILABLE in the installed pg_governance; needs 0.3)"
 fi
 
 echo "== audit trail (last 10)"

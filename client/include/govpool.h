@@ -114,6 +114,9 @@ typedef struct govpool_config
 	int			connect_backoff_max_ms;
 	int			breaker_threshold;	/* consecutive failures that open it; 0 = off */
 	int			breaker_cooldown_ms;	/* open -> half-open after this */
+	int			report_interval_ms; /* publish stats to governance.report_pool_stats()
+									 * this often, in a pipeline sent anyway;
+									 * 0 = never (default 10000) */
 } govpool_config;
 
 /* Built-in defaults (profile "local" without echo). */
@@ -251,6 +254,10 @@ typedef struct govpool_stats
 	/* cumulative distribution of checkout waits, microseconds */
 	double		acquire_wait_p50_us;
 	double		acquire_wait_p99_us;
+	/* cumulative distribution of statement round trips (govpool_run
+	 * pipelines, govpool_exec statements), microseconds */
+	double		query_p50_us;
+	double		query_p99_us;
 } govpool_stats;
 
 extern void govpool_stats_get(govpool *pool, govpool_stats *stats);

@@ -67,6 +67,7 @@ govpool_config_defaults(govpool_config *cfg)
 	cfg->connect_backoff_max_ms = 2000;
 	cfg->breaker_threshold = 5;
 	cfg->breaker_cooldown_ms = 10000;
+	cfg->report_interval_ms = 10000;
 }
 
 /* ---- Reading variables ---- */
@@ -749,6 +750,7 @@ static const var_def var_table[] = {
 	{"DATABASE_CONNECT_TIMEOUT", NULL, V_SECONDS, 0, 3600, F(connect_timeout_ms)},
 	{"DATABASE_STATEMENT_TIMEOUT_MS", NULL, V_INT, 0, 2147483647L, F(statement_timeout_ms)},
 	{"DATABASE_ECHO", "DB_ECHO_SQL", V_BOOL, 0, 0, F(echo)},
+	{"GOVPOOL_REPORT_INTERVAL", NULL, V_SECONDS, 0, 86400, F(report_interval_ms)},
 	{"GOVPOOL_LIVENESS_IDLE_MS", NULL, V_INT, 0, 86400000, F(liveness_idle_ms)},
 	{"GOVPOOL_PREPING_IDLE_MS", NULL, V_INT, -1, 86400000, F(preping_idle_ms)},
 	{"GOVPOOL_LEAK_THRESHOLD_MS", NULL, V_INT, 0, 86400000, F(leak_threshold_ms)},

@@ -180,6 +180,7 @@ typedef struct gp_bag
 	uint64_t	timeouts;
 	uint64_t	exhaustion_events;
 	gp_hist		wait_hist;
+	gp_hist		query_hist;		/* statement round trips */
 } gp_bag;
 
 extern int	gp_bag_init(gp_bag *bag, int keep, int capacity);
@@ -234,6 +235,13 @@ struct govpool
 	pthread_cond_t hk_cond;
 	bool		hk_stop;
 	uint64_t	hk_scans;		/* for tests */
+	/* stats reports (report.c) */
+	char		pool_id[96];	/* stable for the pool's life */
+	int64_t		created_ns;
+	int64_t		report_next_ns; /* atomic: when the next report is due */
+	bool		report_off;		/* atomic: server lacks report_pool_stats() */
+	uint64_t	reports_sent;	/* for tests */
+	uint64_t	reports_failed;
 };
 
 /*
@@ -249,6 +257,20 @@ extern bool gp_pool_reopen(govpool *pool, gp_entry *e, govpool_error *err);
 extern void gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why);
 #define GP_INC(counter) __atomic_fetch_add(&(counter), 1, __ATOMIC_RELAXED)
 #define GP_LOAD(counter) __atomic_load_n(&(counter), __ATOMIC_RELAXED)
+/* ---- Stats reports (report.c) ---- */
+/* Name this pool (pool_id) and schedule its first report for the next pipeline. */
+extern void gp_report_init(govpool *pool);
+/*
+ * Is a report due?  At most one caller per interval gets true, with the
+ * report_pool_stats() payload (JSON) in buf.  Never blocks on the network.
+ */
+extern bool gp_report_take(govpool *pool, char *buf, size_t size);
+/* The report's own result (NULL if none arrived); not the caller's to clear. */
+extern void gp_report_done(govpool *pool, const PGresult *res);
+extern const char gp_report_sql[];
+/* Record a statement round trip that started at start_ns. */
+extern void gp_query_done(govpool *pool, int64_t start_ns);
+
 /* Echo a statement when cfg.echo. */
 extern void gp_echo(govpool *pool, const govpool_session *s, const char *sql);
 

@@ -545,7 +545,8 @@ validate_config(const govpool_config *c, govpool_error *err)
 	else if (c->pool_timeout_ms < 0 || c->pool_recycle_ms < 0 || c->connect_timeout_ms < 0 ||
 			 c->statement_timeout_ms < 0 || c->leak_threshold_ms < 0 || c->liveness_idle_ms < 0 ||
 			 c->connect_backoff_ms < 0 || c->connect_backoff_max_ms < 0 ||
-			 c->breaker_cooldown_ms < 0 || c->breaker_threshold < 0)
+			 c->breaker_cooldown_ms < 0 || c->breaker_threshold < 0 ||
+			 c->report_interval_ms < 0)
 		bad = "durations and thresholds must be >= 0";
 	else if (c->connect_attempts < 1)
 		bad = "connect_attempts must be >= 1";
@@ -640,6 +641,7 @@ govpool_create(const govpool_config *cfg, govpool_error *err)
 	}
 	for (int i = 0; i < pool->bag.capacity; i++)
 		pool->bag.slots[i].pool = pool;
+	gp_report_init(pool);
 	if (cfg->extensions[0] && !create_extensions(pool, err))
 		goto failed;
 	if (cfg->leak_threshold_ms > 0)

@@ -103,12 +103,50 @@ read_one(PGconn *conn)
 }
 
 /*
- * Send n queries and one Sync, read every result.  res[i] get the results
- * (NULL where none arrived).  *failed_at is the first query whose result
- * is an error or missing.
+ * The stats report (report.c), when one is due, goes first as its own
+ * implicit transaction with its own Sync: whatever happens to it, the
+ * queries after it run as if it were not there.  Its result is read here
+ * and handed to gp_report_done; a lost connection while reading it counts
+ * as a failure of query 0.
  */
 static pl_outcome
-pipeline(PGconn *conn, int n, const pl_query *q, PGresult **res, int *failed_at)
+send_report(govpool *pool, PGconn *conn, const char *report)
+{
+	const char *params[1] = {report};
+
+	if (!PQsendQueryParams(conn, gp_report_sql, 1, NULL, params, NULL, NULL, 0) ||
+		!PQpipelineSync(conn))
+		return PL_NOT_SENT;		/* nothing of the caller's was sent */
+	(void) pool;
+	return PL_OK;
+}
+
+static bool
+read_report(govpool *pool, PGconn *conn)
+{
+	PGresult   *r = read_one(conn),
+			   *sync;
+	bool		ok;
+
+	gp_report_done(pool, PQstatus(conn) == CONNECTION_OK ? r : NULL);
+	PQclear(r);
+	if (PQstatus(conn) != CONNECTION_OK)
+		return false;
+	sync = PQgetResult(conn);
+	ok = sync != NULL && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+	PQclear(sync);
+	return ok;
+}
+
+/*
+ * Send the due stats report (if report is not NULL, see send_report), then
+ * n queries and one Sync, read every result.  res[i] get the results (NULL
+ * where none arrived).  *failed_at is the first query whose result is an
+ * error or missing.
+ */
+static pl_outcome
+pipeline(govpool *pool, PGconn *conn, const char *report, int n, const pl_query *q,
+		 PGresult **res, int *failed_at)
 {
 	PGresult   *sync;
 	bool		server_error = false;
@@ -118,10 +156,17 @@ pipeline(PGconn *conn, int n, const pl_query *q, PGresult **res, int *failed_at)
 		res[i] = NULL;
 	if (PQstatus(conn) != CONNECTION_OK || !PQenterPipelineMode(conn))
 		return PL_NOT_SENT;
+	if (report && send_report(pool, conn, report) != PL_OK)
+		return PL_NOT_SENT;
 	for (int i = 0; i < n; i++)
 		if (!PQsendQueryParams(conn, q[i].sql, q[i].nparams, NULL, q[i].params, NULL, NULL, 0))
 			return PL_NOT_SENT;
 	if (!PQpipelineSync(conn))
+	{
+		*failed_at = 0;
+		return PL_LOST;
+	}
+	if (report && !read_report(pool, conn))
 	{
 		*failed_at = 0;
 		return PL_LOST;
@@ -226,10 +271,13 @@ send_prelude(govpool_session *s, const char *sql, int nparams, const char *const
 	int			n = sql ? 3 : 2;
 	int			failed_at;
 	pl_outcome	o;
+	char		report_buf[1024];
+	const char *report = gp_report_take(pool, report_buf, sizeof(report_buf)) ? report_buf : NULL;
+	int64_t		start = gp_now_ns();
 
 	for (int attempt = 0;; attempt++)
 	{
-		o = pipeline(e->conn, n, q, res, &failed_at);
+		o = pipeline(pool, e->conn, report, n, q, res, &failed_at);
 		if (o != PL_NOT_SENT || attempt > 0)
 			break;
 		clear_results(res, n, -1);
@@ -244,6 +292,8 @@ send_prelude(govpool_session *s, const char *sql, int nparams, const char *const
 	switch (o)
 	{
 		case PL_OK:
+			if (sql)
+				gp_query_done(pool, start);
 			s->state = GP_SESSION_OPEN;
 			clear_results(res, n, sql ? 2 : -1);
 			if (sql)
@@ -332,6 +382,7 @@ govpool_exec(govpool_session *s, const char *sql, int nparams, const char *const
 	PGconn	   *conn;
 	PGresult   *r;
 	ExecStatusType st;
+	int64_t		start;
 
 	gp_error_clear(err);
 	if (!session_usable(s, err))
@@ -349,8 +400,11 @@ govpool_exec(govpool_session *s, const char *sql, int nparams, const char *const
 	}
 
 	conn = s->entry->conn;
+	start = gp_now_ns();
 	r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	st = PQresultStatus(r);
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		gp_query_done(s->entry->pool, start);
 	if (PQstatus(conn) != CONNECTION_OK)
 	{
 		gp_error_from_conn(err, GOVPOOL_ERR_CONNECTION_LOST, conn, "connection lost");
@@ -478,6 +532,9 @@ govpool_run(govpool *pool, const govpool_context *ctx, const char *sql, int npar
 	const char *ctxp[3];
 	int			failed_at = -1;
 	pl_outcome	o = PL_NOT_SENT;
+	char		report_buf[1024];
+	const char *report;
+	int64_t		start;
 
 	gp_error_clear(err);
 	if (pool == NULL || sql == NULL || nparams < 0 || (nparams > 0 && params == NULL))
@@ -504,9 +561,11 @@ govpool_run(govpool *pool, const govpool_context *ctx, const char *sql, int npar
 		gp_echo(pool, &e->session, sql);
 	}
 
+	report = gp_report_take(pool, report_buf, sizeof(report_buf)) ? report_buf : NULL;
+	start = gp_now_ns();
 	for (int attempt = 0; attempt < 2; attempt++)
 	{
-		o = pipeline(e->conn, 4, q, res, &failed_at);
+		o = pipeline(pool, e->conn, report, 4, q, res, &failed_at);
 		if (o != PL_NOT_SENT)
 			break;
 		clear_results(res, 4, -1);
@@ -520,6 +579,7 @@ govpool_run(govpool *pool, const govpool_context *ctx, const char *sql, int npar
 	switch (o)
 	{
 		case PL_OK:
+			gp_query_done(pool, start);
 			clear_results(res, 4, 2);
 			GP_INC(pool->committed);
 			gp_pool_checkin(pool, e);

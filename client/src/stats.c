@@ -101,6 +101,8 @@ govpool_stats_get(govpool *pool, govpool_stats *st)
 	st->leaks_total = GP_LOAD(pool->leaks);
 	st->acquire_wait_p50_us = gp_hist_quantile_us(&bag->wait_hist, 0.50);
 	st->acquire_wait_p99_us = gp_hist_quantile_us(&bag->wait_hist, 0.99);
+	st->query_p50_us = gp_hist_quantile_us(&bag->query_hist, 0.50);
+	st->query_p99_us = gp_hist_quantile_us(&bag->query_hist, 0.99);
 	pthread_mutex_unlock(&bag->lock);
 }
 
@@ -171,7 +173,8 @@ govpool_stats_format(govpool *pool, govpool_format format, char *buf, size_t len
 			"\"connects\":%llu,\"connect_failures\":%llu,\"invalidated\":%llu,\"recycled\":%llu,"
 			"\"sessions_begun\":%llu,\"sessions_committed\":%llu,\"sessions_rolled_back\":%llu,"
 			"\"retries\":%llu,\"leaks\":%llu,"
-			"\"acquire_wait_p50_us\":%.1f,\"acquire_wait_p99_us\":%.1f}}",
+			"\"acquire_wait_p50_us\":%.1f,\"acquire_wait_p99_us\":%.1f,"
+			"\"query_p50_us\":%.1f,\"query_p99_us\":%.1f}}",
 			(unsigned long long) s.acquires_total, (unsigned long long) s.timeouts_total,
 			(unsigned long long) s.exhaustion_events_total,
 			(unsigned long long) s.connects_total,
@@ -181,7 +184,8 @@ govpool_stats_format(govpool *pool, govpool_format format, char *buf, size_t len
 			(unsigned long long) s.sessions_committed_total,
 			(unsigned long long) s.sessions_rolled_back_total,
 			(unsigned long long) s.retries_total, (unsigned long long) s.leaks_total,
-			s.acquire_wait_p50_us, s.acquire_wait_p99_us);
+			s.acquire_wait_p50_us, s.acquire_wait_p99_us,
+			s.query_p50_us, s.query_p99_us);
 	}
 	else
 	{
@@ -224,6 +228,11 @@ govpool_stats_format(govpool *pool, govpool_format format, char *buf, size_t len
 			"govpool_acquire_wait_seconds_count{application_name=\"%s\"} %llu\n",
 			app, s.acquire_wait_p50_us / 1e6, app, s.acquire_wait_p99_us / 1e6,
 			app, (unsigned long long) (s.acquires_total + s.timeouts_total));
+		put(&o, "# HELP govpool_query_seconds Statement round trips since start (bucketed quantiles).\n"
+			"# TYPE govpool_query_seconds summary\n"
+			"govpool_query_seconds{application_name=\"%s\",quantile=\"0.5\"} %.6f\n"
+			"govpool_query_seconds{application_name=\"%s\",quantile=\"0.99\"} %.6f\n",
+			app, s.query_p50_us / 1e6, app, s.query_p99_us / 1e6);
 	}
 	return (int) o.pos;
 }

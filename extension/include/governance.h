@@ -131,6 +131,19 @@ extern void gov_denied_init(void);
 extern void gov_denied_flush(void);
 extern void gov_denied_flush_utility(struct PlannedStmt *pstmt);
 
+/*---- Pool health (poolstats.c) ----*/
+
+/* governance.pool_alert_* thresholds of governance.pool_alerts */
+extern double gov_pool_alert_checked_out_pct;
+extern int	gov_pool_alert_exhaustions_per_hour;
+extern int	gov_pool_alert_query_p99_ms;
+extern int	gov_pool_alert_timeouts_per_hour;
+extern int	gov_pool_alert_idle_in_transaction;
+extern int	gov_pool_alert_connection_mismatch;
+
+/* Define the settings; before the "governance" prefix is reserved. */
+extern void gov_poolstats_init(void);
+
 #endif							/* !FRONTEND */
 
 #endif							/* GOVERNANCE_H */

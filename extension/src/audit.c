@@ -16,8 +16,8 @@
  * Storage.  One audit_batch row per audited statement holds the context
  * once and the row images as two jsonb arrays (up to AUDIT_BATCH_ROWS rows,
  * lz4-compressed by TOAST when large); the audit_log view unnests them into
- * one row per changed row.  A 100-row INSERT costs one heap tuple and two
- * index entries instead of a hundred of each -- this is what keeps bulk
+ * one row per changed row.  A 100-row INSERT costs one heap tuple, one
+ * btree entry and (mostly) no BRIN work instead of a hundred of each -- this is what keeps bulk
  * writes within 0.6x of unaudited ones (scripts/bench-audit.sh).
  *
  * Triggers.  enable_audit() attaches, on an ordinary table,
@@ -64,6 +64,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_sequence.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -153,6 +154,7 @@ static const AuditTriggerSpec partitioned_table_triggers[] = {
 struct GovAppender
 {
 	Relation	rel;
+	GovLog		log;
 	Oid			seqid;
 	EState	   *estate;			/* only when an index needs one (see below) */
 	bool		simple_indexes; /* plain column indexes, immediate if unique */
@@ -177,6 +179,37 @@ static const int log_natts[] = {AL_NATTS, 19};
 static Oid	cached_schema = InvalidOid;
 static Oid	cached_log_relid[2];
 static Oid	cached_log_seqid[2];
+
+/*
+ * The indexes of each log and their IndexInfo, built once per backend in
+ * log_index_cxt and dropped on any invalidation of the log or of one of
+ * its indexes (ExecOpenIndices would rebuild every IndexInfo per call).
+ * Each appender still opens and locks the indexes itself.
+ */
+typedef struct LogIndexCache
+{
+	bool		valid;
+	Oid			relid;
+	int			nindexes;
+	Oid		   *indexoids;
+	IndexInfo **info;
+	bool		simple;			/* plain column indexes, immediate if unique */
+} LogIndexCache;
+
+static LogIndexCache log_indexes[2];
+static MemoryContext log_index_cxt[2];
+static bool log_index_callback_registered = false;
+
+/*
+ * audit_batch ids are handed out from per-backend blocks: the sequence
+ * steps by a whole block (a multiple of AUDIT_BATCH_ROWS), and a batch takes
+ * the next AUDIT_BATCH_ROWS ids of its backend's block, so most statements
+ * need no nextval.  Ids stay unique; they ascend in the order one backend
+ * wrote its batches (as with a sequence's CACHE).
+ */
+static Oid	id_block_seqid = InvalidOid;
+static int64 id_block_next = 0;
+static int64 id_block_end = 0;
 
 /* Client address as inet, computed once per backend. */
 static bool client_addr_done = false;
@@ -221,6 +254,9 @@ typedef struct RowJson
 
 static HTAB *rowjson_cache = NULL;
 
+/* Where a statement's row images are built; reset by every call. */
+static MemoryContext audit_batch_cxt = NULL;
+
 /* Role names of the current and session user, cached. */
 static Oid	cached_user_oid[2] = {InvalidOid, InvalidOid};
 static char *cached_user_name[2];
@@ -233,6 +269,7 @@ PG_FUNCTION_INFO_V1(governance_append_only_trigger);
 PG_FUNCTION_INFO_V1(governance_ddl_watch);
 
 static bool lookup_extension(Oid *schema, bool missing_ok);
+static void appender_open_indexes(GovAppender *app);
 static bool lookup_log(GovLog log, bool missing_ok);
 static Oid	get_extension_schema_or_invalid(void);
 static RowJson *rowjson_get(Relation rel);
@@ -353,31 +390,114 @@ gov_appender_open(GovLog log, bool missing_ok)
 
 	app = palloc0(sizeof(GovAppender));
 	app->rel = rel;
+	app->log = log;
 	app->seqid = cached_log_seqid[log];
 	app->rri = makeNode(ResultRelInfo);
 	app->rri->ri_RelationDesc = rel;
-	ExecOpenIndices(app->rri, false);
-
-	/*
-	 * Our own indexes are plain column lists: insert into them directly.
-	 * Should a superuser add an expression, partial, exclusion or deferred
-	 * one, go through the executor's general path (which needs an EState).
-	 */
-	app->simple_indexes = true;
-	for (int i = 0; i < app->rri->ri_NumIndices; i++)
-	{
-		IndexInfo  *ii = app->rri->ri_IndexRelationInfo[i];
-		Relation	idx = app->rri->ri_IndexRelationDescs[i];
-
-		if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
-			ii->ii_ExclusionOps != NULL || !idx->rd_index->indimmediate)
-			app->simple_indexes = false;
-	}
+	appender_open_indexes(app);
 	if (!app->simple_indexes)
 		app->estate = CreateExecutorState();
 	app->cid = GetCurrentCommandId(true);
 	app->cxt = CurrentMemoryContext;
 	return app;
+}
+
+static void
+log_index_invalidate(Datum arg, Oid relid)
+{
+	int			l;
+	int			i;
+
+	for (l = 0; l < 2; l++)
+	{
+		LogIndexCache *c = &log_indexes[l];
+
+		if (!c->valid)
+			continue;
+		if (!OidIsValid(relid) || relid == c->relid)
+			c->valid = false;
+		for (i = 0; c->valid && i < c->nindexes; i++)
+			if (relid == c->indexoids[i])
+				c->valid = false;
+	}
+}
+
+/*
+ * Open (RowExclusiveLock) the indexes of the log, as ExecOpenIndices
+ * would, from the per-backend cache.
+ */
+static void
+appender_open_indexes(GovAppender *app)
+{
+	LogIndexCache *c = &log_indexes[app->log];
+	ResultRelInfo *rri = app->rri;
+	Relation	rel = app->rel;
+	int			i;
+
+	if (!log_index_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(log_index_invalidate, (Datum) 0);
+		log_index_callback_registered = true;
+	}
+	if (!c->valid || c->relid != RelationGetRelid(rel))
+	{
+		List	   *oids;
+		ListCell   *lc;
+		MemoryContext old;
+
+		if (log_index_cxt[app->log] == NULL)
+			log_index_cxt[app->log] = AllocSetContextCreate(CacheMemoryContext,
+															"governance log indexes",
+															ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(log_index_cxt[app->log]);
+		c->valid = false;
+		oids = RelationGetIndexList(rel);
+		old = MemoryContextSwitchTo(log_index_cxt[app->log]);
+		c->nindexes = 0;
+		c->indexoids = palloc0(Max(list_length(oids), 1) * sizeof(Oid));
+		c->info = palloc0(Max(list_length(oids), 1) * sizeof(IndexInfo *));
+		c->simple = true;
+		foreach(lc, oids)
+		{
+			Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+			IndexInfo  *ii = BuildIndexInfo(idx);
+
+			/*
+			 * Our own indexes are plain column lists: insert into them
+			 * directly.  Should a superuser add an expression, partial,
+			 * exclusion or deferred one, go through the executor's general
+			 * path (which needs an EState).
+			 */
+			if (ii->ii_Expressions != NIL || ii->ii_Predicate != NIL ||
+				ii->ii_ExclusionOps != NULL || !idx->rd_index->indimmediate)
+				c->simple = false;
+			c->indexoids[c->nindexes] = lfirst_oid(lc);
+			c->info[c->nindexes] = ii;
+			c->nindexes++;
+			index_close(idx, NoLock);
+		}
+		MemoryContextSwitchTo(old);
+		list_free(oids);
+		c->relid = RelationGetRelid(rel);
+		c->valid = true;
+	}
+
+	rri->ri_NumIndices = c->nindexes;
+	rri->ri_IndexRelationDescs = palloc(Max(c->nindexes, 1) * sizeof(Relation));
+	rri->ri_IndexRelationInfo = palloc(Max(c->nindexes, 1) * sizeof(IndexInfo *));
+	for (i = 0; i < c->nindexes; i++)
+	{
+		IndexInfo  *ii = makeNode(IndexInfo);
+
+		/* a copy: index AMs keep per-call state in it (ii_AmCache) */
+		memcpy(ii, c->info[i], sizeof(IndexInfo));
+		ii->ii_AmCache = NULL;
+		ii->ii_Context = CurrentMemoryContext;
+		rri->ri_IndexRelationDescs[i] = index_open(c->indexoids[i], RowExclusiveLock);
+		rri->ri_IndexRelationInfo[i] = ii;
+	}
+	app->simple_indexes = c->simple;
 }
 
 /* Index entries of one stored row. */
@@ -461,6 +581,39 @@ appender_flush(GovAppender *app)
 }
 
 /*
+ * The first id of the next audit_batch row: AUDIT_BATCH_ROWS ids from this
+ * backend's block, a new block from the sequence when it is used up.
+ */
+static int64
+audit_next_id(Oid seqid)
+{
+	int64		id;
+
+	if (seqid != id_block_seqid || id_block_next >= id_block_end)
+	{
+		HeapTuple	tup;
+		int64		increment;
+
+		tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seqid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for sequence %u", seqid);
+		increment = ((Form_pg_sequence) GETSTRUCT(tup))->seqincrement;
+		ReleaseSysCache(tup);
+		if (increment < AUDIT_BATCH_ROWS || increment % AUDIT_BATCH_ROWS != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("sequence governance.audit_batch_id_seq must step by a multiple of %d",
+							AUDIT_BATCH_ROWS)));
+		id_block_next = nextval_internal(seqid, false);
+		id_block_end = id_block_next + increment;
+		id_block_seqid = seqid;
+	}
+	id = id_block_next;
+	id_block_next += AUDIT_BATCH_ROWS;
+	return id;
+}
+
+/*
  * Append one row.  values[0] (the id, or first id of a batch) is taken
  * from the log's sequence here; the caller fills the others.  The row is
  * formed at once: the caller may free the values as soon as this returns.
@@ -474,7 +627,9 @@ gov_appender_insert(GovAppender *app, Datum *values, bool *nulls)
 
 	if (app->nbuffered == APPENDER_BATCH)
 		appender_flush(app);
-	values[0] = Int64GetDatum(nextval_internal(app->seqid, false));
+	values[0] = Int64GetDatum(app->log == GOV_LOG_AUDIT ?
+							  audit_next_id(app->seqid) :
+							  nextval_internal(app->seqid, false));
 	nulls[0] = false;
 	old = MemoryContextSwitchTo(app->cxt);
 	app->tuples[app->nbuffered++] = heap_form_tuple(RelationGetDescr(app->rel),
@@ -494,7 +649,8 @@ gov_appender_close(GovAppender *app)
 		ExecDropSingleTupleTableSlot(app->slots[i]);
 	if (app->islot)
 		ExecDropSingleTupleTableSlot(app->islot);
-	ExecCloseIndices(app->rri);
+	for (i = 0; i < app->rri->ri_NumIndices; i++)
+		index_close(app->rri->ri_IndexRelationDescs[i], NoLock);
 	if (app->estate)
 		FreeExecutorState(app->estate);
 	table_close(app->rel, NoLock);
@@ -994,8 +1150,12 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	batchcxt = AllocSetContextCreate(CurrentMemoryContext, "governance audit batch",
-									 ALLOCSET_DEFAULT_SIZES);
+	/* kept per backend: creating a context per statement is not free */
+	if (audit_batch_cxt == NULL)
+		audit_batch_cxt = AllocSetContextCreate(TopMemoryContext, "governance audit batch",
+												ALLOCSET_DEFAULT_SIZES);
+	batchcxt = audit_batch_cxt;
+	MemoryContextReset(batchcxt);
 	oldcxt = MemoryContextSwitchTo(batchcxt);
 
 	if (TRIGGER_FIRED_FOR_ROW(ev))
@@ -1072,7 +1232,7 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 
 	MemoryContextSwitchTo(oldcxt);
 	gov_appender_close(app);
-	MemoryContextDelete(batchcxt);
+	MemoryContextReset(batchcxt);
 	return PointerGetDatum(NULL);
 }
 

@@ -48,6 +48,7 @@ _PG_init(void)
 {
 	gov_preloaded = process_shared_preload_libraries_in_progress;
 
+	gov_poolstats_init();
 	gov_define_settings();
 	gov_denied_init();
 
