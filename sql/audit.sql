@@ -215,6 +215,60 @@ SELECT * FROM governance.audit_log
 RESET enable_seqscan;
 DROP TABLE fill;
 
+-- Row images equal to_jsonb(row) for every kind of column: inline kinds
+-- (integers, numeric with NaN/Infinity, floats, text, date/time) and those
+-- through to_jsonb (arrays, composites, json, jsonb, intervals), domains,
+-- NULLs, names of every length (jsonb sorts keys by length, then bytes),
+-- a dropped column, and one added with a default after rows were stored
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TYPE pair AS (b text, a numeric);
+CREATE TABLE kinds (id int PRIMARY KEY, gone text, s smallint, big bigint,
+	"Zz" numeric, f4 real, f8 double precision, ts timestamp, tstz timestamptz,
+	d date, t time, iv interval, vc varchar(5), bp char(3), arr int[],
+	c pair, j json, jb jsonb, dom posint, "a long column name" text, b boolean);
+SELECT governance.enable_audit('kinds');
+INSERT INTO kinds VALUES
+	(1, 'x', -32768, 9223372036854775807, 'NaN', 'Infinity', '-Infinity',
+	 '2024-02-29 12:34:56.789', '2024-02-29 12:34:56+05', '4713-01-01 BC',
+	 '23:59:59', '1 year 2 mons 3 days 04:05:06', 'ab', 'a', '{{1,2},{3,NULL}}',
+	 ROW('q"', 1.50), '{"b": 1, "a": [true, null], "b": 2}', '{"z": {"y": 1}, "a": []}',
+	 7, 'é "quoted"', true),
+	(2, NULL, NULL, NULL, 'Infinity', 'NaN', 1.5e300, 'infinity', '-infinity',
+	 'infinity', NULL, NULL, NULL, NULL, '{}', ROW(NULL, NULL), '"s"', '3',
+	 NULL, NULL, NULL),
+	(3, 'y', 0, -1, '-0.000100', 0.1, 1e-310, '1999-12-31 23:59:59.999999',
+	 '2000-01-01 00:00:00+00', '2000-01-01', '00:00', '-1 day', '', '', NULL,
+	 NULL, 'null', 'null', 1, '', false);
+ALTER TABLE kinds DROP COLUMN gone;
+ALTER TABLE kinds ADD COLUMN added text DEFAULT 'dflt', ADD COLUMN e int;
+CREATE TEMP TABLE kinds_before AS SELECT id, to_jsonb(k) AS img FROM kinds k;
+UPDATE kinds SET e = id;
+CREATE TEMP TABLE kinds_mid AS SELECT id, to_jsonb(k) AS img FROM kinds k;
+DELETE FROM kinds WHERE id = 3;
+SELECT op, count(*) AS images,
+	   bool_and(CASE op
+				WHEN 'INSERT' THEN new_row - 'gone' =
+					(SELECT img - 'added' - 'e' FROM kinds_before b
+					  WHERE b.id = (new_row->>'id')::int)
+				WHEN 'UPDATE' THEN
+					old_row = (SELECT img FROM kinds_before b
+								WHERE b.id = (old_row->>'id')::int)
+					AND new_row = (SELECT to_jsonb(k) FROM kinds k
+									WHERE k.id = (new_row->>'id')::int)
+				ELSE old_row = (SELECT img FROM kinds_mid WHERE id = 3)
+				END) AS same_as_to_jsonb,
+	   bool_and(coalesce(new_row, old_row)::text =
+				(coalesce(new_row, old_row)::text)::jsonb::text) AS canonical
+  FROM governance.audit_log WHERE relid = 'kinds'::regclass AND op <> 'DDL'
+ GROUP BY op ORDER BY op;
+-- keys come out in jsonb order (shorter first, then bytewise), without the
+-- dropped column
+SELECT jsonb_object_keys(new_row) AS key FROM governance.audit_log
+ WHERE relid = 'kinds'::regclass AND op = 'UPDATE' AND new_row->>'id' = '1';
+DROP TABLE kinds, kinds_before, kinds_mid;
+DROP TYPE pair;
+DROP DOMAIN posint;
+
 -- Trigger functions cannot be called directly
 SELECT governance.audit_trigger();
 

@@ -36,7 +36,10 @@
  *
  * Row images are built as jsonb equal to to_jsonb(row): booleans, numbers,
  * text-like and date/time columns are converted inline, every other type
- * goes through to_jsonb itself, one column at a time.
+ * goes through to_jsonb itself, one column at a time.  Each row becomes an
+ * object JsonbValue whose pairs are already in jsonb key order (the columns
+ * are sorted once per cached relation), and a batch's rows one array
+ * JsonbValue serialised at once: no pushJsonbValue, no per-row key sort.
  *
  * Silencing.  governance.ddl_watch(), a ddl_command_start event trigger
  * owned by the superuser, records (op = 'DDL', in the command's own
@@ -61,6 +64,7 @@
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
@@ -159,6 +163,7 @@ struct GovAppender
 	EState	   *estate;			/* only when an index needs one (see below) */
 	bool		simple_indexes; /* plain column indexes, immediate if unique */
 	ResultRelInfo *rri;
+	uint64		index_generation;	/* of log_indexes[log] when opened */
 	CommandId	cid;
 	MemoryContext cxt;			/* where buffered tuples and slots live */
 	int			nbuffered;
@@ -185,14 +190,22 @@ static Oid	cached_log_seqid[2];
  * log_index_cxt and dropped on any invalidation of the log or of one of
  * its indexes (ExecOpenIndices would rebuild every IndexInfo per call).
  * Each appender still opens and locks the indexes itself.
+ *
+ * A BRIN index keeps its BrinDesc (opclass support and strategy
+ * procedures, looked up through the catalogs) in ii_AmCache; it is built
+ * in log_index_cxt and handed from one appender to the next, as long as
+ * the cache stays the one (same generation) it was built for.
  */
 typedef struct LogIndexCache
 {
 	bool		valid;
+	uint64		generation;		/* bumped by every rebuild */
 	Oid			relid;
 	int			nindexes;
 	Oid		   *indexoids;
 	IndexInfo **info;
+	bool	   *keep_amcache;	/* BRIN: ii_AmCache outlives the appender */
+	void	  **amcache;		/* its value, when kept */
 	bool		simple;			/* plain column indexes, immediate if unique */
 } LogIndexCache;
 
@@ -247,9 +260,12 @@ typedef struct RowJson
 {
 	Oid			relid;			/* hash key */
 	bool		valid;
-	char	   *relation;		/* schema-qualified name */
+	text	   *relation;		/* schema-qualified name */
 	int			ncolumns;
-	RowJsonColumn *columns;
+	RowJsonColumn *columns;		/* in jsonb key order, not attnum order */
+	TupleDesc	desc;			/* unpinned copy, for the slots below */
+	TupleTableSlot *slots[2];	/* minimal-tuple slots reading the OLD and
+								 * NEW transition tables, made on first use */
 } RowJson;
 
 static HTAB *rowjson_cache = NULL;
@@ -257,9 +273,9 @@ static HTAB *rowjson_cache = NULL;
 /* Where a statement's row images are built; reset by every call. */
 static MemoryContext audit_batch_cxt = NULL;
 
-/* Role names of the current and session user, cached. */
+/* Role names of the current and session user, cached as text. */
 static Oid	cached_user_oid[2] = {InvalidOid, InvalidOid};
-static char *cached_user_name[2];
+static text *cached_user_name[2];
 
 /*---- Function declarations ----*/
 PG_FUNCTION_INFO_V1(governance_audit_trigger);
@@ -273,10 +289,9 @@ static void appender_open_indexes(GovAppender *app);
 static bool lookup_log(GovLog log, bool missing_ok);
 static Oid	get_extension_schema_or_invalid(void);
 static RowJson *rowjson_get(Relation rel);
-static Size rowjson_push(RowJson *rj, TupleTableSlot *slot,
-						 JsonbParseState **pstate);
+static void rowjson_build(RowJson *rj, TupleTableSlot *slot, JsonbValue *row);
 static void audit_fill_common(Datum *values, bool *nulls, Oid relid,
-							  const char *op, const char *relation);
+							  const char *op, Datum relation);
 static void audit_record_ddl(Oid relid, const char *command,
 							 const char *action, const char *detail);
 static Oid	audit_function_oid(void);
@@ -457,6 +472,9 @@ appender_open_indexes(GovAppender *app)
 		c->nindexes = 0;
 		c->indexoids = palloc0(Max(list_length(oids), 1) * sizeof(Oid));
 		c->info = palloc0(Max(list_length(oids), 1) * sizeof(IndexInfo *));
+		c->keep_amcache = palloc0(Max(list_length(oids), 1) * sizeof(bool));
+		c->amcache = palloc0(Max(list_length(oids), 1) * sizeof(void *));
+		c->generation++;
 		c->simple = true;
 		foreach(lc, oids)
 		{
@@ -474,6 +492,7 @@ appender_open_indexes(GovAppender *app)
 				c->simple = false;
 			c->indexoids[c->nindexes] = lfirst_oid(lc);
 			c->info[c->nindexes] = ii;
+			c->keep_amcache[c->nindexes] = (idx->rd_rel->relam == BRIN_AM_OID);
 			c->nindexes++;
 			index_close(idx, NoLock);
 		}
@@ -492,12 +511,40 @@ appender_open_indexes(GovAppender *app)
 
 		/* a copy: index AMs keep per-call state in it (ii_AmCache) */
 		memcpy(ii, c->info[i], sizeof(IndexInfo));
-		ii->ii_AmCache = NULL;
-		ii->ii_Context = CurrentMemoryContext;
+		if (c->keep_amcache[i])
+		{
+			ii->ii_AmCache = c->amcache[i];
+			ii->ii_Context = log_index_cxt[app->log];
+		}
+		else
+		{
+			ii->ii_AmCache = NULL;
+			ii->ii_Context = CurrentMemoryContext;
+		}
 		rri->ri_IndexRelationDescs[i] = index_open(c->indexoids[i], RowExclusiveLock);
 		rri->ri_IndexRelationInfo[i] = ii;
 	}
 	app->simple_indexes = c->simple;
+	app->index_generation = c->generation;
+}
+
+/*
+ * Keep the BrinDescs an appender's inserts built for the next appender,
+ * unless the cache was invalidated or rebuilt meanwhile (a rebuild frees
+ * them with log_index_cxt).
+ */
+static void
+appender_keep_amcache(GovAppender *app)
+{
+	LogIndexCache *c = &log_indexes[app->log];
+	int			i;
+
+	if (!c->valid || c->generation != app->index_generation ||
+		c->relid != RelationGetRelid(app->rel))
+		return;
+	for (i = 0; i < c->nindexes && i < app->rri->ri_NumIndices; i++)
+		if (c->keep_amcache[i])
+			c->amcache[i] = app->rri->ri_IndexRelationInfo[i]->ii_AmCache;
 }
 
 /* Index entries of one stored row. */
@@ -645,6 +692,7 @@ gov_appender_close(GovAppender *app)
 	int			i;
 
 	appender_flush(app);
+	appender_keep_amcache(app);
 	for (i = 0; i < APPENDER_BATCH && app->slots[i] != NULL; i++)
 		ExecDropSingleTupleTableSlot(app->slots[i]);
 	if (app->islot)
@@ -727,21 +775,34 @@ user_cache_invalidate(Datum arg, int cacheid, uint32 hashvalue)
 	cached_user_oid[0] = cached_user_oid[1] = InvalidOid;
 }
 
-/* Name of a role (0: current user, 1: session user), cached. */
-static const char *
+/* Name of a role (0: current user, 1: session user) as text, cached. */
+static Datum
 cached_role_name(int which, Oid roleid)
 {
 	if (cached_user_oid[which] != roleid)
 	{
 		char	   *name = GetUserNameFromId(roleid, true);
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
 		if (cached_user_name[which])
 			pfree(cached_user_name[which]);
-		cached_user_name[which] = MemoryContextStrdup(TopMemoryContext,
-													  name ? name : "?");
+		cached_user_name[which] = cstring_to_text(name ? name : "?");
 		cached_user_oid[which] = roleid;
+		MemoryContextSwitchTo(old);
 	}
-	return cached_user_name[which];
+	return PointerGetDatum(cached_user_name[which]);
+}
+
+/* Jsonb's order of object keys: shorter first, then bytewise. */
+static int
+rowjson_column_cmp(const void *a, const void *b)
+{
+	const JsonbValue *ka = &((const RowJsonColumn *) a)->key;
+	const JsonbValue *kb = &((const RowJsonColumn *) b)->key;
+
+	if (ka->val.string.len != kb->val.string.len)
+		return ka->val.string.len > kb->val.string.len ? 1 : -1;
+	return memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
 }
 
 /*
@@ -780,12 +841,19 @@ rowjson_get(Relation rel)
 		for (i = 0; i < rj->ncolumns; i++)
 			pfree(rj->columns[i].key.val.string.val);
 		pfree(rj->columns);
+		for (i = 0; i < 2; i++)
+			if (rj->slots[i])
+				ExecDropSingleTupleTableSlot(rj->slots[i]);
+		if (rj->desc)
+			FreeTupleDesc(rj->desc);
 	}
 	rj->valid = false;
+	rj->desc = NULL;
+	rj->slots[0] = rj->slots[1] = NULL;
 
 	old = MemoryContextSwitchTo(CacheMemoryContext);
-	rj->relation = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-											  RelationGetRelationName(rel));
+	rj->relation = cstring_to_text(quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+															  RelationGetRelationName(rel)));
 	rj->columns = palloc0(desc->natts * sizeof(RowJsonColumn));
 	rj->ncolumns = 0;
 	for (i = 0; i < desc->natts; i++)
@@ -865,8 +933,62 @@ rowjson_get(Relation rel)
 		}
 	}
 	MemoryContextSwitchTo(old);
+
+	/*
+	 * Jsonb stores an object's keys sorted by length, then bytes; sort the
+	 * columns so once, and every row's pairs come out in that order.
+	 * Column names are unique (dropped columns are skipped above), so
+	 * there is no duplicate for jsonb to collapse.
+	 */
+	if (rj->ncolumns > 1)
+		qsort(rj->columns, rj->ncolumns, sizeof(RowJsonColumn),
+			  rowjson_column_cmp);
 	rj->valid = true;
 	return rj;
+}
+
+/*
+ * A slot for reading a transition table of rj's relation (which: 0 for
+ * OLD, 1 for NEW), kept with the cached conversion: making and dropping
+ * two slots per statement is not free.  It holds no tuple between calls
+ * (reading a transition table to its end clears it), and its descriptor
+ * is an unpinned copy, so nothing in it belongs to a resource owner.  The
+ * copy keeps the constraints: an old row stored before ADD COLUMN ...
+ * DEFAULT takes that column's value from the descriptor's missing values.
+ */
+static TupleTableSlot *
+rowjson_slot(RowJson *rj, Relation rel, int which)
+{
+	if (rj->slots[which] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(CacheMemoryContext);
+
+		if (rj->desc == NULL)
+			rj->desc = CreateTupleDescCopyConstr(RelationGetDescr(rel));
+		rj->slots[which] = MakeSingleTupleTableSlot(rj->desc, &TTSOpsMinimalTuple);
+		MemoryContextSwitchTo(old);
+	}
+	return rj->slots[which];
+}
+
+/*
+ * Size of the data of the row in slot, for batching: what
+ * heap_compute_data_size would say, read off a minimal tuple's header
+ * when there is one.
+ */
+static Size
+row_data_size(TupleTableSlot *slot)
+{
+	if (TTS_IS_MINIMALTUPLE(slot))
+	{
+		MinimalTuple mt = ((MinimalTupleTableSlot *) slot)->mintuple;
+
+		if (mt != NULL)
+			return mt->t_len + MINIMAL_TUPLE_OFFSET - mt->t_hoff;
+	}
+	slot_getallattrs(slot);
+	return heap_compute_data_size(slot->tts_tupleDescriptor, slot->tts_values,
+								  slot->tts_isnull);
 }
 
 /* A scalar string JsonbValue. */
@@ -879,48 +1001,52 @@ jbv_string(JsonbValue *v, char *str, int len)
 }
 
 /*
- * Push the row in slot, as an object equal to to_jsonb(row), onto a jsonb
- * being built (the regression tests compare the two for every inline
- * kind).  Returns the size of the row's data, for batching.
+ * The row in slot as an object JsonbValue equal to to_jsonb(row), built in
+ * the current memory context (the regression tests compare the two for
+ * every inline kind).  Its pairs follow rj->columns, already in jsonb key
+ * order, so JsonbValueToJsonb can serialise it as it is.
  */
-static Size
-rowjson_push(RowJson *rj, TupleTableSlot *slot, JsonbParseState **pstate)
+static void
+rowjson_build(RowJson *rj, TupleTableSlot *slot, JsonbValue *row)
 {
-	JsonbParseState *state = *pstate;
+	JsonbPair  *pairs;
 	int			i;
 
 	slot_getallattrs(slot);
-	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	pairs = palloc(Max(rj->ncolumns, 1) * sizeof(JsonbPair));
+	row->type = jbvObject;
+	row->val.object.nPairs = rj->ncolumns;
+	row->val.object.pairs = pairs;
 	for (i = 0; i < rj->ncolumns; i++)
 	{
 		RowJsonColumn *col = &rj->columns[i];
 		Datum		d = slot->tts_values[col->attnum];
-		JsonbValue	v;
+		JsonbValue *v = &pairs[i].value;
 
-		pushJsonbValue(&state, WJB_KEY, &col->key);
+		pairs[i].key = col->key;
+		pairs[i].order = i;
 		if (slot->tts_isnull[col->attnum])
 		{
-			v.type = jbvNull;
-			pushJsonbValue(&state, WJB_VALUE, &v);
+			v->type = jbvNull;
 			continue;
 		}
 		switch (col->kind)
 		{
 			case RJ_BOOL:
-				v.type = jbvBool;
-				v.val.boolean = DatumGetBool(d);
+				v->type = jbvBool;
+				v->val.boolean = DatumGetBool(d);
 				break;
 			case RJ_INT2:
-				v.type = jbvNumeric;
-				v.val.numeric = int64_to_numeric(DatumGetInt16(d));
+				v->type = jbvNumeric;
+				v->val.numeric = int64_to_numeric(DatumGetInt16(d));
 				break;
 			case RJ_INT4:
-				v.type = jbvNumeric;
-				v.val.numeric = int64_to_numeric(DatumGetInt32(d));
+				v->type = jbvNumeric;
+				v->val.numeric = int64_to_numeric(DatumGetInt32(d));
 				break;
 			case RJ_INT8:
-				v.type = jbvNumeric;
-				v.val.numeric = int64_to_numeric(DatumGetInt64(d));
+				v->type = jbvNumeric;
+				v->val.numeric = int64_to_numeric(DatumGetInt64(d));
 				break;
 			case RJ_NUMERIC:
 				{
@@ -930,12 +1056,12 @@ rowjson_push(RowJson *rj, TupleTableSlot *slot, JsonbParseState **pstate)
 					{
 						char	   *str = DatumGetCString(DirectFunctionCall1(numeric_out, d));
 
-						jbv_string(&v, str, strlen(str));
+						jbv_string(v, str, strlen(str));
 					}
 					else
 					{
-						v.type = jbvNumeric;
-						v.val.numeric = n;
+						v->type = jbvNumeric;
+						v->val.numeric = n;
 					}
 				}
 				break;
@@ -945,14 +1071,14 @@ rowjson_push(RowJson *rj, TupleTableSlot *slot, JsonbParseState **pstate)
 
 					/* as to_jsonb: a number unless it is NaN or Infinity */
 					if (strchr(str, 'N') || strchr(str, 'n'))
-						jbv_string(&v, str, strlen(str));
+						jbv_string(v, str, strlen(str));
 					else
 					{
-						v.type = jbvNumeric;
-						v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-																			CStringGetDatum(str),
-																			ObjectIdGetDatum(InvalidOid),
-																			Int32GetDatum(-1)));
+						v->type = jbvNumeric;
+						v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																			 CStringGetDatum(str),
+																			 ObjectIdGetDatum(InvalidOid),
+																			 Int32GetDatum(-1)));
 					}
 				}
 				break;
@@ -960,32 +1086,43 @@ rowjson_push(RowJson *rj, TupleTableSlot *slot, JsonbParseState **pstate)
 				{
 					text	   *t = DatumGetTextPP(d);
 
-					jbv_string(&v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+					jbv_string(v, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 				}
 				break;
 			case RJ_DATETIME:
 				{
 					char	   *str = JsonEncodeDateTime(NULL, d, col->typid, NULL);
 
-					jbv_string(&v, str, strlen(str));
+					jbv_string(v, str, strlen(str));
 				}
 				break;
 			case RJ_OTHER:
 				{
 					Jsonb	   *j = DatumGetJsonbP(FunctionCall1(&col->fn, d));
 
-					v.type = jbvBinary;
-					v.val.binary.data = &j->root;
-					v.val.binary.len = VARSIZE(j) - VARHDRSZ;
+					/*
+					 * JsonbValueToJsonb cannot serialise a jbvBinary inside
+					 * a tree: take a scalar out, unpack a container into
+					 * JsonbValues (already sorted, as to_jsonb made them).
+					 */
+					if (JB_ROOT_IS_SCALAR(j))
+						JsonbExtractScalar(&j->root, v);
+					else
+					{
+						JsonbParseState *ps = NULL;
+						JsonbValue	bin;
+
+						bin.type = jbvBinary;
+						bin.val.binary.data = &j->root;
+						bin.val.binary.len = VARSIZE(j) - VARHDRSZ;
+						pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
+						pushJsonbValue(&ps, WJB_ELEM, &bin);
+						*v = ps->contVal.val.array.elems[0];
+					}
 				}
 				break;
 		}
-		pushJsonbValue(&state, WJB_VALUE, &v);
 	}
-	pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	*pstate = state;
-	return heap_compute_data_size(slot->tts_tupleDescriptor, slot->tts_values,
-								  slot->tts_isnull);
 }
 
 /*---- The audit trigger ----*/
@@ -996,7 +1133,7 @@ rowjson_push(RowJson *rj, TupleTableSlot *slot, JsonbParseState **pstate)
  */
 static void
 audit_fill_common(Datum *values, bool *nulls, Oid relid, const char *op,
-				  const char *relation)
+				  Datum relation)
 {
 	const char *agent = gov_context_value(GOV_FIELD_AGENT);
 	const char *tenant = gov_context_value(GOV_FIELD_TENANT);
@@ -1007,7 +1144,7 @@ audit_fill_common(Datum *values, bool *nulls, Oid relid, const char *op,
 	values[AL_AT] = TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
 	values[AL_TXID] = FullTransactionIdGetDatum(GetTopFullTransactionId());
 	values[AL_RELID] = ObjectIdGetDatum(relid);
-	values[AL_RELATION] = CStringGetTextDatum(relation);
+	values[AL_RELATION] = relation;
 	values[AL_OP] = CStringGetTextDatum(op);
 	nulls[AL_AGENT] = (agent == NULL);
 	if (agent)
@@ -1018,8 +1155,8 @@ audit_fill_common(Datum *values, bool *nulls, Oid relid, const char *op,
 	nulls[AL_CORRELATION] = (correlation == NULL);
 	if (correlation)
 		values[AL_CORRELATION] = CStringGetTextDatum(correlation);
-	values[AL_DB_USER] = CStringGetTextDatum(cached_role_name(0, GetUserId()));
-	values[AL_SESSION_USER] = CStringGetTextDatum(cached_role_name(1, GetSessionUserId()));
+	values[AL_DB_USER] = cached_role_name(0, GetUserId());
+	values[AL_SESSION_USER] = cached_role_name(1, GetSessionUserId());
 	nulls[AL_APPLICATION] = (application_name == NULL || application_name[0] == '\0');
 	if (!nulls[AL_APPLICATION])
 		values[AL_APPLICATION] = CStringGetTextDatum(application_name);
@@ -1047,30 +1184,38 @@ transition_open(Tuplestorestate *ts)
 	return readptr;
 }
 
-/* The row images of one batch being built. */
+/*
+ * The row images of one batch being built: one object JsonbValue per row
+ * (rowjson_build), in the batch memory context.
+ */
 typedef struct AuditBatch
 {
 	int			nrows;
 	Size		bytes;
-	JsonbParseState *old_rows;	/* NULL when the op has no old images */
-	JsonbParseState *new_rows;
-	bool		has_old;
-	bool		has_new;
+	JsonbValue *old_rows;		/* NULL when the op has no old images */
+	JsonbValue *new_rows;		/* NULL when the op has no new images */
 } AuditBatch;
 
+/* Room for up to maxrows rows (at most AUDIT_BATCH_ROWS). */
 static void
-batch_begin(AuditBatch *batch, bool has_old, bool has_new)
+batch_begin(AuditBatch *batch, bool has_old, bool has_new, int maxrows)
 {
 	batch->nrows = 0;
 	batch->bytes = 0;
-	batch->has_old = has_old;
-	batch->has_new = has_new;
-	batch->old_rows = NULL;
-	batch->new_rows = NULL;
-	if (has_old)
-		pushJsonbValue(&batch->old_rows, WJB_BEGIN_ARRAY, NULL);
-	if (has_new)
-		pushJsonbValue(&batch->new_rows, WJB_BEGIN_ARRAY, NULL);
+	batch->old_rows = has_old ? palloc(maxrows * sizeof(JsonbValue)) : NULL;
+	batch->new_rows = has_new ? palloc(maxrows * sizeof(JsonbValue)) : NULL;
+}
+
+static Datum
+batch_array(JsonbValue *rows, int nrows)
+{
+	JsonbValue	array;
+
+	array.type = jbvArray;
+	array.val.array.nElems = nrows;
+	array.val.array.elems = rows;
+	array.val.array.rawScalar = false;
+	return JsonbPGetDatum(JsonbValueToJsonb(&array));
 }
 
 static void
@@ -1079,14 +1224,12 @@ batch_write(AuditBatch *batch, GovAppender *app, Datum *values, bool *nulls)
 	if (batch->nrows == 0)
 		return;
 	values[AL_NROWS] = Int32GetDatum(batch->nrows);
-	nulls[AL_OLD_ROWS] = !batch->has_old;
-	if (batch->has_old)
-		values[AL_OLD_ROWS] = JsonbPGetDatum(JsonbValueToJsonb(
-			pushJsonbValue(&batch->old_rows, WJB_END_ARRAY, NULL)));
-	nulls[AL_NEW_ROWS] = !batch->has_new;
-	if (batch->has_new)
-		values[AL_NEW_ROWS] = JsonbPGetDatum(JsonbValueToJsonb(
-			pushJsonbValue(&batch->new_rows, WJB_END_ARRAY, NULL)));
+	nulls[AL_OLD_ROWS] = (batch->old_rows == NULL);
+	if (batch->old_rows)
+		values[AL_OLD_ROWS] = batch_array(batch->old_rows, batch->nrows);
+	nulls[AL_NEW_ROWS] = (batch->new_rows == NULL);
+	if (batch->new_rows)
+		values[AL_NEW_ROWS] = batch_array(batch->new_rows, batch->nrows);
 	gov_appender_insert(app, values, nulls);
 }
 
@@ -1140,7 +1283,8 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	gov_require_context_check(RelationGetRelid(rel), op);
 
 	rj = rowjson_get(rel);
-	audit_fill_common(values, nulls, RelationGetRelid(rel), op, rj->relation);
+	audit_fill_common(values, nulls, RelationGetRelid(rel), op,
+					  PointerGetDatum(rj->relation));
 	app = gov_appender_open(GOV_LOG_AUDIT, false);
 
 	if (TRIGGER_FIRED_BY_TRUNCATE(ev))
@@ -1163,12 +1307,12 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 		bool		has_old = !TRIGGER_FIRED_BY_INSERT(ev);
 		bool		has_new = !TRIGGER_FIRED_BY_DELETE(ev);
 
-		batch_begin(&batch, has_old, has_new);
+		batch_begin(&batch, has_old, has_new, 1);
 		if (has_old)
-			rowjson_push(rj, td->tg_trigslot, &batch.old_rows);
+			rowjson_build(rj, td->tg_trigslot, &batch.old_rows[0]);
 		if (has_new)
-			rowjson_push(rj, TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newslot : td->tg_trigslot,
-						 &batch.new_rows);
+			rowjson_build(rj, TRIGGER_FIRED_BY_UPDATE(ev) ? td->tg_newslot : td->tg_trigslot,
+						  &batch.new_rows[0]);
 		batch.nrows = 1;
 		batch_write(&batch, app, values, nulls);
 	}
@@ -1190,17 +1334,17 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(oldcxt);
 		if (oldts)
 		{
-			oldslot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+			oldslot = rowjson_slot(rj, rel, 0);
 			oldptr = transition_open(oldts);
 		}
 		if (newts)
 		{
-			newslot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+			newslot = rowjson_slot(rj, rel, 1);
 			newptr = transition_open(newts);
 		}
 		MemoryContextSwitchTo(batchcxt);
 
-		batch_begin(&batch, oldts != NULL, newts != NULL);
+		batch_begin(&batch, oldts != NULL, newts != NULL, AUDIT_BATCH_ROWS);
 		for (;;)
 		{
 			bool		have_old = oldts && transition_next(oldts, oldptr, oldslot);
@@ -1212,22 +1356,28 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 				elog(ERROR, "transition tables of \"%s\" differ in length",
 					 RelationGetRelationName(rel));
 			if (have_old)
-				batch.bytes += rowjson_push(rj, oldslot, &batch.old_rows);
+			{
+				rowjson_build(rj, oldslot, &batch.old_rows[batch.nrows]);
+				batch.bytes += row_data_size(oldslot);
+			}
 			if (have_new)
-				batch.bytes += rowjson_push(rj, newslot, &batch.new_rows);
+			{
+				rowjson_build(rj, newslot, &batch.new_rows[batch.nrows]);
+				batch.bytes += row_data_size(newslot);
+			}
 			batch.nrows++;
 			if (batch.nrows == AUDIT_BATCH_ROWS || batch.bytes >= AUDIT_BATCH_BYTES)
 			{
 				batch_write(&batch, app, values, nulls);
 				MemoryContextReset(batchcxt);
-				batch_begin(&batch, oldts != NULL, newts != NULL);
+				batch_begin(&batch, oldts != NULL, newts != NULL, AUDIT_BATCH_ROWS);
 			}
 		}
 		batch_write(&batch, app, values, nulls);
 		if (oldslot)
-			ExecDropSingleTupleTableSlot(oldslot);
+			ExecClearTuple(oldslot);
 		if (newslot)
-			ExecDropSingleTupleTableSlot(newslot);
+			ExecClearTuple(newslot);
 	}
 
 	MemoryContextSwitchTo(oldcxt);
@@ -1376,7 +1526,8 @@ audit_record_ddl(Oid relid, const char *command, const char *action,
 	if (app == NULL)
 		return;					/* extension being dropped or not there */
 
-	audit_fill_common(values, nulls, relid, "DDL", gov_relation_name(relid));
+	audit_fill_common(values, nulls, relid, "DDL",
+					  CStringGetTextDatum(gov_relation_name(relid)));
 
 	initStringInfo(&js);
 	appendStringInfoString(&js, "[{\"command\": ");
