@@ -63,7 +63,8 @@ _PG_init(void)
 /*
  * Utility commands: refuse the ones that would clear a sealed context
  * (RESET, SET ... TO DEFAULT, RESET ALL, DISCARD) before they touch any
- * setting, so the error is clear and nothing has to be undone.
+ * setting, so the error is clear and nothing has to be undone; then write
+ * any denied attempts still queued, before the command runs.
  */
 static void
 gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -86,7 +87,7 @@ gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 /*
  * Executor start: make sure the raw settings carry the sealed values before
  * any plan runs, so that parallel workers (which copy the settings, not the
- * seal) see the sealed context too.
+ * seal) see the sealed context too; then write queued denied attempts.
  */
 static void
 gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
