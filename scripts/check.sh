@@ -25,6 +25,7 @@ make -s PG_CONFIG="${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}" install >
 
 # A server of one's own (DATABASE_URL) is tested once, in whatever mode it runs.
 if [ -n "${DATABASE_URL:-}" ]; then modes=external; else modes=${GOVERNANCE_CHECK_MODES:-"plain preload"}; fi
+mkdir -p log
 rc=0
 for mode in $modes; do
   opt=""
@@ -32,6 +33,19 @@ for mode in $modes; do
   echo "== suites against a $mode cluster"
   scripts/with-cluster $opt --keep-log log -- bash scripts/run-suites.sh || rc=1
 done
+
+# Fault suite, short form (make faults runs the long one); it makes its own
+# clusters (it crashes and restarts them), so it runs once, not per mode.
+if [ -f scripts/faults.sh ] && [ -z "${DATABASE_URL:-}" ]; then
+  echo "== fault suite (short)"
+  FAULTS_SHORT=1 bash scripts/faults.sh || rc=1
+fi
+
+# Nothing the suites logged may contain the test password.
+if [ -f scripts/scan-logs.sh ]; then
+  echo "== log scan"
+  bash scripts/scan-logs.sh || rc=1
+fi
 
 if [ $rc -eq 0 ]; then echo "make check: all suites passed"; else echo "make check: FAILED (server logs in log/)"; fi
 exit $rc
