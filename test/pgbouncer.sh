@@ -2,6 +2,9 @@
 # TAP: governed sessions through a real PgBouncer in transaction mode, where
 # clients share server connections.  The context is transaction-scoped, so
 # it never leaks from one client to the next; sealing and audit still hold.
+# libgovpool's statement timeout is set transaction-locally (no startup
+# option for PgBouncer to refuse), is in effect in the session and gone for
+# the next client; pool stats still reach governance.pool_stats.
 # Runs against the server PG* points at (with-cluster); skipped when
 # pgbouncer or the govpool CLI is missing.
 set -u
@@ -32,7 +35,7 @@ SQL
 # One server connection for everybody: every client shares it.
 cat >"$dir/pgbouncer.ini" <<INI
 [databases]
-$db = host=$PGHOST port=$PGPORT dbname=$db user=${PGUSER:-postgres}
+$db = host=$PGHOST port=$PGPORT dbname=$db user=${PGUSER:-postgres}${GOVERNANCE_TEST_PASSWORD:+ password=$GOVERNANCE_TEST_PASSWORD}
 [pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $port
@@ -54,7 +57,17 @@ for _ in $(seq 50); do psql "$url" -XAtqc 'SELECT 1' >/dev/null 2>&1 && break; s
 
 n=0
 ok() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; printf '# %s\n' "${3:-}"; fi; }
-echo "1..7"
+# poll QUERY (on $db, directly) until it prints "t", for at most 10 s
+poll() {
+  local got deadline=$((SECONDS + 10))
+  while :; do
+    got=$(psql -XAtq -d $db -c "$1" 2>&1)
+    [ "$got" = t ] && return 0
+    [ $SECONDS -lt $deadline ] || { echo "$got"; return 1; }
+    sleep 0.1
+  done
+}
+echo "1..15"
 
 out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice', 'acme')" \
           -c "SELECT governance.agent_id()" -c "COMMIT" 2>&1 | sed '/^$/d')
@@ -67,25 +80,77 @@ out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice')" \
           -c "SET governance.agent_id = 'mallory'" -c "COMMIT" 2>&1)
 grep -q 'governance context is sealed for this transaction' <<<"$out"; ok $? "sealing holds through PgBouncer" "$out"
 
-out=$(DATABASE_URL=$url ENVIRONMENT=uat "$GOVPOOL" exec -q --agent bob --tenant acme \
-        "SELECT governance.agent_id() || '/' || governance.tenant_id()" 2>&1)
-[ "$out" = "bob/acme" ]; ok $? "govpool_run's one-round-trip pipeline works through PgBouncer" "$out"
+# The prod profile: a 60 s statement timeout, no workaround needed
+out=$(DATABASE_URL=$url ENVIRONMENT=prod "$GOVPOOL" exec -q --agent bob --tenant acme \
+        "SELECT governance.agent_id() || '/' || governance.tenant_id() || '/' || current_setting('statement_timeout')" 2>&1)
+[ "$out" = "bob/acme/1min" ]; ok $? "govpool_run's one-round-trip pipeline works through PgBouncer, with the prod profile's statement timeout" "$out"
 
-out=$(DATABASE_URL=$url ENVIRONMENT=uat "$GOVPOOL" exec -q --agent carol --correlation req-1 \
+out=$(DATABASE_URL=$url ENVIRONMENT=prod "$GOVPOOL" exec -q --agent carol --correlation req-1 \
         "INSERT INTO notes (body) VALUES ('via bouncer') RETURNING id" 2>&1)
 out=$(psql -XAtq -d $db -c "SELECT agent_id || '/' || correlation_id FROM governance.audit_log WHERE op = 'INSERT'" 2>&1)
 [ "$out" = "carol/req-1" ]; ok $? "writes through PgBouncer are audited with their context" "$out"
 
-# libgovpool's statement timeout travels as a startup option, which PgBouncer
-# refuses (README: behind PgBouncer use DATABASE_STATEMENT_TIMEOUT_MS=0 and set
-# the timeout on the role); the profiles without a timeout connect fine.
+# The statement timeout: set in the session's own transaction, not at connect
+export DATABASE_URL=$url ENVIRONMENT=prod
+server_default=$(psql -XAtq -d $db -c "SHOW statement_timeout")
+out=$(DATABASE_STATEMENT_TIMEOUT_MS=300 "$GOVPOOL" exec -q --agent frank \
+        "SELECT current_setting('statement_timeout') || '/' || pg_backend_pid()" 2>&1)
+server_pid=${out#*/}
+[ "${out%/*}" = "300ms" ]; ok $? "DATABASE_STATEMENT_TIMEOUT_MS is in effect in a session through PgBouncer" "$out"
+
+start=$SECONDS
+out=$(DATABASE_STATEMENT_TIMEOUT_MS=300 "$GOVPOOL" exec -q --agent frank "SELECT pg_sleep(30)" 2>&1); rc=$?
+[ $rc = 1 ] && [ $((SECONDS - start)) -lt 10 ] && grep -q 'SQLSTATE 57014' <<<"$out" &&
+  grep -q "statement_timeout is 300 ms" <<<"$out"
+ok $? "a statement longer than the timeout is cancelled through PgBouncer (57014, says which timeout)" "rc=$rc: $out"
+
+out=$(psql "$url" -XAtqc "SELECT current_setting('statement_timeout') || '/' || pg_backend_pid()" 2>&1)
+[ "$out" = "$server_default/$server_pid" ]
+ok $? "the next client on the same server connection does not inherit the timeout" "$out (server pid $server_pid)"
+
+out=$(DATABASE_STATEMENT_TIMEOUT_MS=0 "$GOVPOOL" exec -q --agent frank \
+        "SELECT current_setting('statement_timeout') || '/' || pg_backend_pid() FROM pg_sleep(0.5)" 2>&1)
+[ "$out" = "$server_default/$server_pid" ]
+ok $? "nor does the next libgovpool session without a timeout: a 500 ms statement runs" "$out"
+
+out=$(grep -i 'unsupported startup parameter' "$dir/pgbouncer.log")
+[ -z "$out" ]; ok $? "PgBouncer refused no startup parameter" "$out"
+
+# Pool stats: the first pipeline of a pool carries a report
+DATABASE_STATEMENT_TIMEOUT_MS=300 GOVPOOL_APPLICATION_NAME=bouncer_exec \
+  "$GOVPOOL" exec -q --agent grace "SELECT 1" >"$dir/exec.out" 2>&1 &
+pid=$!; wait $pid
+out=$(poll "SELECT count(*) = 1 FROM governance.pool_stats WHERE client_pid = $pid
+              AND pool_id LIKE 'bouncer_exec.$pid.%' AND application_name = 'bouncer_exec'
+              AND db_user = '${PGUSER:-postgres}' AND acquires_total = 1 AND NOT stale")
+ok $? "a libgovpool pool behind PgBouncer publishes its stats to governance.pool_stats" "$out $(cat "$dir/exec.out")"
+
+# The client address the server sees is PgBouncer's server connection's
+out=$(psql -XAtq -d $db -c "SELECT count(*) = 1 FROM governance.pool_stats r, pg_stat_activity a
+                             WHERE r.client_pid = $pid AND a.pid = $server_pid
+                               AND r.client_addr IS NOT DISTINCT FROM a.client_addr" 2>&1)
+[ "$out" = t ]; ok $? "pool_stats' client_addr is PgBouncer's, client_pid the application's" "$out"
+
+# ... and every report interval after that, while two pool connections share
+# the one server connection
+GOVPOOL_REPORT_INTERVAL=0.001 GOVPOOL_APPLICATION_NAME=bouncer_bench \
+  "$GOVPOOL" bench --run -c 2 -T 1 >"$dir/bench.out" 2>&1 &
+pid=$!; wait $pid; rc=$?
+tx=$(sed -n 's/^summary: .* tx=\([0-9]*\) errors=\([0-9]*\) .*/\1/p' "$dir/bench.out")
+errors=$(sed -n 's/^summary: .* errors=\([0-9]*\) .*/\1/p' "$dir/bench.out")
+out=$(poll "SELECT count(*) = 1 FROM governance.pool_stats WHERE client_pid = $pid
+              AND application_name = 'bouncer_bench'
+              AND reported_at > first_report_at AND acquires_total BETWEEN 3 AND ${tx:-0}"); polled=$?
+[ $rc = 0 ] && [ "${errors:-1}" = 0 ] && [ $polled = 0 ]
+ok $? "its reports keep coming through PgBouncer (GOVPOOL_REPORT_INTERVAL)" \
+  "rc=$rc errors=$errors tx=$tx $out $(tail -n 3 "$dir/bench.out")"
 
 # Two clients interleaving on one server connection: each only ever sees itself
 mismatch=0
 for who in dave erin; do
   ( bad=0
     for i in $(seq 40); do
-      got=$(DATABASE_URL=$url ENVIRONMENT=uat "$GOVPOOL" exec -q --agent "$who" "SELECT governance.agent_id()" 2>&1)
+      got=$(DATABASE_URL=$url ENVIRONMENT=prod "$GOVPOOL" exec -q --agent "$who" "SELECT governance.agent_id()" 2>&1)
       [ "$got" = "$who" ] || bad=$((bad+1))
       got=$(psql "$url" -XAtqc "SELECT coalesce(governance.agent_id(), '<null>')" 2>&1)
       [ "$got" = "<null>" ] || bad=$((bad+1))

@@ -73,8 +73,12 @@ set_param(govpool *pool, int *n, const char *k, const char *v)
 
 /*
  * Turn cfg.conninfo (key=value or URI) into keyword/value arrays with our
- * settings applied: application_name, connect_timeout and statement_timeout
- * (as a startup option, so RESET/DISCARD ALL keep it).
+ * settings applied: application_name and connect_timeout.  Nothing of ours
+ * becomes a startup parameter that a pooler might refuse: application_name
+ * is one PgBouncer accepts, and the statement timeout is not sent at
+ * connect time at all but set transaction-locally in every governed
+ * session (session.c).  An "options" the conninfo itself carries (or
+ * PGOPTIONS) is passed on untouched: the user's choice.
  */
 static govpool_status
 build_params(govpool *pool, govpool_error *err)
@@ -83,7 +87,6 @@ build_params(govpool *pool, govpool_error *err)
 	PQconninfoOption *opts = PQconninfoParse(pool->cfg.conninfo, &errmsg);
 	int			count = 0,
 				n = 0;
-	const char *options = NULL;
 
 	if (opts == NULL)
 	{
@@ -102,11 +105,6 @@ build_params(govpool *pool, govpool_error *err)
 	{
 		if (o->val == NULL)
 			continue;
-		if (strcmp(o->keyword, "options") == 0)
-		{
-			options = o->val;
-			continue;
-		}
 		if (strcmp(o->keyword, "password") == 0 && o->val[0] &&
 			(pool->password = strdup(o->val)) == NULL)
 			goto oom;
@@ -122,18 +120,6 @@ build_params(govpool *pool, govpool_error *err)
 
 		snprintf(buf, sizeof(buf), "%d", (pool->cfg.connect_timeout_ms + 999) / 1000);
 		if (!set_param(pool, &n, "connect_timeout", buf))
-			goto oom;
-	}
-	if (pool->cfg.statement_timeout_ms > 0 || options)
-	{
-		char		buf[1024];
-
-		if (pool->cfg.statement_timeout_ms > 0)
-			snprintf(buf, sizeof(buf), "%s%s-c statement_timeout=%d", options ? options : "",
-					 options ? " " : "", pool->cfg.statement_timeout_ms);
-		else
-			snprintf(buf, sizeof(buf), "%s", options);
-		if (!set_param(pool, &n, "options", buf))
 			goto oom;
 	}
 	PQconninfoFree(opts);

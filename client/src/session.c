@@ -8,6 +8,13 @@
  * begin and sent with the first statement in one libpq pipeline (one
  * round trip); the context travels as bind parameters, never as SQL text.
  *
+ * The statement timeout (cfg.statement_timeout_ms) rides in that same
+ * statement as set_config('statement_timeout', $4, true): transaction-local,
+ * so it is gone at COMMIT/ROLLBACK and never outlives the session on a
+ * server connection a transaction-mode pooler (PgBouncer) hands to the next
+ * client, and nothing is sent at connect time (PgBouncer refuses a startup
+ * "options" parameter).  It costs no message and no round trip.
+ *
  * Retry rule: a statement is retried on a fresh connection only when it
  * failed before anything was handed to the socket (libpq queues pipeline
  * messages until PQpipelineSync).  Once the pipeline is sent nothing is
@@ -20,7 +27,15 @@
 
 #include "govpool_int.h"
 
+/*
+ * The prelude's second statement.  With a statement timeout it is set in
+ * the same statement, after the context (the statement that sets it runs
+ * under the server's own timeout; every later one under ours).
+ */
 static const char set_context_sql[] = "SELECT governance.set_context($1, $2, $3, true)";
+static const char set_context_timeout_sql[] =
+	"SELECT governance.set_context($1, $2, $3, true), "
+	"pg_catalog.set_config('statement_timeout', $4, true)";
 
 /* ---- Context ---- */
 
@@ -76,6 +91,41 @@ typedef struct pl_query
 	int			nparams;
 	const char *const *params;
 } pl_query;
+
+/*
+ * The context statement of a governed transaction: params[0..2] hold the
+ * context (filled by the caller); with a statement timeout configured,
+ * params[3] is pointed at its value, written into timeout.
+ */
+static pl_query
+context_query(const govpool *pool, const char **params, char *timeout, size_t size)
+{
+	int			ms = pool->cfg.statement_timeout_ms;
+
+	if (ms <= 0)
+		return (pl_query) {set_context_sql, 3, params};
+	snprintf(timeout, size, "%d", ms);
+	params[3] = timeout;
+	return (pl_query) {set_context_timeout_sql, 4, params};
+}
+
+/*
+ * A statement cancelled (SQLSTATE 57014) while our statement timeout was in
+ * effect names that timeout: the server's message says "statement timeout"
+ * but not which one, nor where it was set.
+ */
+static void
+note_timeout(const govpool *pool, govpool_error *err)
+{
+	size_t		n;
+
+	if (err == NULL || pool->cfg.statement_timeout_ms <= 0 ||
+		strcmp(err->sqlstate, "57014") != 0)
+		return;
+	n = strlen(err->message);
+	snprintf(err->message + n, sizeof(err->message) - n,
+			 " (the session's statement_timeout is %d ms)", pool->cfg.statement_timeout_ms);
+}
 
 typedef enum pl_outcome
 {
@@ -264,9 +314,11 @@ send_prelude(govpool_session *s, const char *sql, int nparams, const char *const
 {
 	gp_entry   *e = s->entry;
 	govpool    *pool = e->pool;
-	const char *ctxp[3] = {s->agent, s->has_tenant ? s->tenant : NULL,
-	s->has_correlation ? s->correlation : NULL};
-	pl_query	q[3] = {{"BEGIN", 0, NULL}, {set_context_sql, 3, ctxp}, {sql, nparams, params}};
+	const char *ctxp[4] = {s->agent, s->has_tenant ? s->tenant : NULL,
+	s->has_correlation ? s->correlation : NULL, NULL};
+	char		timeout[16];
+	pl_query	q[3] = {{"BEGIN", 0, NULL},
+	context_query(pool, ctxp, timeout, sizeof(timeout)), {sql, nparams, params}};
 	PGresult   *res[3];
 	int			n = sql ? 3 : 2;
 	int			failed_at;
@@ -301,6 +353,7 @@ send_prelude(govpool_session *s, const char *sql, int nparams, const char *const
 			return true;
 		case PL_SERVER_ERROR:
 			gp_error_from_result(err, res[failed_at], step_name(failed_at, 2));
+			note_timeout(pool, err);
 			clear_results(res, n, -1);
 			s->state = GP_SESSION_FAILED;
 			GP_INC(pool->rolled_back);
@@ -417,6 +470,7 @@ govpool_exec(govpool_session *s, const char *sql, int nparams, const char *const
 	if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || r == NULL)
 	{
 		gp_error_from_result(err, r, NULL);
+		note_timeout(s->entry->pool, err);
 		PQclear(r);
 		s->state = GP_SESSION_FAILED;
 		GP_INC(s->entry->pool->rolled_back);
@@ -485,6 +539,7 @@ govpool_commit(govpool_session *s, govpool_error *err)
 		else if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		{
 			gp_error_from_result(err, r, "COMMIT");
+			note_timeout(pool, err);
 			rc = GOVPOOL_ERR_QUERY;
 			GP_INC(pool->rolled_back);
 		}
@@ -529,7 +584,8 @@ govpool_run(govpool *pool, const govpool_context *ctx, const char *sql, int npar
 	gp_entry   *e;
 	pl_query	q[4];
 	PGresult   *res[4];
-	const char *ctxp[3];
+	const char *ctxp[4];
+	char		timeout[16];
 	int			failed_at = -1;
 	pl_outcome	o = PL_NOT_SENT;
 	char		report_buf[1024];
@@ -552,7 +608,7 @@ govpool_run(govpool *pool, const govpool_context *ctx, const char *sql, int npar
 	ctxp[1] = ctx->tenant_id;
 	ctxp[2] = ctx->correlation_id;
 	q[0] = (pl_query) {"BEGIN", 0, NULL};
-	q[1] = (pl_query) {set_context_sql, 3, ctxp};
+	q[1] = context_query(pool, ctxp, timeout, sizeof(timeout));
 	q[2] = (pl_query) {sql, nparams, params};
 	q[3] = (pl_query) {"COMMIT", 0, NULL};
 	if (pool->cfg.echo)
@@ -586,6 +642,7 @@ govpool_run(govpool *pool, const govpool_context *ctx, const char *sql, int npar
 			return res[2];
 		case PL_SERVER_ERROR:
 			gp_error_from_result(err, res[failed_at], step_name(failed_at, 2));
+			note_timeout(pool, err);
 			clear_results(res, 4, -1);
 			GP_INC(pool->rolled_back);
 			if (!rollback_now(e->conn))

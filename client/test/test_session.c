@@ -243,6 +243,204 @@ test_round_trips_on_the_wire(void)
 	govpool_destroy(p1);
 }
 
+/* Frontend messages in a PQtrace. */
+static int
+messages_sent(const char *trace)
+{
+	int			n = 0;
+
+	for (const char *line = trace; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (line[0] == 'F')
+			n++;
+	return n;
+}
+
+/* Trace one govpool_run and one begin + exec + commit on p's only connection. */
+static void
+trace_sessions(govpool *p, char **run_trace, char **session_trace)
+{
+	govpool_error err;
+	govpool_session *s = govpool_begin(p, &alice, -1, &err);
+	PGconn	   *conn = govpool_conn(s);
+	size_t		len;
+	FILE	   *f;
+
+	govpool_commit(s, &err);
+	f = open_memstream(run_trace, &len);
+	PQtrace(conn, f);
+	PQsetTraceFlags(conn, PQTRACE_SUPPRESS_TIMESTAMPS);
+	PQclear(govpool_run(p, &alice, "SELECT 1", 0, NULL, &err));
+	PQuntrace(conn);
+	fclose(f);
+	f = open_memstream(session_trace, &len);
+	PQtrace(conn, f);
+	PQsetTraceFlags(conn, PQTRACE_SUPPRESS_TIMESTAMPS);
+	s = govpool_begin(p, &alice, -1, &err);
+	PQclear(govpool_exec(s, "SELECT 1", 0, NULL, &err));
+	govpool_commit(s, &err);
+	PQuntrace(conn);
+	fclose(f);
+}
+
+/*
+ * The statement timeout rides in the set_context statement: with and
+ * without it, the same round trips and the same number of messages.
+ */
+static void
+test_statement_timeout_costs_no_message_or_round_trip(void)
+{
+	govpool_config cfg;
+	govpool    *p0,
+			   *p1;
+	char	   *run0 = NULL,
+			   *sess0 = NULL,
+			   *run1 = NULL,
+			   *sess1 = NULL;
+
+	itest_config(&cfg, "gp_trace_timeout");
+	cfg.pool_size = 1;
+	cfg.max_overflow = 0;
+	cfg.report_interval_ms = 0;
+	p0 = itest_pool(&cfg);
+	cfg.statement_timeout_ms = 1500;
+	p1 = itest_pool(&cfg);
+	trace_sessions(p0, &run0, &sess0);
+	trace_sessions(p1, &run1, &sess1);
+	CHECK_MSG(round_trips(run1) == 1 && round_trips(sess1) == 2, "%s\n%s", run1, sess1);
+	CHECK_MSG(messages_sent(run1) == messages_sent(run0) && messages_sent(sess1) == messages_sent(sess0),
+			  "run %d vs %d, session %d vs %d messages", messages_sent(run1), messages_sent(run0),
+			  messages_sent(sess1), messages_sent(sess0));
+	CHECK_MSG(strstr(run1, "set_config('statement_timeout', $4, true)") && strstr(run1, " 4 '1500' ") &&
+			  strstr(sess1, "set_config('statement_timeout', $4, true)"), "%s", run1);
+	CHECK(strstr(run0, "statement_timeout") == NULL && strstr(sess0, "statement_timeout") == NULL);
+	free(run0);
+	free(sess0);
+	free(run1);
+	free(sess1);
+	govpool_destroy(p0);
+	govpool_destroy(p1);
+}
+
+/* The value of "SHOW statement_timeout" in a governed session. */
+static bool
+shown_timeout(govpool *p, bool use_run, char *out, size_t size)
+{
+	govpool_error err;
+	govpool_session *s = NULL;
+	PGresult   *r;
+
+	if (use_run)
+		r = govpool_run(p, &alice, "SHOW statement_timeout", 0, NULL, &err);
+	else
+	{
+		s = govpool_begin(p, &alice, -1, &err);
+		r = s ? govpool_exec(s, "SHOW statement_timeout", 0, NULL, &err) : NULL;
+	}
+	snprintf(out, size, "%s", r ? PQgetvalue(r, 0, 0) : err.message);
+	PQclear(r);
+	if (s)
+		govpool_commit(s, &err);
+	return r != NULL;
+}
+
+/*
+ * Outside any session, on the pool's only connection: the server default,
+ * not a startup option.  Fills *pid with the backend's pid.
+ */
+static void
+check_connection_has_no_timeout(govpool *p, const char *server_default, int *pid, const char *when)
+{
+	govpool_error err;
+	gp_entry   *e = gp_pool_checkout(p, -1, &err);
+	PGresult   *r;
+
+	CHECK_MSG(e != NULL, "%s", err.message);
+	if (e == NULL)
+		return;
+	*pid = PQbackendPID(e->conn);
+	CHECK_MSG(strstr(PQoptions(e->conn), "statement_timeout") == NULL,
+			  "%s: options=\"%s\"", when, PQoptions(e->conn));
+	r = PQexec(e->conn, "SELECT setting || 'ms', source FROM pg_settings WHERE name = 'statement_timeout'");
+	CHECK_MSG(PQresultStatus(r) == PGRES_TUPLES_OK &&
+			  strcmp(PQgetvalue(r, 0, 1), "client") != 0 && strcmp(PQgetvalue(r, 0, 1), "session") != 0,
+			  "%s: source %s", when, PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 1) : "?");
+	PQclear(r);
+	r = PQexec(e->conn, "SHOW statement_timeout");
+	CHECK_MSG(PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), server_default) == 0,
+			  "%s: %s, server default %s", when, PQgetvalue(r, 0, 0), server_default);
+	PQclear(r);
+	gp_pool_checkin(p, e);
+}
+
+static void
+test_statement_timeout_holds_inside_the_session_only(void)
+{
+	govpool_config cfg;
+	govpool    *p;
+	govpool_error err;
+	govpool_session *s;
+	PGresult   *r;
+	char		shown[GOVPOOL_MESSAGE_MAX],
+				server_default[64];
+	int			pid0 = -1,
+				pid;
+	int64_t		t0;
+
+	r = PQexec(admin, "SHOW statement_timeout");
+	snprintf(server_default, sizeof(server_default), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	itest_config(&cfg, "gp_timeout");
+	cfg.pool_size = 1;
+	cfg.max_overflow = 0;
+	cfg.statement_timeout_ms = 250;
+	p = itest_pool(&cfg);
+
+	/* nothing at connect time */
+	check_connection_has_no_timeout(p, server_default, &pid0, "before any session");
+
+	/* in effect in every kind of session */
+	CHECK_MSG(shown_timeout(p, false, shown, sizeof(shown)) && strcmp(shown, "250ms") == 0, "begin/exec: %s", shown);
+	CHECK_MSG(shown_timeout(p, true, shown, sizeof(shown)) && strcmp(shown, "250ms") == 0, "run: %s", shown);
+	s = govpool_begin(p, &alice, -1, &err);
+	r = PQexec(govpool_conn(s), "SHOW statement_timeout");
+	CHECK_MSG(strcmp(PQgetvalue(r, 0, 0), "250ms") == 0, "govpool_conn: %s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	govpool_rollback(s);
+
+	/* a statement running longer is cancelled, and the session says why */
+	t0 = gp_now_ns();
+	s = govpool_begin(p, &alice, -1, &err);
+	r = govpool_exec(s, "SELECT pg_sleep(30)", 0, NULL, &err);
+	CHECK_MSG(r == NULL && err.kind == GOVPOOL_ERR_QUERY && strcmp(err.sqlstate, "57014") == 0 &&
+			  strstr(err.message, "statement timeout") && strstr(err.message, "statement_timeout is 250 ms"),
+			  "begin/exec: %s %s %s", govpool_status_name(err.kind), err.sqlstate, err.message);
+	PQclear(r);
+	CHECK(govpool_exec(s, "SELECT 1", 0, NULL, &err) == NULL && err.kind == GOVPOOL_ERR_ROLLED_BACK);
+	CHECK(govpool_commit(s, &err) == GOVPOOL_ERR_ROLLED_BACK);
+	/* also when it is the first statement, in the prelude's pipeline */
+	r = govpool_run(p, &alice, "SELECT pg_sleep(30)", 0, NULL, &err);
+	CHECK_MSG(r == NULL && err.kind == GOVPOOL_ERR_QUERY && strcmp(err.sqlstate, "57014") == 0 &&
+			  strstr(err.message, "statement_timeout is 250 ms"), "run: %s %s", err.sqlstate, err.message);
+	PQclear(r);
+	CHECK_MSG(gp_now_ns() - t0 < 10 * (int64_t) 1000000000, "cancelled in time");
+
+	/* gone after the session, on the same server connection */
+	check_connection_has_no_timeout(p, server_default, &pid, "after the sessions");
+	CHECK(pid == pid0);
+	/* the next session without a timeout runs under the server default */
+	p->cfg.statement_timeout_ms = 0;
+	CHECK_MSG(shown_timeout(p, true, shown, sizeof(shown)) && strcmp(shown, server_default) == 0,
+			  "run without timeout: %s", shown);
+	CHECK_MSG(shown_timeout(p, false, shown, sizeof(shown)) && strcmp(shown, server_default) == 0,
+			  "session without timeout: %s", shown);
+	r = govpool_run(p, &alice, "SELECT pg_sleep(0.3)", 0, NULL, &err);
+	CHECK_MSG(r != NULL, "a 300 ms statement after the 250 ms sessions: %s", err.message);
+	PQclear(r);
+	check_connection_has_no_timeout(p, server_default, &pid, "at the end");
+	CHECK(pid == pid0);
+	govpool_destroy(p);
+}
+
 static void
 test_release_twice_is_harmless(void)
 {
@@ -478,6 +676,8 @@ main(void)
 	RUN(test_error_rolls_the_session_back);
 	RUN(test_commit_persists_and_rollback_discards);
 	RUN(test_round_trips_on_the_wire);
+	RUN(test_statement_timeout_costs_no_message_or_round_trip);
+	RUN(test_statement_timeout_holds_inside_the_session_only);
 	RUN(test_release_twice_is_harmless);
 	RUN(test_conn_flushes_the_queued_context);
 	RUN(test_bad_context_is_refused);
