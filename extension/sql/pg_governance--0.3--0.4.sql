@@ -48,7 +48,9 @@ CREATE VIEW governance.session_context AS
 		   a.query
 	  FROM pg_catalog.pg_stat_activity a
 	  LEFT JOIN governance.session_contexts() c ON c.pid = a.pid
-	 WHERE a.backend_type = 'client backend';
+	 WHERE a.backend_type = 'client backend'
+		-- a session the reader may not see: pg_stat_activity hides its type too
+		OR (a.backend_type IS NULL AND c.pid IS NOT NULL);
 COMMENT ON VIEW governance.session_context IS
 	'Per client backend: its governance context next to its state and query (needs shared_preload_libraries = ''pg_governance'')';
 GRANT SELECT ON governance.session_context TO PUBLIC;
