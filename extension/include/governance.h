@@ -176,7 +176,7 @@ extern void gov_worker_register(void);
 extern bool gov_worker_available(void);
 extern bool gov_worker_handoff(const char *data, Size len);
 extern void gov_worker_counts(uint64 *handed, uint64 *written);
-extern void gov_denied_write_serialized(const char **records, const Size *lens, int n);
+extern bool gov_denied_write_serialized(const char **records, const Size *lens, int n);
 
 /* Preloaded: require_context for TRUNCATE and COPY FROM of governed tables. */
 extern void gov_require_context_utility(struct PlannedStmt *pstmt);

@@ -426,9 +426,10 @@ denial_insert(GovAppender *app, GovDenial *d, TimestampTz now,
 /*
  * Background writer (worker.c): store serialized records in denied_log, in
  * the caller's transaction.  In a database without pg_governance there is
- * nowhere to store them: they are dropped (their log lines remain).
+ * nowhere to store them: they are dropped (their log lines remain) and the
+ * result is false.
  */
-void
+bool
 gov_denied_write_serialized(const char **records, const Size *lens, int n)
 {
 	GovAppender *app = gov_appender_open(GOV_LOG_DENIED, true);
@@ -438,7 +439,7 @@ gov_denied_write_serialized(const char **records, const Size *lens, int n)
 	{
 		ereport(LOG,
 				(errmsg("pg_governance: %d denied attempts dropped: governance.denied_log does not exist in this database", n)));
-		return;
+		return false;
 	}
 	for (int r = 0; r < n; r++)
 	{
@@ -485,6 +486,7 @@ gov_denied_write_serialized(const char **records, const Size *lens, int n)
 		denial_insert(app, &d, now, addr, strs[8] == NULL, "worker");
 	}
 	gov_appender_close(app);
+	return true;
 }
 
 /* Log and queue; past DENIED_QUEUE_MAX only the log line remains. */

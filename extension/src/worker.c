@@ -64,6 +64,8 @@ bool		gov_denied_log_worker = true;
 #define GOV_WRITER_IDLE_MS		500
 #define GOV_LAUNCHER_NAP_MS		1000
 #define GOV_DENIED_GIVE_UP_MS	60000
+#define GOV_NO_EXT_DBS			16
+#define GOV_NO_EXT_MS			60000
 
 typedef enum SlotState
 {
@@ -98,6 +100,9 @@ typedef struct DeniedQueue
 	uint64		handed;			/* records handed over, for capabilities() */
 	uint64		written;		/* records stored by writers */
 	WriterSlot	writers[GOV_MAX_WRITERS];
+	/* databases found without pg_governance, and when (see handoff) */
+	Oid			no_ext_db[GOV_NO_EXT_DBS];
+	TimestampTz no_ext_at[GOV_NO_EXT_DBS];
 	DeniedSlot	slots[FLEXIBLE_ARRAY_MEMBER];
 } DeniedQueue;
 
@@ -171,11 +176,24 @@ gov_worker_handoff(const char *data, Size len)
 	DeniedSlot *slot = NULL;
 	Latch	   *wake = NULL;
 
+	TimestampTz now = GetCurrentTimestamp();
+	bool		no_ext = false;
+
 	if (queue == NULL || len > GOV_DENIED_RECORD_MAX || !OidIsValid(MyDatabaseId))
 		return false;
 
 	SpinLockAcquire(&queue->mutex);
-	if (queue->launcher_pid != 0)
+	/*
+	 * A database where a writer recently found no pg_governance: keep the
+	 * record in the backend, which drops it if the extension is still
+	 * absent and stores it if it was created meanwhile.  No writer is
+	 * started for nothing.
+	 */
+	for (int i = 0; i < GOV_NO_EXT_DBS; i++)
+		if (queue->no_ext_db[i] == MyDatabaseId &&
+			!TimestampDifferenceExceeds(queue->no_ext_at[i], now, GOV_NO_EXT_MS))
+			no_ext = true;
+	if (queue->launcher_pid != 0 && !no_ext)
 	{
 		for (int i = 0; i < gov_denied_queue_slots; i++)
 			if (queue->slots[i].state == SLOT_FREE)
@@ -192,7 +210,7 @@ gov_worker_handoff(const char *data, Size len)
 	memcpy(slot->data, data, len);
 	slot->len = len;
 	slot->dboid = MyDatabaseId;
-	slot->ready_at = GetCurrentTimestamp();
+	slot->ready_at = now;
 
 	SpinLockAcquire(&queue->mutex);
 	slot->state = SLOT_READY;
@@ -413,6 +431,28 @@ release_taken(bool stored)
 	SpinLockRelease(&queue->mutex);
 }
 
+/* Remember (for a while) that this database has no pg_governance. */
+static void
+note_no_extension(Oid dboid)
+{
+	int			oldest = 0;
+
+	SpinLockAcquire(&queue->mutex);
+	for (int i = 0; i < GOV_NO_EXT_DBS; i++)
+	{
+		if (queue->no_ext_db[i] == dboid)
+		{
+			oldest = i;
+			break;
+		}
+		if (queue->no_ext_at[i] < queue->no_ext_at[oldest])
+			oldest = i;
+	}
+	queue->no_ext_db[oldest] = dboid;
+	queue->no_ext_at[oldest] = GetCurrentTimestamp();
+	SpinLockRelease(&queue->mutex);
+}
+
 void
 gov_denied_writer_main(Datum arg)
 {
@@ -462,7 +502,8 @@ gov_denied_writer_main(Datum arg)
 			StartTransactionCommand();
 			PG_TRY();
 			{
-				gov_denied_write_serialized(records, lens, ntaken);
+				if (!gov_denied_write_serialized(records, lens, ntaken))
+					note_no_extension(dboid);
 				CommitTransactionCommand();
 				stored = true;
 			}
