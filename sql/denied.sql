@@ -5,6 +5,10 @@
 -- governance.require_context on writes to audited tables.
 --
 CREATE EXTENSION pg_governance VERSION '0.2';
+-- This file tests the denied backend writing its own records (the path
+-- without preload); the background writer of the preloaded mode is tested
+-- in test/preload.sql.
+SET governance.denied_log_worker = off;
 \set VERBOSITY default
 
 CREATE ROLE regress_denied_app;

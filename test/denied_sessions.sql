@@ -23,6 +23,8 @@ SELECT format('dbname=%s host=%s port=%s user=%s', current_database(),
 
 -- Session A: an RLS violation, then one more statement
 SELECT dblink_connect('regress_dens_a', :'conninfo');
+-- the denied backend's own path (test/preload.sql has the background writer's)
+SELECT dblink_exec('regress_dens_a', 'SET governance.denied_log_worker = off');
 SELECT dblink_exec('regress_dens_a', 'SET ROLE regress_dens_app');
 SELECT dblink_exec('regress_dens_a', 'BEGIN');
 SELECT dblink_exec('regress_dens_a', $$SET LOCAL governance.agent_id = 'alice'$$);
@@ -46,6 +48,7 @@ SELECT dblink_disconnect('regress_dens_a');
 
 -- Session B: an enforcement refusal, then the backend is terminated
 SELECT dblink_connect('regress_dens_b', :'conninfo');
+SELECT dblink_exec('regress_dens_b', 'SET governance.denied_log_worker = off');
 SELECT dblink_exec('regress_dens_b', 'SET governance.require_context = enforce');
 SELECT dblink_exec('regress_dens_b', $$SET governance.correlation_id = 'dens-2'$$);
 SELECT dblink_exec('regress_dens_b', 'SET ROLE regress_dens_app');

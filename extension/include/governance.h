@@ -72,6 +72,10 @@ extern bool gov_context_signed(void);
 extern void gov_check_utility_against_seal(struct PlannedStmt *pstmt);
 extern void gov_seal_resync(void);
 
+/* A context value changed (assign hooks): tell the preloaded-mode views. */
+extern void gov_session_publish(GovField field, const char *value);
+extern void gov_latency_context_changed(void);
+
 /*---- Signed context tokens (token.c) ----*/
 typedef enum GovTokenStatus
 {
@@ -143,6 +147,39 @@ extern int	gov_pool_alert_connection_mismatch;
 
 /* Define the settings; before the "governance" prefix is reserved. */
 extern void gov_poolstats_init(void);
+
+/*---- Preloaded mode: shared memory and background writing ----*/
+
+/* governance.session_context (sessions.c) */
+extern int	gov_session_context_bytes;
+extern Size gov_sessions_shmem_size(void);
+extern void gov_sessions_shmem_init(void);
+extern bool gov_sessions_active(void);
+
+/* Latency histograms (latency.c) */
+extern int	gov_max_agents;
+extern bool gov_track_latency;
+extern Size gov_latency_shmem_size(void);
+extern void gov_latency_shmem_init(void);
+extern bool gov_latency_active(void);
+extern void gov_latency_start(struct QueryDesc *queryDesc);
+extern void gov_latency_end(struct QueryDesc *queryDesc);
+extern void gov_latency_xact_end(void);
+
+/* Background writer of denied_log (worker.c) */
+#define GOV_DENIED_RECORD_MAX	16384
+extern int	gov_denied_queue_slots;
+extern bool gov_denied_log_worker;
+extern Size gov_worker_shmem_size(void);
+extern void gov_worker_shmem_init(void);
+extern void gov_worker_register(void);
+extern bool gov_worker_available(void);
+extern bool gov_worker_handoff(const char *data, Size len);
+extern void gov_worker_counts(uint64 *handed, uint64 *written);
+extern bool gov_denied_write_serialized(const char **records, const Size *lens, int n);
+
+/* Preloaded: require_context for TRUNCATE and COPY FROM of governed tables. */
+extern void gov_require_context_utility(struct PlannedStmt *pstmt);
 
 #endif							/* !FRONTEND */
 

@@ -259,13 +259,28 @@ governance_capabilities(PG_FUNCTION_ARGS)
 		add_capability(ts, desc, "audit", false,
 					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
 
-	if (relation_exists("denied_log"))
-		add_capability(ts, desc, "denied_log", true,
-					   "one server-log line at once; the row is written by the denied backend at its next statement or at exit "
-					   "(a background writer is not in this version)");
-	else
+	if (!relation_exists("denied_log"))
 		add_capability(ts, desc, "denied_log", false,
 					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
+	else if (gov_worker_available())
+	{
+		uint64		handed;
+		uint64		written;
+
+		gov_worker_counts(&handed, &written);
+		add_capability(ts, desc, "denied_log", true,
+					   psprintf("one server-log line at once; the row is written by the background writer within a second "
+								"(%llu handed over, %llu written since the server started)",
+								(unsigned long long) handed, (unsigned long long) written));
+	}
+	else
+		add_capability(ts, desc, "denied_log", true,
+					   gov_preloaded ?
+					   (gov_denied_log_worker ?
+						"one server-log line at once; the background writer is not running, so the row is written by the denied backend at its next statement or at exit" :
+						"one server-log line at once; governance.denied_log_worker is off, so the row is written by the denied backend at its next statement or at exit") :
+					   "one server-log line at once; the row is written by the denied backend at its next statement or at exit "
+					   "(the background writer needs shared_preload_libraries = 'pg_governance')");
 
 	if (relation_exists("pool_stats"))
 		add_capability(ts, desc, "pool_stats", true, "reported by libgovpool clients");
@@ -273,12 +288,30 @@ governance_capabilities(PG_FUNCTION_ARGS)
 		add_capability(ts, desc, "pool_stats", false,
 					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
 
-	add_capability(ts, desc, "session_context", false,
-				   gov_preloaded ? "not in this extension version" : need_preload);
-	add_capability(ts, desc, "latency_histograms", false,
-				   gov_preloaded ? "not in this extension version" : need_preload);
-	add_capability(ts, desc, "executor_enforcement", false,
-				   gov_preloaded ? "not in this extension version" : need_preload);
+	if (!gov_sessions_active())
+		add_capability(ts, desc, "session_context", false, need_preload);
+	else if (!relation_exists("session_context"))
+		add_capability(ts, desc, "session_context", false,
+					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
+	else
+		add_capability(ts, desc, "session_context", true,
+					   "every backend's context in shared memory, view governance.session_context");
+
+	if (!gov_preloaded)
+		add_capability(ts, desc, "latency_histograms", false, need_preload);
+	else if (!relation_exists("agent_latency"))
+		add_capability(ts, desc, "latency_histograms", false,
+					   "not in this extension version: ALTER EXTENSION pg_governance UPDATE");
+	else if (!gov_latency_active())
+		add_capability(ts, desc, "latency_histograms", false, "governance.track_latency is off");
+	else
+		add_capability(ts, desc, "latency_histograms", true,
+					   "per agent and tenant, views governance.agent_latency and governance.tenant_latency");
+
+	add_capability(ts, desc, "executor_enforcement", gov_preloaded,
+				   gov_preloaded ?
+				   "require_context is checked in the executor for every governed table, also where no trigger or policy runs" :
+				   need_preload);
 
 	return (Datum) 0;
 }

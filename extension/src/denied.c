@@ -55,6 +55,7 @@
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/inet.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/json.h"
@@ -72,6 +73,7 @@ enum
 	DL_RELATION, DL_COMMAND, DL_AGENT, DL_TENANT, DL_CORRELATION, DL_DB_USER,
 	DL_SESSION_USER, DL_APPLICATION, DL_CLIENT_ADDR, DL_BACKEND_PID,
 	DL_MESSAGE, DL_STATEMENT,
+	DL_RECORDED_BY,				/* added by 0.3--0.4 */
 	DL_NATTS
 };
 
@@ -98,6 +100,7 @@ typedef struct GovDenial
 	char	   *application_name;
 	char	   *message;
 	char	   *statement;
+	int			backend_pid;
 	/* Subtransaction that wrote it, or InvalidSubTransactionId if queued. */
 	SubTransactionId written_subid;
 } GovDenial;
@@ -128,6 +131,9 @@ static GovDenial *denial_capture(const char *source, const char *action,
 								 const char *message, bool catalog_ok);
 static void denial_log_line(GovDenial *d);
 static void denial_enqueue(GovDenial *d);
+static bool denial_handoff(GovDenial *d);
+static void denial_insert(GovAppender *app, GovDenial *d, TimestampTz now,
+						  Datum addr, bool addr_null, const char *recorded_by);
 static void denied_write_queue(void);
 static void denied_emit_log_hook(ErrorData *edata);
 static void denied_xact_callback(XactEvent event, void *arg);
@@ -200,6 +206,7 @@ denial_capture(const char *source, const char *action, int sqlerrcode,
 			len = pg_mbcliplen(debug_query_string, len, DENIED_STATEMENT_MAX);
 		d->statement = pnstrdup(debug_query_string, len);
 	}
+	d->backend_pid = MyProcPid;
 	d->written_subid = InvalidSubTransactionId;
 	MemoryContextSwitchTo(old);
 	return d;
@@ -273,11 +280,226 @@ denial_free(GovDenial *d)
 	pfree(d);
 }
 
+/*---- Records for the background writer (preloaded mode, worker.c) ----*/
+
+/* Fixed part of a serialized record; the strings follow, NUL-terminated. */
+typedef struct DeniedRecordHeader
+{
+	TimestampTz at;
+	int			sqlerrcode;
+	Oid			relid;
+	int			backend_pid;
+	bool		rls;			/* source: rls or require_context */
+	bool		warned;			/* action: warned or refused */
+	uint16		present;		/* bit per string: not NULL */
+} DeniedRecordHeader;
+
+#define DR_NSTRINGS 11
+
+static void
+denial_strings(GovDenial *d, char **client_addr, const char *strs[DR_NSTRINGS])
+{
+	strs[0] = d->relation;
+	strs[1] = d->command;
+	strs[2] = d->agent_id;
+	strs[3] = d->tenant_id;
+	strs[4] = d->correlation_id;
+	strs[5] = d->db_user;
+	strs[6] = d->db_session_user;
+	strs[7] = d->application_name;
+	strs[8] = *client_addr;
+	strs[9] = d->message;
+	strs[10] = d->statement;
+}
+
+/*
+ * Serialize a record and hand it to the background writer.  The statement
+ * is cut to fit the queue's record size (the log line has all of it).
+ * False when it cannot be handed over: the caller keeps the record.
+ */
+static bool
+denial_handoff(GovDenial *d)
+{
+	DeniedRecordHeader hdr;
+	const char *strs[DR_NSTRINGS];
+	size_t		lens[DR_NSTRINGS];
+	char	   *client_addr = NULL;
+	bool		addr_null;
+	Datum		addr;
+	Size		total = sizeof(hdr);
+	char	   *buf;
+	char	   *p;
+	bool		ok;
+
+	if (!gov_worker_available())
+		return false;
+	addr = gov_client_addr(&addr_null);
+	if (!addr_null)
+		client_addr = DatumGetCString(DirectFunctionCall1(inet_out, addr));
+	denial_strings(d, &client_addr, strs);
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.at = d->at;
+	hdr.sqlerrcode = d->sqlerrcode;
+	hdr.relid = d->relid;
+	hdr.backend_pid = d->backend_pid;
+	hdr.rls = strcmp(d->source, "rls") == 0;
+	hdr.warned = strcmp(d->action, "warned") == 0;
+	for (int i = 0; i < DR_NSTRINGS; i++)
+	{
+		lens[i] = strs[i] ? strlen(strs[i]) : 0;
+		if (strs[i])
+		{
+			hdr.present |= (1 << i);
+			total += lens[i] + 1;
+		}
+	}
+	if (total > GOV_DENIED_RECORD_MAX && lens[10] > 0)
+	{
+		/* cut the statement (last string) at a character boundary */
+		size_t		excess = total - GOV_DENIED_RECORD_MAX;
+
+		if (excess >= lens[10])
+			return false;
+		total -= lens[10];
+		lens[10] = pg_mbcliplen(strs[10], lens[10], lens[10] - excess);
+		total += lens[10];
+	}
+	if (total > GOV_DENIED_RECORD_MAX)
+		return false;
+
+	buf = palloc(total);
+	memcpy(buf, &hdr, sizeof(hdr));
+	p = buf + sizeof(hdr);
+	for (int i = 0; i < DR_NSTRINGS; i++)
+	{
+		if (!strs[i])
+			continue;
+		memcpy(p, strs[i], lens[i]);
+		p[lens[i]] = '\0';
+		p += lens[i] + 1;
+	}
+	ok = gov_worker_handoff(buf, total);
+	pfree(buf);
+	if (client_addr)
+		pfree(client_addr);
+	return ok;
+}
+
+/* Insert one record into denied_log through an open appender. */
+static void
+denial_insert(GovAppender *app, GovDenial *d, TimestampTz now,
+			  Datum addr, bool addr_null, const char *recorded_by)
+{
+	Datum		values[DL_NATTS];
+	bool		nulls[DL_NATTS];
+
+	memset(nulls, false, sizeof(nulls));
+	values[DL_ID] = (Datum) 0;
+	values[DL_AT] = TimestampTzGetDatum(d->at);
+	values[DL_LOGGED_AT] = TimestampTzGetDatum(now);
+	values[DL_SOURCE] = CStringGetTextDatum(d->source);
+	values[DL_ACTION] = CStringGetTextDatum(d->action);
+	values[DL_SQLSTATE] = CStringGetTextDatum(unpack_sql_state(d->sqlerrcode));
+	nulls[DL_RELID] = !OidIsValid(d->relid);
+	values[DL_RELID] = ObjectIdGetDatum(d->relid);
+#define TEXT_OR_NULL(col, s) \
+	do { nulls[col] = ((s) == NULL); if (s) values[col] = CStringGetTextDatum(s); } while (0)
+	TEXT_OR_NULL(DL_RELATION, d->relation);
+	TEXT_OR_NULL(DL_COMMAND, d->command);
+	TEXT_OR_NULL(DL_AGENT, d->agent_id);
+	TEXT_OR_NULL(DL_TENANT, d->tenant_id);
+	TEXT_OR_NULL(DL_CORRELATION, d->correlation_id);
+	TEXT_OR_NULL(DL_DB_USER, d->db_user);
+	TEXT_OR_NULL(DL_SESSION_USER, d->db_session_user);
+	TEXT_OR_NULL(DL_APPLICATION, d->application_name);
+	TEXT_OR_NULL(DL_STATEMENT, d->statement);
+#undef TEXT_OR_NULL
+	values[DL_CLIENT_ADDR] = addr;
+	nulls[DL_CLIENT_ADDR] = addr_null;
+	values[DL_BACKEND_PID] = Int32GetDatum(d->backend_pid);
+	values[DL_MESSAGE] = CStringGetTextDatum(d->message);
+	values[DL_RECORDED_BY] = CStringGetTextDatum(recorded_by);
+	gov_appender_insert(app, values, nulls);
+}
+
+/*
+ * Background writer (worker.c): store serialized records in denied_log, in
+ * the caller's transaction.  In a database without pg_governance there is
+ * nowhere to store them: they are dropped (their log lines remain) and the
+ * result is false.
+ */
+bool
+gov_denied_write_serialized(const char **records, const Size *lens, int n)
+{
+	GovAppender *app = gov_appender_open(GOV_LOG_DENIED, true);
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (app == NULL)
+	{
+		ereport(LOG,
+				(errmsg("pg_governance: %d denied attempts dropped: governance.denied_log does not exist in this database", n)));
+		return false;
+	}
+	for (int r = 0; r < n; r++)
+	{
+		DeniedRecordHeader hdr;
+		GovDenial	d;
+		const char *p = records[r] + sizeof(hdr);
+		const char *end = records[r] + lens[r];
+		char	   *strs[DR_NSTRINGS];
+		Datum		addr = (Datum) 0;
+
+		memcpy(&hdr, records[r], sizeof(hdr));
+		for (int i = 0; i < DR_NSTRINGS; i++)
+		{
+			strs[i] = NULL;
+			if (hdr.present & (1 << i))
+			{
+				size_t		len = strnlen(p, end - p);
+
+				if (p + len >= end)
+					elog(ERROR, "corrupt denied attempt record in the shared queue");
+				strs[i] = (char *) p;
+				p += len + 1;
+			}
+		}
+		memset(&d, 0, sizeof(d));
+		d.at = hdr.at;
+		d.source = hdr.rls ? "rls" : "require_context";
+		d.action = hdr.warned ? "warned" : "refused";
+		d.sqlerrcode = hdr.sqlerrcode;
+		d.relid = hdr.relid;
+		d.backend_pid = hdr.backend_pid;
+		d.relation = strs[0];
+		d.command = strs[1];
+		d.agent_id = strs[2];
+		d.tenant_id = strs[3];
+		d.correlation_id = strs[4];
+		d.db_user = strs[5];
+		d.db_session_user = strs[6];
+		d.application_name = strs[7];
+		if (strs[8])
+			addr = DirectFunctionCall1(inet_in, CStringGetDatum(strs[8]));
+		d.message = strs[9] ? strs[9] : "";
+		d.statement = strs[10];
+		denial_insert(app, &d, now, addr, strs[8] == NULL, "worker");
+	}
+	gov_appender_close(app);
+	return true;
+}
+
 /* Log and queue; past DENIED_QUEUE_MAX only the log line remains. */
 static void
 denial_enqueue(GovDenial *d)
 {
 	denial_log_line(d);
+	if (gov_preloaded && denial_handoff(d))
+	{
+		/* the background writer stores it (worker.c) */
+		denial_free(d);
+		return;
+	}
 	if (queue_unwritten >= DENIED_QUEUE_MAX)
 	{
 		queue_dropped++;
@@ -469,8 +691,6 @@ denied_write_queue(void)
 {
 	GovAppender *app;
 	GovDenial  *d;
-	Datum		values[DL_NATTS];
-	bool		nulls[DL_NATTS];
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		addr;
@@ -505,33 +725,7 @@ denied_write_queue(void)
 	{
 		if (d->written_subid != InvalidSubTransactionId)
 			continue;
-		memset(nulls, false, sizeof(nulls));
-		values[DL_ID] = (Datum) 0;
-		values[DL_AT] = TimestampTzGetDatum(d->at);
-		values[DL_LOGGED_AT] = TimestampTzGetDatum(now);
-		values[DL_SOURCE] = CStringGetTextDatum(d->source);
-		values[DL_ACTION] = CStringGetTextDatum(d->action);
-		values[DL_SQLSTATE] = CStringGetTextDatum(unpack_sql_state(d->sqlerrcode));
-		nulls[DL_RELID] = !OidIsValid(d->relid);
-		values[DL_RELID] = ObjectIdGetDatum(d->relid);
-#define TEXT_OR_NULL(col, s) \
-		do { nulls[col] = ((s) == NULL); if (s) values[col] = CStringGetTextDatum(s); } while (0)
-		TEXT_OR_NULL(DL_RELATION, d->relation);
-		TEXT_OR_NULL(DL_COMMAND, d->command);
-		TEXT_OR_NULL(DL_AGENT, d->agent_id);
-		TEXT_OR_NULL(DL_TENANT, d->tenant_id);
-		TEXT_OR_NULL(DL_CORRELATION, d->correlation_id);
-		TEXT_OR_NULL(DL_DB_USER, d->db_user);
-		TEXT_OR_NULL(DL_SESSION_USER, d->db_session_user);
-		TEXT_OR_NULL(DL_APPLICATION, d->application_name);
-		TEXT_OR_NULL(DL_STATEMENT, d->statement);
-#undef TEXT_OR_NULL
-		values[DL_CLIENT_ADDR] = addr;
-		nulls[DL_CLIENT_ADDR] = addr_null;
-		values[DL_BACKEND_PID] = Int32GetDatum(MyProcPid);
-		values[DL_MESSAGE] = CStringGetTextDatum(d->message);
-
-		gov_appender_insert(app, values, nulls);
+		denial_insert(app, d, now, addr, addr_null, "backend");
 		d->written_subid = subid;
 		queue_unwritten--;
 	}

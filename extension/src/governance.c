@@ -17,9 +17,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
 #include "tcop/utility.h"
 
 #include "governance.h"
@@ -32,6 +36,13 @@ bool		gov_preloaded = false;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static shmem_request_hook_type prev_shmem_request = NULL;
+static shmem_startup_hook_type prev_shmem_startup = NULL;
+
+/* Depth of executor/utility calls: statements at depth 0 are top level. */
+static int	nesting_level = 0;
 
 /*---- Function declarations ----*/
 void		_PG_init(void);
@@ -42,6 +53,11 @@ static void gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 static void gov_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 							uint64 count, bool execute_once);
+static void gov_ExecutorFinish(QueryDesc *queryDesc);
+static void gov_ExecutorEnd(QueryDesc *queryDesc);
+static void gov_shmem_request(void);
+static void gov_shmem_startup(void);
+static void gov_xact_callback(XactEvent event, void *arg);
 
 void
 _PG_init(void)
@@ -58,6 +74,53 @@ _PG_init(void)
 	ExecutorStart_hook = gov_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = gov_ExecutorRun;
+
+	if (!gov_preloaded)
+		return;
+
+	/* Preloaded mode: shared memory, timing hooks, the background writer. */
+	prev_shmem_request = shmem_request_hook;
+	shmem_request_hook = gov_shmem_request;
+	prev_shmem_startup = shmem_startup_hook;
+	shmem_startup_hook = gov_shmem_startup;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = gov_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = gov_ExecutorEnd;
+	RegisterXactCallback(gov_xact_callback, NULL);
+	gov_worker_register();
+}
+
+static void
+gov_shmem_request(void)
+{
+	if (prev_shmem_request)
+		prev_shmem_request();
+	RequestAddinShmemSpace(gov_sessions_shmem_size());
+	RequestAddinShmemSpace(gov_latency_shmem_size());
+	RequestAddinShmemSpace(gov_worker_shmem_size());
+	RequestNamedLWLockTranche("pg_governance", 1);
+}
+
+static void
+gov_shmem_startup(void)
+{
+	if (prev_shmem_startup)
+		prev_shmem_startup();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	gov_sessions_shmem_init();
+	gov_latency_shmem_init();
+	gov_worker_shmem_init();
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+gov_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		gov_latency_xact_end();
 }
 
 /*
@@ -75,13 +138,25 @@ gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	gov_check_utility_against_seal(pstmt);
 	/* denied attempts still queued are written before the statement runs */
 	gov_denied_flush_utility(pstmt);
+	/* preloaded: TRUNCATE / COPY FROM of a governed table need a context */
+	if (gov_preloaded)
+		gov_require_context_utility(pstmt);
 
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-							params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -100,6 +175,11 @@ gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+
+	/* preloaded: time top-level statements for the latency histograms */
+	if (gov_preloaded && nesting_level == 0 &&
+		(eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+		gov_latency_start(queryDesc);
 }
 
 /*
@@ -114,8 +194,48 @@ gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 {
 	gov_require_context_executor(queryDesc);
 
-	if (prev_ExecutorRun)
-		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+/* Executor finish (preloaded): AFTER triggers run here, nested. */
+static void
+gov_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+/* Executor end (preloaded): count the statement in its histogram. */
+static void
+gov_ExecutorEnd(QueryDesc *queryDesc)
+{
+	gov_latency_end(queryDesc);
+
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
 	else
-		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		standard_ExecutorEnd(queryDesc);
 }

@@ -100,6 +100,7 @@ static const char *show_tenant_id(void);
 static const char *show_correlation_id(void);
 static bool check_signing_key(char **newval, void **extra, GucSource source);
 static const char *show_signing_key(void);
+static void gov_define_preload_settings(void);
 static void unseal(void);
 static void seal_xact_callback(XactEvent event, void *arg);
 static void seal_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -195,7 +196,65 @@ gov_define_settings(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/*
+	 * Preloaded mode: hand denied attempts to the background writer.  Off,
+	 * the denied backend writes them itself, as without preload.
+	 */
+	DefineCustomBoolVariable("governance.denied_log_worker",
+							 "Let the background writer store denied attempts (preloaded mode).",
+							 "Off: the denied backend stores them at its next statement or at exit, as without preload.",
+							 &gov_denied_log_worker,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	if (gov_preloaded)
+		gov_define_preload_settings();
+
 	MarkGUCPrefixReserved("governance");
+}
+
+/*
+ * Settings of the preloaded mode.  Sizes of shared memory are fixed at
+ * server start; PostgreSQL accepts such (PGC_POSTMASTER) settings only
+ * while shared_preload_libraries is being processed.
+ */
+static void
+gov_define_preload_settings(void)
+{
+	DefineCustomIntVariable("governance.session_context_bytes",
+							"Bytes of each context value kept per backend for governance.session_context.",
+							"Longer values are cut at a character boundary and flagged truncated.",
+							&gov_session_context_bytes,
+							256, 32, 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("governance.max_agents",
+							"Agent and tenant pairs with their own latency histogram.",
+							"Statements of further pairs are counted in one overflow entry per database.",
+							&gov_max_agents,
+							1000, 10, 100000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("governance.track_latency",
+							 "Collect per-agent statement latency histograms (preloaded mode).",
+							 NULL,
+							 &gov_track_latency,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("governance.denied_queue_slots",
+							"Denied attempts that can wait in shared memory for the background writer.",
+							"When all are in use, a backend keeps its records and writes them itself.",
+							&gov_denied_queue_slots,
+							64, 8, 8192,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
 }
 
 /*---- Validation ----*/
@@ -338,6 +397,9 @@ assign_context_value(GovField field, const char *newval)
 	if (seal.sealed && !seal.resyncing && IsTransactionState() &&
 		strcmp(newval ? newval : "", seal.values[field]) != 0)
 		report_sealed(field_setting_names[field]);
+	/* governance.session_context (preloaded mode) shows the effective value */
+	gov_session_publish(field, seal.sealed ? seal.values[field] : newval);
+	gov_latency_context_changed();
 }
 
 static void

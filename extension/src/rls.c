@@ -43,6 +43,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "nodes/parsenodes.h"
+#include "commands/copy.h"
 
 #include "governance.h"
 
@@ -182,19 +184,77 @@ governance_enable_rls(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* Does the table carry our policy (enable_rls) / our audit triggers? */
+static bool
+rel_has_policy(Relation rel)
+{
+	ListCell   *plc;
+
+	if (!rel->rd_rel->relrowsecurity || rel->rd_rsdesc == NULL)
+		return false;
+	foreach(plc, rel->rd_rsdesc->policies)
+	{
+		RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(plc);
+
+		if (strcmp(policy->policy_name, RLS_POLICY_NAME) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+rel_is_audited(Relation rel)
+{
+	if (rel->trigdesc == NULL)
+		return false;
+	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
+		if (strncmp(rel->trigdesc->triggers[i].tgname, "governance_audit_",
+					strlen("governance_audit_")) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+operation_command(CmdType operation)
+{
+	switch (operation)
+	{
+		case CMD_INSERT:
+			return "INSERT";
+		case CMD_UPDATE:
+			return "UPDATE";
+		case CMD_DELETE:
+			return "DELETE";
+		case CMD_MERGE:
+			return "MERGE";
+		default:
+			return "SELECT";
+	}
+}
+
 /*
  * Executor-level require_context: at ExecutorRun, before any row is read,
- * apply it to every table of the plan that is governed by enable_rls()
- * (has our policy) and to which row-level security applies for this user.
- * The policy's own guard then finds the statement already warned about
- * (warn) or never runs (enforce).  A cursor runs this at every fetch; only
- * the first one can warn (once per table per statement).
+ * apply it to the governed tables of the plan.
+ *
+ * Plain mode: the tables governed by enable_rls() (our policy) to which
+ * row-level security applies for this user.  The policy's own guard then
+ * finds the statement already warned about (warn) or never runs (enforce).
+ *
+ * Preloaded mode (executor-level enforcement): every table with our policy,
+ * whether or not row-level security applies to this user (superusers,
+ * BYPASSRLS roles), and every audited table the statement writes, whether
+ * or not its triggers will fire (session_replication_role = replica, a
+ * disabled trigger, a statement that changes no row of a partition).
+ *
+ * A cursor runs this at every fetch; only the first one can warn (once per
+ * table per statement).
  */
 void
 gov_require_context_executor(QueryDesc *queryDesc)
 {
 	ListCell   *lc;
-	const char *command = NULL;
+	int			rti = 0;
+	List	   *results = queryDesc->plannedstmt->resultRelations;
 
 	if (gov_require_context == GOV_REQUIRE_OFF ||
 		IsParallelWorker() ||	/* the leader checks */
@@ -208,6 +268,7 @@ gov_require_context_executor(QueryDesc *queryDesc)
 		Relation	rel;
 		bool		governed = false;
 
+		rti++;
 		if (rte->rtekind != RTE_RELATION ||
 			(rte->relkind != RELKIND_RELATION &&
 			 rte->relkind != RELKIND_PARTITIONED_TABLE))
@@ -215,41 +276,62 @@ gov_require_context_executor(QueryDesc *queryDesc)
 		rel = RelationIdGetRelation(rte->relid);
 		if (rel == NULL)
 			continue;
-		if (rel->rd_rel->relrowsecurity && rel->rd_rsdesc != NULL)
-		{
-			ListCell   *plc;
-
-			foreach(plc, rel->rd_rsdesc->policies)
-			{
-				RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(plc);
-
-				if (strcmp(policy->policy_name, RLS_POLICY_NAME) == 0)
-					governed = true;
-			}
-		}
+		if (rel_has_policy(rel))
+			governed = gov_preloaded ||
+				check_enable_rls(rte->relid, rte->checkAsUser, true) == RLS_ENABLED;
+		else if (gov_preloaded && list_member_int(results, rti))
+			governed = rel_is_audited(rel);
 		RelationClose(rel);
-		if (!governed ||
-			check_enable_rls(rte->relid, rte->checkAsUser, true) != RLS_ENABLED)
+		if (governed)
+			gov_require_context_check(rte->relid, operation_command(queryDesc->operation));
+	}
+}
+
+/*
+ * Preloaded mode: TRUNCATE and COPY FROM of a governed table (our policy or
+ * our audit triggers) need a context too, also when no trigger fires.
+ */
+void
+gov_require_context_utility(PlannedStmt *pstmt)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	List	   *rels = NIL;
+	const char *command;
+	ListCell   *lc;
+
+	if (gov_require_context == GOV_REQUIRE_OFF ||
+		gov_context_value(GOV_FIELD_AGENT) != NULL ||
+		!IsTransactionState() || stmt == NULL)
+		return;
+	if (IsA(stmt, TruncateStmt))
+	{
+		rels = ((TruncateStmt *) stmt)->relations;
+		command = "TRUNCATE";
+	}
+	else if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->is_from &&
+			 ((CopyStmt *) stmt)->relation != NULL)
+	{
+		rels = list_make1(((CopyStmt *) stmt)->relation);
+		command = "COPY";
+	}
+	else
+		return;
+
+	foreach(lc, rels)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
+		Relation	rel;
+		bool		governed;
+
+		if (!OidIsValid(relid))
+			continue;			/* the command itself reports it */
+		rel = RelationIdGetRelation(relid);
+		if (rel == NULL)
 			continue;
-		if (command == NULL)
-		{
-			switch (queryDesc->operation)
-			{
-				case CMD_INSERT:
-					command = "INSERT";
-					break;
-				case CMD_UPDATE:
-					command = "UPDATE";
-					break;
-				case CMD_DELETE:
-					command = "DELETE";
-					break;
-				default:
-					command = "SELECT";
-					break;
-			}
-		}
-		gov_require_context_check(rte->relid, command);
+		governed = rel_has_policy(rel) || rel_is_audited(rel);
+		RelationClose(rel);
+		if (governed)
+			gov_require_context_check(relid, command);
 	}
 }
 
