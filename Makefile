@@ -4,6 +4,8 @@
 #   make check    set-up + build + install + throwaway clusters + every suite (what CI runs)
 #   make demo     set-up + build + throwaway cluster + governed multi-client workload
 #   make bench    side-by-side benchmarks, printed as ratios
+#   make faults   fault suite: crash, restart, terminated backends, breaker, exhaustion
+#                 (make check runs its short form)
 #
 # The version lives in extension/pg_governance.control only; everything else reads it.
 
@@ -13,7 +15,7 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extensi
 
 # Goals that orchestrate the whole project run scripts; they must work on a
 # machine where PGXS is not installed yet, so they do not include it.
-ORCHESTRATION_GOALS := check demo bench fuzz distclean
+ORCHESTRATION_GOALS := check demo bench fuzz faults distclean
 ifneq ($(filter $(ORCHESTRATION_GOALS),$(MAKECMDGOALS)),)
 
 .PHONY: $(ORCHESTRATION_GOALS)
@@ -25,8 +27,10 @@ bench:
 	@bash scripts/bench.sh
 fuzz:
 	@bash scripts/fuzz.sh
+faults:
+	@bash scripts/faults.sh
 distclean:
-	rm -rf results regression.diffs regression.out log
+	rm -rf results regression.diffs regression.out log test/faults/build
 	-$(MAKE) -C client clean
 	-$(MAKE) clean
 
