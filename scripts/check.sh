@@ -6,6 +6,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# Everything the suites print also goes to log/make-check.log, which
+# scripts/scan-logs.sh scans for the test password with the server logs.
+mkdir -p log
+exec > >(tee log/make-check.log) 2>&1
+
 bash scripts/setup.sh || exit 1
 
 echo "== metadata"

@@ -66,7 +66,13 @@ else
 fi
 
 # The workload connects as demo_app: a non-superuser, so RLS applies to it.
+# On the throwaway cluster TCP needs a password (with-cluster): demo_app gets
+# the cluster's test password.
 app_url="postgresql://demo_app@127.0.0.1:${PGPORT}/${PGDATABASE}"
+if [ -n "${GOVERNANCE_TEST_PASSWORD:-}" ]; then
+  psql_admin -v pw="$GOVERNANCE_TEST_PASSWORD" <<<"ALTER ROLE demo_app PASSWORD :'pw';"
+  app_url="postgresql://demo_app:${GOVERNANCE_TEST_PASSWORD}@127.0.0.1:${PGPORT}/${PGDATABASE}"
+fi
 export DATABASE_URL=$app_url ENVIRONMENT=demo GOVPOOL_APPLICATION_NAME=govpool_demo GOVPOOL_LOG_LEVEL=warn
 # publish pool stats to governance.pool_stats every second (default 10)
 export GOVPOOL_REPORT_INTERVAL=1

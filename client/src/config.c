@@ -90,6 +90,10 @@ env_get(const env_reader *r, const char *name)
 /*
  * Value of a setting with two names; both set to different values is an
  * error.  *used gets the name the value came from.
+ *
+ * Messages quote a value only up to 64 bytes ("%.64s"): a long value would
+ * otherwise fill the whole message and push its end (the part saying what is
+ * wrong) out of GOVPOOL_MESSAGE_MAX (found by fuzz_config).
  */
 static bool
 env_get_alias(const env_reader *r, const char *name, const char *alias,
@@ -101,7 +105,7 @@ env_get_alias(const env_reader *r, const char *name, const char *alias,
 	if (a && b && strcmp(a, b) != 0)
 	{
 		gp_error_set(err, GOVPOOL_ERR_CONFIG,
-					 "%s=\"%s\" and %s=\"%s\" disagree: set one of them", name, a, alias, b);
+					 "%s=\"%.64s\" and %s=\"%.64s\" disagree: set one of them", name, a, alias, b);
 		return false;
 	}
 	*val = a ? a : b;
@@ -122,12 +126,12 @@ parse_int(const char *name, const char *val, long min, long max, int *out, govpo
 		end++;
 	if (end == val || *end != '\0' || *val == '+')
 	{
-		gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%s\": not an integer", name, val);
+		gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%.64s\": not an integer", name, val);
 		return false;
 	}
 	if (v < min || v > max)
 	{
-		gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%s\": must be between %ld and %ld",
+		gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%.64s\": must be between %ld and %ld",
 					 name, val, min, max);
 		return false;
 	}
@@ -145,12 +149,13 @@ parse_seconds(const char *name, const char *val, long max_s, int *out_ms, govpoo
 	int			ndigits = 0,
 				nfrac = 0;
 
+	/* past max_s, keep reading digits (without overflowing) so the error says "too large" */
 	while (isdigit((unsigned char) *p))
 	{
-		secs = secs * 10 + (*p++ - '0');
+		if (secs <= max_s)
+			secs = secs * 10 + (*p - '0');
+		p++;
 		ndigits++;
-		if (secs > max_s)
-			break;
 	}
 	if (*p == '.')
 	{
@@ -165,7 +170,7 @@ parse_seconds(const char *name, const char *val, long max_s, int *out_ms, govpoo
 		if (isdigit((unsigned char) *p))
 		{
 			gp_error_set(err, GOVPOOL_ERR_CONFIG,
-						 "%s=\"%s\": at most millisecond precision (3 decimals)", name, val);
+						 "%s=\"%.64s\": at most millisecond precision (3 decimals)", name, val);
 			return false;
 		}
 		while (nfrac < 3)
@@ -177,12 +182,12 @@ parse_seconds(const char *name, const char *val, long max_s, int *out_ms, govpoo
 	if (ndigits == 0 || *p != '\0')
 	{
 		gp_error_set(err, GOVPOOL_ERR_CONFIG,
-					 "%s=\"%s\": not a non-negative number of seconds", name, val);
+					 "%s=\"%.64s\": not a non-negative number of seconds", name, val);
 		return false;
 	}
 	if (secs > max_s || (secs == max_s && ms > 0))
 	{
-		gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%s\": must be at most %ld seconds",
+		gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%.64s\": must be at most %ld seconds",
 					 name, val, max_s);
 		return false;
 	}
@@ -210,7 +215,7 @@ parse_bool(const char *name, const char *val, bool *out, govpool_error *err)
 		}
 	}
 	gp_error_set(err, GOVPOOL_ERR_CONFIG,
-				 "%s=\"%s\": not a boolean (use true/false, 1/0, yes/no, on/off)", name, val);
+				 "%s=\"%.64s\": not a boolean (use true/false, 1/0, yes/no, on/off)", name, val);
 	return false;
 }
 
@@ -497,7 +502,9 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 					}
 					any_port = true;
 				}
-				if (hl + strlen(dh) + 2 >= sizeof(hosts) || pl + 8 >= sizeof(ports))
+				/* a valid port may be long: leading zeros (was a stack overflow) */
+				if (hl + strlen(dh) + 2 >= sizeof(hosts) ||
+					pl + (dp ? strlen(dp) : 0) + 2 >= sizeof(ports))
 				{
 					gp_error_set(err, GOVPOOL_ERR_CONFIG, "DATABASE_URL: host list too long");
 					goto done;
@@ -784,6 +791,7 @@ govpool_config_from_getenv(govpool_config *cfg, govpool_getenv_fn getenv_fn, voi
 			   *used;
 	const char *url;
 	char		appbase[GOVPOOL_NAME_MAX] = "";
+	const char *appsrc;
 	cbuf		ci;
 
 	gp_error_clear(err);
@@ -984,20 +992,26 @@ govpool_config_from_getenv(govpool_config *cfg, govpool_getenv_fn getenv_fn, voi
 	}
 
 	/* application_name, with the worker id: <app>_<worker>_<pid> */
+	appsrc = "DATABASE_URL's application_name";
 	if ((v = env_get(&r, "GOVPOOL_APPLICATION_NAME")) != NULL)
+	{
 		snprintf(appbase, sizeof(appbase), "%s", v);
+		appsrc = "GOVPOOL_APPLICATION_NAME";
+	}
 	else if (appbase[0] == '\0')
 	{
-		if ((v = env_get(&r, "PGAPPNAME")) != NULL || (v = env_get(&r, "K_SERVICE")) != NULL)
-			snprintf(appbase, sizeof(appbase), "%s", v);
-		else
-			snprintf(appbase, sizeof(appbase), "govpool");
+		if ((v = env_get(&r, "PGAPPNAME")) != NULL)
+			appsrc = "PGAPPNAME";
+		else if ((v = env_get(&r, "K_SERVICE")) != NULL)
+			appsrc = "K_SERVICE";
+		snprintf(appbase, sizeof(appbase), "%s", v ? v : "govpool");
 	}
 	for (char *c = appbase; *c; c++)
 		if ((unsigned char) *c < 0x20 || (unsigned char) *c > 0x7e)
 		{
+			/* the error names where the name came from (found by fuzz_config) */
 			gp_error_set(err, GOVPOOL_ERR_CONFIG,
-						 "application name: only printable ASCII is allowed");
+						 "%s: application name may only contain printable ASCII", appsrc);
 			return GOVPOOL_ERR_CONFIG;
 		}
 	if ((v = env_get(&r, "GOVPOOL_WORKER_ID")) != NULL)

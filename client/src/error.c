@@ -124,18 +124,30 @@ gp_error_from_conn(govpool_error *err, govpool_status kind, PGconn *conn, const 
 	gp_redact(err->message, sizeof(err->message), NULL);
 }
 
-/* Replace text[start, end) by "***". */
-static void
+/*
+ * Replace text[start, end) by "***" (start <= end <= strlen(text) < size).
+ * Returns where scanning may go on: just past the stars, or the end of the
+ * text when they did not fit.  A secret that ends the buffer is cut, never
+ * left half-visible.
+ */
+static size_t
 splice_stars(char *text, size_t size, size_t start, size_t end)
 {
 	size_t		len = strlen(text);
 	size_t		tail = len - end;
 
+	if (start + 4 > size)
+	{
+		/* not even room for the stars: end the text where the secret began */
+		text[start] = '\0';
+		return start;
+	}
 	if (start + 3 + tail + 1 > size)
 		tail = size - start - 4;
 	memmove(text + start + 3, text + end, tail);
 	memcpy(text + start, "***", 3);
 	text[start + 3 + tail] = '\0';
+	return start + 3;
 }
 
 void
@@ -152,7 +164,7 @@ gp_redact(char *text, size_t size, const char *secret)
 		size_t		sl = strlen(secret);
 
 		while ((p = strstr(text, secret)) != NULL)
-			splice_stars(text, size, p - text, p - text + sl);
+			(void) splice_stars(text, size, p - text, p - text + sl);
 	}
 
 	/* password=value (conninfo), value up to a space or quote-delimited */
@@ -178,8 +190,7 @@ gp_redact(char *text, size_t size, const char *secret)
 		else
 			while (text[end] && text[end] != ' ' && text[end] != '&')
 				end++;
-		splice_stars(text, size, start, end);
-		p = text + start + 3;
+		p = text + splice_stars(text, size, start, end);
 	}
 
 	/* scheme://user:secret@host */
@@ -197,7 +208,7 @@ gp_redact(char *text, size_t size, const char *secret)
 			at++;
 		}
 		if (*at == '@' && colon && strncmp(colon + 1, "***@", 4) != 0)
-			splice_stars(text, size, colon + 1 - text, at - text);
+			(void) splice_stars(text, size, colon + 1 - text, at - text);
 		p = auth;
 	}
 }

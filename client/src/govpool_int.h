@@ -15,9 +15,12 @@
 
 #include "govpool.h"
 
+/* Limits of the context in characters, as the server counts them (UTF-8). */
 #define GP_MAX_AGENT 256
 #define GP_MAX_TENANT 256
-#define GP_MAX_CORRELATION 128
+#define GP_MAX_CORRELATION 128		/* ASCII only */
+/* Bytes a value of GP_MAX_AGENT / GP_MAX_TENANT characters may take. */
+#define GP_MAX_ID_BYTES (4 * 256)
 
 /* ---- Time (monotonic nanoseconds) ---- */
 extern int64_t gp_now_ns(void);
@@ -96,8 +99,8 @@ struct govpool_session
 {
 	struct gp_entry *entry;
 	gp_session_state state;
-	char		agent[GP_MAX_AGENT + 1];
-	char		tenant[GP_MAX_TENANT + 1];
+	char		agent[GP_MAX_ID_BYTES + 1];
+	char		tenant[GP_MAX_ID_BYTES + 1];
 	char		correlation[GP_MAX_CORRELATION + 1];
 	bool		has_tenant;
 	bool		has_correlation;

@@ -446,8 +446,8 @@ gp_pool_checkin(govpool *pool, gp_entry *e)
 
 typedef struct leak_report
 {
-	char		agent[GP_MAX_AGENT + 1];
-	char		tenant[GP_MAX_TENANT + 1];
+	char		agent[GP_MAX_ID_BYTES + 1];
+	char		tenant[GP_MAX_ID_BYTES + 1];
 	char		correlation[GP_MAX_CORRELATION + 1];
 	char		where[300];
 	char		held_ms[24];

@@ -4,6 +4,10 @@
 # "N passed, N failed" summary; exits non-zero if anything failed or crashed.
 #
 #   run-tests.sh BUILD_DIR "ALL_TESTS" "TSAN_TESTS"
+#
+# Each binary's whole output is also kept in BUILD_DIR/logs/<label>.log,
+# where scripts/scan-logs.sh looks for the test password (test_hostile
+# provokes password errors on purpose).
 build=$1
 all=$2
 tsan=$3
@@ -23,6 +27,7 @@ fi
 run() {  # run LABEL BINARY
   label=$1; bin=$2
   out=$($norand "$bin" 2>&1); status=$?
+  mkdir -p "$build/logs" && printf '%s\n' "$out" >"$build/logs/$(printf '%s' "$label" | tr -c 'A-Za-z0-9_.+-' '_').log"
   summary=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)
   if [ -z "$summary" ]; then
     printf '%s\n' "$out" | tail -n 40
