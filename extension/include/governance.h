@@ -163,6 +163,7 @@ extern Size gov_latency_shmem_size(void);
 extern void gov_latency_shmem_init(void);
 extern bool gov_latency_active(void);
 extern void gov_latency_start(struct QueryDesc *queryDesc);
+extern void gov_latency_run(struct QueryDesc *queryDesc);
 extern void gov_latency_end(struct QueryDesc *queryDesc);
 extern void gov_latency_xact_end(void);
 

@@ -193,6 +193,9 @@ gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 				uint64 count, bool execute_once)
 {
 	gov_require_context_executor(queryDesc);
+	/* preloaded: the latency clock of a top-level statement starts here */
+	if (gov_preloaded && nesting_level == 0)
+		gov_latency_run(queryDesc);
 
 	nesting_level++;
 	PG_TRY();

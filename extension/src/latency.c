@@ -4,18 +4,21 @@
  *	  Per-agent and per-tenant statement latency histograms (preloaded mode).
  *
  * One shared hash entry per (database, agent_id, tenant_id) holds the
- * number of top-level statements, their total and largest executor time,
+ * number of top-level statements, their total and largest execution time,
  * and a log-linear histogram of their times: 8 buckets per power of two of
  * microseconds, so any percentile read from it is within 6.25% of the true
  * value (the view reports the middle of the bucket the percentile falls in).
  * Statements with no agent_id are counted too, with agent_id NULL: that is
  * the traffic that bypasses the connector.
  *
- * Cost per statement: the executor timer (the mechanism pg_stat_statements
- * uses), a shared lock on the table and four atomic additions to the entry
- * (about 600 instructions in all, measured with callgrind).  The entry is
- * found by hashing only when the context changed (the assign hooks mark it)
- * or after a reset; otherwise the backend's cached pointer is used.  The statement is counted under the context it started
+ * A statement's time runs from its first ExecutorRun to its ExecutorEnd:
+ * two clock reads (for a cursor fetched over several statements it includes
+ * the time between fetches).  Cost per statement: those and a few additions to counters in the backend's own slot of shared
+ * memory, which no other backend writes (see LatencyPending): a statement
+ * touches no shared cache line unless its context moved to another entry.
+ * The entry is found by hashing only when the context changed (the assign
+ * hooks mark it) or after a reset; otherwise the backend's cached pointer is
+ * used.  The statement is counted under the context it started
  * with (so governance.set_context() itself counts under the previous one).
  *
  * At most governance.max_agents entries exist; statements of contexts that
@@ -37,6 +40,8 @@
 #include "mb/pg_wchar.h"
 #include "port/atomics.h"
 #include "port/pg_bitutils.h"
+#include "storage/backendid.h"
+#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "catalog/pg_authid.h"
@@ -93,8 +98,29 @@ typedef struct LatencyShared
 	TimestampTz reset_at;
 } LatencyShared;
 
+/*
+ * What one backend counted and has not yet added to its entry.  Only the
+ * owner writes it (plain stores, no atomics, its own cache lines), readers
+ * copy it under a change counter; the owner folds it into the shared entry
+ * when its context moves to another entry, after a reset and at exit.  So
+ * statements of an unchanged context touch no shared cache line at all.
+ */
+typedef struct LatencyPending
+{
+	pg_atomic_uint32 changecount;	/* odd while the owner writes */
+	LatencyEntry *entry;		/* NULL: nothing pending */
+	uint64		generation;		/* of lat_shared when entry was found */
+	uint64		calls;
+	uint64		total_ns;
+	uint64		max_ns;
+	uint64		buckets[LAT_BUCKETS];
+} LatencyPending;
+
 static LatencyShared *lat_shared = NULL;
 static HTAB *lat_hash = NULL;
+static LatencyPending *lat_pending = NULL;	/* MaxBackends of them */
+static LatencyPending *my_pending = NULL;
+static bool pending_exit_registered = false;
 
 /* Backend-local: the entry of the current context, while valid. */
 static LatencyEntry *cached_entry = NULL;
@@ -108,9 +134,14 @@ typedef struct ActiveQuery
 	QueryDesc  *qd;
 	LatencyEntry *entry;
 	uint64		generation;
+	bool		running;		/* start is set: the first ExecutorRun began */
+	instr_time	start;
 } ActiveQuery;
 static ActiveQuery active[LAT_ACTIVE_MAX];
 static int	nactive = 0;
+
+static void pending_fold(void);
+static bool pending_claim(void);
 
 PG_FUNCTION_INFO_V1(governance_latency_histograms);
 PG_FUNCTION_INFO_V1(governance_reset_latency_histograms);
@@ -118,7 +149,8 @@ PG_FUNCTION_INFO_V1(governance_reset_latency_histograms);
 Size
 gov_latency_shmem_size(void)
 {
-	return add_size(MAXALIGN(sizeof(LatencyShared)),
+	return add_size(add_size(MAXALIGN(sizeof(LatencyShared)),
+							 mul_size(MaxBackends, sizeof(LatencyPending))),
 					hash_estimate_size(gov_max_agents + LAT_OVERFLOW_SPARE,
 									   sizeof(LatencyEntry)));
 }
@@ -135,6 +167,14 @@ gov_latency_shmem_init(void)
 		lat_shared->lock = &(GetNamedLWLockTranche("pg_governance"))[0].lock;
 		pg_atomic_init_u64(&lat_shared->generation, 1);
 		lat_shared->reset_at = GetCurrentTimestamp();
+	}
+	lat_pending = ShmemInitStruct("pg_governance latency pending",
+								  mul_size(MaxBackends, sizeof(LatencyPending)), &found);
+	if (!found)
+	{
+		memset(lat_pending, 0, mul_size(MaxBackends, sizeof(LatencyPending)));
+		for (int i = 0; i < MaxBackends; i++)
+			pg_atomic_init_u32(&lat_pending[i].changecount, 0);
 	}
 	info.keysize = sizeof(LatencyKey);
 	info.entrysize = sizeof(LatencyEntry);
@@ -256,17 +296,27 @@ gov_latency_start(QueryDesc *queryDesc)
 	e = current_entry();
 	if (e == NULL)
 		return;
-	if (queryDesc->totaltime == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(queryDesc->estate->es_query_cxt);
-
-		queryDesc->totaltime = InstrAlloc(1, INSTRUMENT_TIMER, false);
-		MemoryContextSwitchTo(old);
-	}
 	active[nactive].qd = queryDesc;
 	active[nactive].entry = e;
 	active[nactive].generation = cached_generation;
+	active[nactive].running = false;
 	nactive++;
+}
+
+/* ExecutorRun, top level: the clock starts at the first run. */
+void
+gov_latency_run(QueryDesc *queryDesc)
+{
+	for (int i = nactive - 1; i >= 0; i--)
+		if (active[i].qd == queryDesc)
+		{
+			if (!active[i].running)
+			{
+				INSTR_TIME_SET_CURRENT(active[i].start);
+				active[i].running = true;
+			}
+			return;
+		}
 }
 
 /* ExecutorEnd: count the statement if gov_latency_start armed it. */
@@ -276,6 +326,9 @@ gov_latency_end(QueryDesc *queryDesc)
 	int			i;
 	LatencyEntry *e;
 	uint64		gen;
+	bool		running;
+	instr_time	start;
+	instr_time	end;
 	double		ms;
 	int			b;
 
@@ -286,28 +339,101 @@ gov_latency_end(QueryDesc *queryDesc)
 		return;
 	e = active[i].entry;
 	gen = active[i].generation;
+	running = active[i].running;
+	start = active[i].start;
 	active[i] = active[--nactive];
-	if (queryDesc->totaltime == NULL)
-		return;
+	if (!running)
+		return;					/* never ran (EXPLAIN without ANALYZE, ...) */
 
-	InstrEndLoop(queryDesc->totaltime);
-	ms = queryDesc->totaltime->total * 1000.0;
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	ms = INSTR_TIME_GET_MILLISEC(end);
 	b = bucket_of(ms);
 
-	/* the shared lock keeps a reset from removing the entry meanwhile */
-	LWLockAcquire(lat_shared->lock, LW_SHARED);
-	if (gen == pg_atomic_read_u64(&lat_shared->generation))
+	if (gen != pg_atomic_read_u64(&lat_shared->generation))
+		return;					/* reset meanwhile: the entry may be gone */
+	if (!pending_claim())
+		return;
+	if (my_pending->entry != e || my_pending->generation != gen)
+	{
+		pending_fold();
+		my_pending->entry = e;	/* only the owner reads these two unlocked */
+		my_pending->generation = gen;
+	}
 	{
 		uint64		ns = (uint64) (ms * 1000000.0);
-		uint64		max = pg_atomic_read_u64(&e->max_ns);
 
-		pg_atomic_fetch_add_u64(&e->calls, 1);
-		pg_atomic_fetch_add_u64(&e->total_ns, ns);
-		pg_atomic_fetch_add_u64(&e->buckets[b], 1);
-		while (ns > max && !pg_atomic_compare_exchange_u64(&e->max_ns, &max, ns))
-			;
+		pg_atomic_fetch_add_u32(&my_pending->changecount, 1);
+		pg_write_barrier();
+		my_pending->calls++;
+		my_pending->total_ns += ns;
+		if (ns > my_pending->max_ns)
+			my_pending->max_ns = ns;
+		my_pending->buckets[b]++;
+		pg_write_barrier();
+		pg_atomic_fetch_add_u32(&my_pending->changecount, 1);
 	}
-	LWLockRelease(lat_shared->lock);
+}
+
+/* Add this backend's pending counts to their entry and clear them. */
+static void
+pending_fold(void)
+{
+	LatencyPending *p = my_pending;
+
+	if (p == NULL || p->entry == NULL)
+		return;
+	if (p->calls > 0)
+	{
+		/* the shared lock keeps a reset from removing the entry meanwhile */
+		LWLockAcquire(lat_shared->lock, LW_SHARED);
+		if (p->generation == pg_atomic_read_u64(&lat_shared->generation))
+		{
+			LatencyEntry *e = p->entry;
+			uint64		max = pg_atomic_read_u64(&e->max_ns);
+
+			pg_atomic_fetch_add_u64(&e->calls, p->calls);
+			pg_atomic_fetch_add_u64(&e->total_ns, p->total_ns);
+			for (int b = 0; b < LAT_BUCKETS; b++)
+				if (p->buckets[b])
+					pg_atomic_fetch_add_u64(&e->buckets[b], p->buckets[b]);
+			while (p->max_ns > max &&
+				   !pg_atomic_compare_exchange_u64(&e->max_ns, &max, p->max_ns))
+				;
+		}
+		LWLockRelease(lat_shared->lock);
+	}
+	pg_atomic_fetch_add_u32(&p->changecount, 1);
+	pg_write_barrier();
+	p->entry = NULL;
+	p->calls = p->total_ns = p->max_ns = 0;
+	memset(p->buckets, 0, sizeof(p->buckets));
+	pg_write_barrier();
+	pg_atomic_fetch_add_u32(&p->changecount, 1);
+}
+
+static void
+pending_at_exit(int code, Datum arg)
+{
+	pending_fold();
+	my_pending = NULL;
+}
+
+/* This backend's pending slot, claimed on first use. */
+static bool
+pending_claim(void)
+{
+	if (my_pending != NULL)
+		return true;
+	if (lat_pending == NULL || MyBackendId == InvalidBackendId || MyBackendId > MaxBackends)
+		return false;
+	my_pending = &lat_pending[MyBackendId - 1];
+	if (!pending_exit_registered)
+	{
+		before_shmem_exit(pending_at_exit, (Datum) 0);
+		pending_exit_registered = true;
+	}
+	return true;
 }
 
 /* Transaction end: queries that never reached ExecutorEnd are forgotten. */
@@ -354,6 +480,34 @@ percentile_ms(const int64 *buckets, int64 calls, double q)
 	return 0;
 }
 
+/* The output row a key falls into under the grouping, made on first use. */
+static LatencyRow *
+row_for(List **rows, const LatencyKey *key, bool by_agent, bool by_tenant)
+{
+	const char *agent = key->has_agent && by_agent ? key->agent : NULL;
+	const char *tenant = key->has_tenant && by_tenant ? key->tenant : NULL;
+	ListCell   *lc;
+	LatencyRow *row;
+
+	foreach(lc, *rows)
+	{
+		LatencyRow *r = lfirst(lc);
+
+		if (r->overflow == key->overflow &&
+			((r->agent == NULL && agent == NULL) ||
+			 (r->agent && agent && strcmp(r->agent, agent) == 0)) &&
+			((r->tenant == NULL && tenant == NULL) ||
+			 (r->tenant && tenant && strcmp(r->tenant, tenant) == 0)))
+			return r;
+	}
+	row = palloc0(sizeof(LatencyRow));
+	row->agent = agent ? pstrdup(agent) : NULL;
+	row->tenant = tenant ? pstrdup(tenant) : NULL;
+	row->overflow = key->overflow;
+	*rows = lappend(*rows, row);
+	return row;
+}
+
 /*
  * governance.latency_histograms(group_by text) → one row per agent and
  * tenant ('agent_tenant'), per agent ('agent') or per tenant ('tenant') of
@@ -368,6 +522,8 @@ governance_latency_histograms(PG_FUNCTION_ARGS)
 	bool		by_tenant;
 	HASH_SEQ_STATUS hs;
 	LatencyEntry *e;
+	LatencyPending *copy;
+	uint64		gen;
 	List	   *rows = NIL;
 	ListCell   *lc;
 
@@ -408,54 +564,65 @@ governance_latency_histograms(PG_FUNCTION_ARGS)
 
 	/* copy and merge under the shared lock, build tuples after it */
 	LWLockAcquire(lat_shared->lock, LW_SHARED);
+	gen = pg_atomic_read_u64(&lat_shared->generation);
 	hash_seq_init(&hs, lat_hash);
 	while ((e = hash_seq_search(&hs)) != NULL)
 	{
-		const char *agent = e->key.has_agent && by_agent ? e->key.agent : NULL;
-		const char *tenant = e->key.has_tenant && by_tenant ? e->key.tenant : NULL;
-		LatencyRow *row = NULL;
+		LatencyRow *row;
+		int64		calls = 0;
 
 		if (e->key.dbid != MyDatabaseId)
 			continue;
-		foreach(lc, rows)
+		row = row_for(&rows, &e->key, by_agent, by_tenant);
+		/* calls as the sum of the buckets: percentiles stay consistent */
+		for (int b = 0; b < LAT_BUCKETS; b++)
 		{
-			LatencyRow *r = lfirst(lc);
+			int64		n = (int64) pg_atomic_read_u64(&e->buckets[b]);
 
-			if (r->overflow == e->key.overflow &&
-				((r->agent == NULL && agent == NULL) ||
-				 (r->agent && agent && strcmp(r->agent, agent) == 0)) &&
-				((r->tenant == NULL && tenant == NULL) ||
-				 (r->tenant && tenant && strcmp(r->tenant, tenant) == 0)))
-			{
-				row = r;
+			row->buckets[b] += n;
+			calls += n;
+		}
+		row->calls += calls;
+		row->total_ms += pg_atomic_read_u64(&e->total_ns) / 1000000.0;
+		row->max_ms = Max(row->max_ms, pg_atomic_read_u64(&e->max_ns) / 1000000.0);
+	}
+
+	/*
+	 * Plus what backends counted and not yet folded into their entries.  A
+	 * fold running right now may be seen twice for an instant; the figures
+	 * settle at once.
+	 */
+	copy = palloc(sizeof(LatencyPending));
+	for (int i = 0; i < MaxBackends; i++)
+	{
+		LatencyPending *p = &lat_pending[i];
+		LatencyRow *row;
+
+		if (p->entry == NULL)
+			continue;
+		for (;;)
+		{
+			uint32		before = pg_atomic_read_u32(&p->changecount);
+
+			pg_read_barrier();
+			memcpy(copy, p, sizeof(LatencyPending));
+			pg_read_barrier();
+			if (before == pg_atomic_read_u32(&p->changecount) && (before & 1) == 0)
 				break;
-			}
+			CHECK_FOR_INTERRUPTS();
 		}
-		if (row == NULL)
+		/* the entry exists while the generation holds (we hold the lock) */
+		if (copy->entry == NULL || copy->generation != gen || copy->calls == 0 ||
+			copy->entry->key.dbid != MyDatabaseId)
+			continue;
+		row = row_for(&rows, &copy->entry->key, by_agent, by_tenant);
+		for (int b = 0; b < LAT_BUCKETS; b++)
 		{
-			row = palloc0(sizeof(LatencyRow));
-			row->agent = agent ? pstrdup(agent) : NULL;
-			row->tenant = tenant ? pstrdup(tenant) : NULL;
-			row->overflow = e->key.overflow;
-			rows = lappend(rows, row);
+			row->buckets[b] += copy->buckets[b];
+			row->calls += copy->buckets[b];
 		}
-		{
-			double		max_ms = pg_atomic_read_u64(&e->max_ns) / 1000000.0;
-			int64		calls = 0;
-
-			/* calls as the sum of the buckets: percentiles stay consistent */
-			for (int b = 0; b < LAT_BUCKETS; b++)
-			{
-				int64		n = (int64) pg_atomic_read_u64(&e->buckets[b]);
-
-				row->buckets[b] += n;
-				calls += n;
-			}
-			row->calls += calls;
-			row->total_ms += pg_atomic_read_u64(&e->total_ns) / 1000000.0;
-			if (max_ms > row->max_ms)
-				row->max_ms = max_ms;
-		}
+		row->total_ms += copy->total_ns / 1000000.0;
+		row->max_ms = Max(row->max_ms, copy->max_ns / 1000000.0);
 	}
 	LWLockRelease(lat_shared->lock);
 
