@@ -30,6 +30,17 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 short=${FAULTS_SHORT:-0}
 [ "$short" = 0 ] && short=""
 scenarios=${FAULTS_SCENARIOS:-"crash restart terminate breaker exhaustion"}
+# Runs: every scenario against a plain cluster; against a preloaded one
+# (shared memory, the denied_log launcher) every scenario in the long form,
+# the crash in the short form.  FAULTS_MODES="plain" skips the preloaded runs.
+modes=${FAULTS_MODES:-"plain preload"}
+runs=()
+for m in $modes; do
+  for s in $scenarios; do
+    if [ "$m" = plain ]; then runs+=("$s")
+    elif [ -z "$short" ] || [ "$s" = crash ]; then runs+=("$m-$s"); fi
+  done
+done
 
 bash scripts/setup.sh || exit 1
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || { echo "faults: make install failed" >&2; exit 1; }
@@ -72,12 +83,15 @@ trap 'rm -rf "$tmp"' EXIT
 rc=0
 summary=()
 start_all=$(date +%s)
-for s in $scenarios; do
+for s in "${runs[@]}"; do
   echo "== $s"
   t0=$(date +%s)
   rm -rf "log/faults/$s"
-  timeout -k 10 "$limit" scripts/with-cluster --keep-log "log/faults/$s" -- \
-    "$bin" ${short:+--short} "$s" 2>&1 | tee "$tmp/$s.out"
+  opt=""
+  case $s in preload-*) opt=--preload ;; esac
+  # shellcheck disable=SC2086
+  timeout -k 10 "$limit" scripts/with-cluster $opt --keep-log "log/faults/$s" -- \
+    "$bin" ${short:+--short} "${s#preload-}" 2>&1 | tee "$tmp/$s.out"
   status=${PIPESTATUS[0]}
   t=$(( $(date +%s) - t0 ))
   if [ "$status" -eq 0 ] && ! grep -q '^FAILED' "$tmp/$s.out"; then
@@ -90,6 +104,6 @@ for s in $scenarios; do
 done
 echo "== fault suite summary${short:+ (short)}: $(( $(date +%s) - start_all )) s"
 printf '%s\n' "${summary[@]}"
-for s in $scenarios; do grep -h '^# ' "$tmp/$s.out" | grep -v 'checks passed' || true; done
+for s in "${runs[@]}"; do grep -h '^# ' "$tmp/$s.out" | grep -v 'checks passed' | sed "s/^# /# [$s] /" || true; done
 if [ $rc -eq 0 ]; then echo "faults: all scenarios passed"; else echo "faults: FAILED"; fi
 exit $rc
