@@ -43,7 +43,7 @@ END $$;
 SELECT current_setting('shared_preload_libraries') LIKE '%pg_governance%' AS preloaded \gset
 
 \if :preloaded
-SELECT plan(29);
+SELECT plan(31);
 
 SELECT results_eq(
   $$SELECT feature, active FROM governance.capabilities()
@@ -121,6 +121,19 @@ RESET ROLE;
 SELECT governance.reset_latency_histograms();
 SELECT is((SELECT count(*)::int FROM governance.agent_latency WHERE agent_id = 'lat-agent'), 0,
           'a reset empties the histograms');
+-- a parallel query is one statement, not one per worker
+CREATE TABLE regress_pre_big AS SELECT g AS id FROM generate_series(1, 20000) g;
+SELECT dblink_exec('regress_pre_a', 'SET max_parallel_workers_per_gather = 2');
+SELECT dblink_exec('regress_pre_a', 'SET parallel_setup_cost = 0');
+SELECT dblink_exec('regress_pre_a', 'SET parallel_tuple_cost = 0');
+SELECT dblink_exec('regress_pre_a', 'SET min_parallel_table_scan_size = 0');
+SELECT dblink_exec('regress_pre_a', $$SET governance.agent_id = 'par-agent'$$);
+SELECT * FROM dblink('regress_pre_a', 'SELECT count(*) FROM regress_pre_big') AS t(n bigint);
+SELECT * FROM dblink('regress_pre_a', 'SELECT count(*) FROM regress_pre_big') AS t(n bigint);
+SELECT dblink_exec('regress_pre_a', 'RESET ALL');
+SELECT is((SELECT calls FROM governance.agent_latency WHERE agent_id = 'par-agent'), 2::bigint,
+          'parallel queries count once each (their workers are not statements)');
+DROP TABLE regress_pre_big;
 
 ---- executor-level require_context
 SET governance.require_context = enforce;
@@ -175,6 +188,23 @@ SELECT ok(pg_temp.wait_denied('pre-d'), 'the refusal of a session that disconnec
 SELECT is((SELECT recorded_by FROM governance.denied_log WHERE correlation_id = 'pre-d'), 'worker',
           '... by the background writer');
 SELECT dblink_disconnect('regress_pre_a');
+
+-- the launcher comes back after being terminated
+CREATE FUNCTION pg_temp.wait_launcher(old int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..500 LOOP
+    IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_governance launcher'
+                AND pid <> old) THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.02);
+    PERFORM pg_stat_clear_snapshot();  -- pg_stat_activity is cached per transaction
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT pid AS launcher_pid FROM pg_stat_activity WHERE backend_type = 'pg_governance launcher' \gset
+SELECT pg_terminate_backend(:launcher_pid);
+SELECT ok(pg_temp.wait_launcher(:launcher_pid), 'a terminated launcher is started again');
 
 \else
 SELECT plan(9);

@@ -31,6 +31,7 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
 #include "executor/instrument.h"
@@ -290,8 +291,9 @@ gov_latency_start(QueryDesc *queryDesc)
 {
 	LatencyEntry *e;
 
+	/* a parallel worker runs part of its leader's statement: not another one */
 	if (lat_hash == NULL || !gov_track_latency || !OidIsValid(MyDatabaseId) ||
-		nactive >= LAT_ACTIVE_MAX)
+		IsParallelWorker() || nactive >= LAT_ACTIVE_MAX)
 		return;
 	e = current_entry();
 	if (e == NULL)

@@ -141,7 +141,7 @@ gov_worker_register(void)
 	BackgroundWorker bgw;
 
 	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	bgw.bgw_restart_time = 1;
 	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "pg_governance");
@@ -265,6 +265,9 @@ gov_denied_launcher_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	BackgroundWorkerUnblockSignals();
 
+	/* no database: only so that it shows in pg_stat_activity */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
 	before_shmem_exit(launcher_detach, (Datum) 0);
 	SpinLockAcquire(&queue->mutex);
 	queue->launcher_pid = MyProcPid;
@@ -370,7 +373,12 @@ gov_denied_launcher_main(Datum arg)
 						 GOV_LAUNCHER_NAP_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
-	proc_exit(0);
+	/*
+	 * Exit code 1: the postmaster starts the launcher again after
+	 * bgw_restart_time, unless the server is shutting down (exit code 0
+	 * would unregister it for good, e.g. after pg_terminate_backend).
+	 */
+	proc_exit(1);
 }
 
 /*---- Writer ----*/
