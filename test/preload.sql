@@ -43,7 +43,7 @@ END $$;
 SELECT current_setting('shared_preload_libraries') LIKE '%pg_governance%' AS preloaded \gset
 
 \if :preloaded
-SELECT plan(31);
+SELECT plan(32);
 
 SELECT results_eq(
   $$SELECT feature, active FROM governance.capabilities()
@@ -205,6 +205,13 @@ END $$;
 SELECT pid AS launcher_pid FROM pg_stat_activity WHERE backend_type = 'pg_governance launcher' \gset
 SELECT pg_terminate_backend(:launcher_pid);
 SELECT ok(pg_temp.wait_launcher(:launcher_pid), 'a terminated launcher is started again');
+-- DROP DATABASE waits until every process has absorbed its barrier: the
+-- launcher and the writers must answer (a 20 s statement_timeout turns a
+-- hang into a failure)
+SELECT dblink_exec(:'conninfo', 'CREATE DATABASE regress_pre_dropme');
+SELECT lives_ok(format($$SELECT dblink_exec(%L, 'DROP DATABASE regress_pre_dropme')$$,
+                       :'conninfo' || ' options=''-c statement_timeout=20s'''),
+                'DROP DATABASE is not held up by the background workers');
 
 \else
 SELECT plan(9);

@@ -372,6 +372,8 @@ gov_denied_launcher_main(Datum arg)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 GOV_LAUNCHER_NAP_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		/* absorb procsignal barriers (DROP DATABASE waits for them) */
+		CHECK_FOR_INTERRUPTS();
 	}
 	/*
 	 * Exit code 1: the postmaster starts the launcher again after
