@@ -53,6 +53,12 @@ static void gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 static void gov_ExecutorStart(QueryDesc *queryDesc, int eflags);
 static void gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 							uint64 count, bool execute_once);
+static void next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+								bool readOnlyTree, ProcessUtilityContext context,
+								ParamListInfo params, QueryEnvironment *queryEnv,
+								DestReceiver *dest, QueryCompletion *qc);
+static void next_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+							 uint64 count, bool execute_once);
 static void gov_ExecutorFinish(QueryDesc *queryDesc);
 static void gov_ExecutorEnd(QueryDesc *queryDesc);
 static void gov_shmem_request(void);
@@ -142,21 +148,38 @@ gov_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (gov_preloaded)
 		gov_require_context_utility(pstmt);
 
+	if (!gov_preloaded)
+	{
+		/* nesting_level serves only the preloaded mode's histograms */
+		next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+		return;
+	}
 	nesting_level++;
 	PG_TRY();
 	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
+		next_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 	}
 	PG_END_TRY();
+}
+
+static void
+next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+							params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 /*
@@ -193,23 +216,35 @@ gov_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
 				uint64 count, bool execute_once)
 {
 	gov_require_context_executor(queryDesc);
+	if (!gov_preloaded)
+	{
+		next_ExecutorRun(queryDesc, direction, count, execute_once);
+		return;
+	}
 	/* preloaded: the latency clock of a top-level statement starts here */
-	if (gov_preloaded && nesting_level == 0)
+	if (nesting_level == 0)
 		gov_latency_run(queryDesc);
 
 	nesting_level++;
 	PG_TRY();
 	{
-		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
-		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		next_ExecutorRun(queryDesc, direction, count, execute_once);
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 	}
 	PG_END_TRY();
+}
+
+static void
+next_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+				 uint64 count, bool execute_once)
+{
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
 }
 
 /* Executor finish (preloaded): AFTER triggers run here, nested. */
