@@ -105,6 +105,35 @@ typedef struct GovDenial
 	SubTransactionId written_subid;
 } GovDenial;
 
+/*
+ * The text fields of a record (all in denied_cxt): what denial_free()
+ * frees and what a record for the background writer carries, in this
+ * order, followed by the client address.
+ */
+static const size_t denial_text_fields[] = {
+	offsetof(GovDenial, relation),
+	offsetof(GovDenial, command),
+	offsetof(GovDenial, agent_id),
+	offsetof(GovDenial, tenant_id),
+	offsetof(GovDenial, correlation_id),
+	offsetof(GovDenial, db_user),
+	offsetof(GovDenial, db_session_user),
+	offsetof(GovDenial, application_name),
+	offsetof(GovDenial, message),
+	offsetof(GovDenial, statement),
+};
+
+#define DR_NFIELDS		lengthof(denial_text_fields)
+#define DR_STATEMENT	(DR_NFIELDS - 1)	/* the one cut to fit */
+#define DR_CLIENT_ADDR	DR_NFIELDS
+#define DR_NSTRINGS		(DR_NFIELDS + 1)
+
+static inline char **
+denial_field(GovDenial *d, int i)
+{
+	return (char **) ((char *) d + denial_text_fields[i]);
+}
+
 /*---- Queue state (backend-local) ----*/
 static MemoryContext denied_cxt = NULL;
 static GovDenial *queue_head = NULL;
@@ -256,27 +285,10 @@ denial_log_line(GovDenial *d)
 static void
 denial_free(GovDenial *d)
 {
-	/* every field but source/action lives in denied_cxt */
-	if (d->relation)
-		pfree(d->relation);
-	if (d->command)
-		pfree(d->command);
-	if (d->agent_id)
-		pfree(d->agent_id);
-	if (d->tenant_id)
-		pfree(d->tenant_id);
-	if (d->correlation_id)
-		pfree(d->correlation_id);
-	if (d->db_user)
-		pfree(d->db_user);
-	if (d->db_session_user)
-		pfree(d->db_session_user);
-	if (d->application_name)
-		pfree(d->application_name);
-	if (d->message)
-		pfree(d->message);
-	if (d->statement)
-		pfree(d->statement);
+	/* every text field lives in denied_cxt (source/action are literals) */
+	for (int i = 0; i < DR_NFIELDS; i++)
+		if (*denial_field(d, i))
+			pfree(*denial_field(d, i));
 	pfree(d);
 }
 
@@ -294,23 +306,6 @@ typedef struct DeniedRecordHeader
 	uint16		present;		/* bit per string: not NULL */
 } DeniedRecordHeader;
 
-#define DR_NSTRINGS 11
-
-static void
-denial_strings(GovDenial *d, char **client_addr, const char *strs[DR_NSTRINGS])
-{
-	strs[0] = d->relation;
-	strs[1] = d->command;
-	strs[2] = d->agent_id;
-	strs[3] = d->tenant_id;
-	strs[4] = d->correlation_id;
-	strs[5] = d->db_user;
-	strs[6] = d->db_session_user;
-	strs[7] = d->application_name;
-	strs[8] = *client_addr;
-	strs[9] = d->message;
-	strs[10] = d->statement;
-}
 
 /*
  * Serialize a record and hand it to the background writer.  The statement
@@ -336,7 +331,9 @@ denial_handoff(GovDenial *d)
 	addr = gov_client_addr(&addr_null);
 	if (!addr_null)
 		client_addr = DatumGetCString(DirectFunctionCall1(inet_out, addr));
-	denial_strings(d, &client_addr, strs);
+	for (int i = 0; i < DR_NFIELDS; i++)
+		strs[i] = *denial_field(d, i);
+	strs[DR_CLIENT_ADDR] = client_addr;
 
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.at = d->at;
@@ -354,16 +351,17 @@ denial_handoff(GovDenial *d)
 			total += lens[i] + 1;
 		}
 	}
-	if (total > GOV_DENIED_RECORD_MAX && lens[10] > 0)
+	if (total > GOV_DENIED_RECORD_MAX && lens[DR_STATEMENT] > 0)
 	{
-		/* cut the statement (last string) at a character boundary */
+		/* cut the statement at a character boundary */
 		size_t		excess = total - GOV_DENIED_RECORD_MAX;
 
-		if (excess >= lens[10])
+		if (excess >= lens[DR_STATEMENT])
 			return false;
-		total -= lens[10];
-		lens[10] = pg_mbcliplen(strs[10], lens[10], lens[10] - excess);
-		total += lens[10];
+		total -= lens[DR_STATEMENT];
+		lens[DR_STATEMENT] = pg_mbcliplen(strs[DR_STATEMENT], lens[DR_STATEMENT],
+										  lens[DR_STATEMENT] - excess);
+		total += lens[DR_STATEMENT];
 	}
 	if (total > GOV_DENIED_RECORD_MAX)
 		return false;
@@ -471,19 +469,13 @@ gov_denied_write_serialized(const char **records, const Size *lens, int n)
 		d.sqlerrcode = hdr.sqlerrcode;
 		d.relid = hdr.relid;
 		d.backend_pid = hdr.backend_pid;
-		d.relation = strs[0];
-		d.command = strs[1];
-		d.agent_id = strs[2];
-		d.tenant_id = strs[3];
-		d.correlation_id = strs[4];
-		d.db_user = strs[5];
-		d.db_session_user = strs[6];
-		d.application_name = strs[7];
-		if (strs[8])
-			addr = DirectFunctionCall1(inet_in, CStringGetDatum(strs[8]));
-		d.message = strs[9] ? strs[9] : "";
-		d.statement = strs[10];
-		denial_insert(app, &d, now, addr, strs[8] == NULL, "worker");
+		for (int f = 0; f < DR_NFIELDS; f++)
+			*denial_field(&d, f) = strs[f];
+		if (d.message == NULL)
+			d.message = "";
+		if (strs[DR_CLIENT_ADDR])
+			addr = DirectFunctionCall1(inet_in, CStringGetDatum(strs[DR_CLIENT_ADDR]));
+		denial_insert(app, &d, now, addr, strs[DR_CLIENT_ADDR] == NULL, "worker");
 	}
 	gov_appender_close(app);
 	return true;
