@@ -103,6 +103,8 @@ extern GovTokenStatus gov_token_verify(const char *token, size_t token_len,
 /* Everything below is server-only; token.c above also builds as plain C. */
 #ifndef FRONTEND
 
+#include "port/atomics.h"
+
 /*---- Audit trail, denied attempts, RLS helpers (audit.c, denied.c, rls.c) ----*/
 
 /* The two append-only logs, written by direct heap + index insertion. */
@@ -149,6 +151,12 @@ extern int	gov_pool_alert_connection_mismatch;
 extern void gov_poolstats_init(void);
 
 /*---- Preloaded mode: shared memory and background writing ----*/
+
+/* Lock-free single-writer shared memory (sessions.c, used by latency.c too). */
+extern void gov_changecount_begin(pg_atomic_uint32 *cc);
+extern void gov_changecount_end(pg_atomic_uint32 *cc);
+extern void gov_changecount_copy(pg_atomic_uint32 *cc, void *dst, const void *src,
+								 Size len);
 
 /* governance.session_context (sessions.c) */
 extern int	gov_session_context_bytes;

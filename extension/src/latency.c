@@ -365,15 +365,13 @@ gov_latency_end(QueryDesc *queryDesc)
 	{
 		uint64		ns = (uint64) (ms * 1000000.0);
 
-		pg_atomic_fetch_add_u32(&my_pending->changecount, 1);
-		pg_write_barrier();
+		gov_changecount_begin(&my_pending->changecount);
 		my_pending->calls++;
 		my_pending->total_ns += ns;
 		if (ns > my_pending->max_ns)
 			my_pending->max_ns = ns;
 		my_pending->buckets[b]++;
-		pg_write_barrier();
-		pg_atomic_fetch_add_u32(&my_pending->changecount, 1);
+		gov_changecount_end(&my_pending->changecount);
 	}
 }
 
@@ -405,13 +403,11 @@ pending_fold(void)
 		}
 		LWLockRelease(lat_shared->lock);
 	}
-	pg_atomic_fetch_add_u32(&p->changecount, 1);
-	pg_write_barrier();
+	gov_changecount_begin(&p->changecount);
 	p->entry = NULL;
 	p->calls = p->total_ns = p->max_ns = 0;
 	memset(p->buckets, 0, sizeof(p->buckets));
-	pg_write_barrier();
-	pg_atomic_fetch_add_u32(&p->changecount, 1);
+	gov_changecount_end(&p->changecount);
 }
 
 static void
@@ -602,17 +598,7 @@ governance_latency_histograms(PG_FUNCTION_ARGS)
 
 		if (p->entry == NULL)
 			continue;
-		for (;;)
-		{
-			uint32		before = pg_atomic_read_u32(&p->changecount);
-
-			pg_read_barrier();
-			memcpy(copy, p, sizeof(LatencyPending));
-			pg_read_barrier();
-			if (before == pg_atomic_read_u32(&p->changecount) && (before & 1) == 0)
-				break;
-			CHECK_FOR_INTERRUPTS();
-		}
+		gov_changecount_copy(&p->changecount, copy, p, sizeof(LatencyPending));
 		/* the entry exists while the generation holds (we hold the lock) */
 		if (copy->entry == NULL || copy->generation != gen || copy->calls == 0 ||
 			copy->entry->key.dbid != MyDatabaseId)

@@ -98,18 +98,40 @@ gov_sessions_shmem_init(void)
 	}
 }
 
-static void
-slot_begin_write(GovSessionSlot *slot)
+/*
+ * Change counters for shared memory that one process writes and others
+ * read without a lock (here and in latency.c), the protocol of PostgreSQL's
+ * own backend status: odd while a write is in progress.
+ */
+void
+gov_changecount_begin(pg_atomic_uint32 *cc)
 {
-	pg_atomic_fetch_add_u32(&slot->changecount, 1);
+	pg_atomic_fetch_add_u32(cc, 1);
 	pg_write_barrier();
 }
 
-static void
-slot_end_write(GovSessionSlot *slot)
+void
+gov_changecount_end(pg_atomic_uint32 *cc)
 {
 	pg_write_barrier();
-	pg_atomic_fetch_add_u32(&slot->changecount, 1);
+	pg_atomic_fetch_add_u32(cc, 1);
+}
+
+/* Copy len bytes at src, guarded by *cc, once no write is in progress. */
+void
+gov_changecount_copy(pg_atomic_uint32 *cc, void *dst, const void *src, Size len)
+{
+	for (;;)
+	{
+		uint32		before = pg_atomic_read_u32(cc);
+
+		pg_read_barrier();
+		memcpy(dst, src, len);
+		pg_read_barrier();
+		if (before == pg_atomic_read_u32(cc) && (before & 1) == 0)
+			return;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* Backend exit: the slot is free again. */
@@ -118,11 +140,11 @@ session_slot_release(int code, Datum arg)
 {
 	if (my_slot == NULL)
 		return;
-	slot_begin_write(my_slot);
+	gov_changecount_begin(&my_slot->changecount);
 	my_slot->pid = 0;
 	memset(my_slot->len, 0, sizeof(my_slot->len));
 	my_slot->cutmask = 0;
-	slot_end_write(my_slot);
+	gov_changecount_end(&my_slot->changecount);
 	my_slot = NULL;
 }
 
@@ -142,12 +164,12 @@ gov_session_publish(GovField field, const char *value)
 	if (my_slot == NULL)
 	{
 		my_slot = slot_at(MyBackendId - 1);
-		slot_begin_write(my_slot);
+		gov_changecount_begin(&my_slot->changecount);
 		my_slot->pid = MyProcPid;
 		my_slot->roleid = MyProc ? MyProc->roleId : InvalidOid;
 		memset(my_slot->len, 0, sizeof(my_slot->len));
 		my_slot->cutmask = 0;
-		slot_end_write(my_slot);
+		gov_changecount_end(&my_slot->changecount);
 		if (!exit_registered)
 		{
 			before_shmem_exit(session_slot_release, (Datum) 0);
@@ -161,14 +183,14 @@ gov_session_publish(GovField field, const char *value)
 		len = pg_mbcliplen(value, len, gov_session_context_bytes);
 		cut = true;
 	}
-	slot_begin_write(my_slot);
+	gov_changecount_begin(&my_slot->changecount);
 	if (MyProc && OidIsValid(MyProc->roleId))
 		my_slot->roleid = MyProc->roleId;
 	my_slot->len[field] = (uint16) len;
 	if (len > 0)
 		memcpy(my_slot->values + (Size) field * gov_session_context_bytes, value, len);
 	my_slot->cutmask = (my_slot->cutmask & ~(1 << field)) | (cut ? (1 << field) : 0);
-	slot_end_write(my_slot);
+	gov_changecount_end(&my_slot->changecount);
 }
 
 /*
@@ -200,17 +222,7 @@ governance_session_contexts(PG_FUNCTION_ARGS)
 		Datum		values[5];
 		bool		nulls[5] = {false, false, false, false, false};
 
-		for (;;)
-		{
-			uint32		before = pg_atomic_read_u32(&slot->changecount);
-
-			pg_read_barrier();
-			memcpy(copy, slot, slot_size);
-			pg_read_barrier();
-			if (before == pg_atomic_read_u32(&slot->changecount) && (before & 1) == 0)
-				break;
-			CHECK_FOR_INTERRUPTS();
-		}
+		gov_changecount_copy(&slot->changecount, copy, slot, slot_size);
 		if (c->pid == 0)
 			continue;
 
