@@ -37,6 +37,13 @@ run pgTAP pgtap
 # Shell TAP tests: what cannot be said in SQL (connection options, ...)
 run shell-TAP prove test/*.sh
 
+# The hostile-insider suite (test/security/, docs/security.md): every case in
+# a database a non-superuser owns, with the extension installed by that
+# owner (trusted install), then by a superuser.
+for installer in dbowner postgres; do
+  run "security ($installer installs)" env SECURITY_INSTALLER=$installer prove test/security/*.sh
+done
+
 # Fuzzing, short form (make fuzz runs longer); the parsers need no server,
 # so once per make check is enough.
 if [ "$mode" = plain ] || [ "$mode" = external ]; then
