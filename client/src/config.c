@@ -346,7 +346,23 @@ typedef struct url_cut
 	const char *auth_end;
 } url_cut;
 
-/* Hide every piece of the raw span [s, e) of a password from a message. */
+/*
+ * Hide every piece of a password from a DATABASE_URL message, but keep the
+ * "DATABASE_URL: " that names the variable (a password may hold "BASE").
+ */
+static void
+redact_message(govpool_error *err, const char *secret)
+{
+	size_t		skip = 0;
+
+	if (err == NULL || secret == NULL || *secret == '\0')
+		return;
+	if (strncmp(err->message, "DATABASE_URL: ", 14) == 0)
+		skip = 14;
+	gp_redact(err->message + skip, sizeof(err->message) - skip, secret);
+}
+
+/* The same for the raw span [s, e) of a password. */
 static void
 redact_span(govpool_error *err, const char *s, const char *e)
 {
@@ -360,7 +376,7 @@ redact_span(govpool_error *err, const char *s, const char *e)
 		snprintf(err->message, sizeof(err->message), "DATABASE_URL: invalid (and out of memory)");
 		return;
 	}
-	gp_redact(err->message, sizeof(err->message), copy);
+	redact_message(err, copy);
 	memset(copy, 0, e - s);
 	free(copy);
 }
@@ -723,10 +739,9 @@ done:
 		/* no piece of a password, as written or decoded */
 		redact_span(err, pw_raw, pw_raw_end);
 		redact_span(err, qpw_raw, qpw_raw_end);
-		if (err && upass && *upass)
-			gp_redact(err->message, sizeof(err->message), upass);
-		if (err && pass && pass != upass && *pass)
-			gp_redact(err->message, sizeof(err->message), pass);
+		redact_message(err, upass);
+		if (pass != upass)
+			redact_message(err, pass);
 	}
 	if (upass)
 		memset(upass, 0, strlen(upass));
