@@ -751,7 +751,6 @@ done:
 	return ok;
 }
 
-
 /* Could [s, e) be a host list: host[:port][,host[:port]...], [v6] hosts? */
 static bool
 looks_like_host_list(const char *s, const char *e)
@@ -802,7 +801,9 @@ looks_like_host_list(const char *s, const char *e)
  *      ':' in a password are fine).
  *   2. Otherwise, if the strict reading is a valid URL in full (the '@'
  *      then stands in a query value; an '@' in the database name is
- *      refused), it is taken.
+ *      refused), it is taken when it has a password, or when 3 finds no
+ *      cut; else ("h:5432/db?options=x@y": host h and no password, or the
+ *      password "5432/db?options=x" for host y) the URL is refused.
  *   3. Otherwise the password is taken to hold '/' or '?': the userinfo
  *      ends at the '@' that is the last of its run (no '/' or '?' between
  *      it and the next '@') and is followed by a host list, with a user
@@ -828,6 +829,7 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 	const char *first_colon;
 	int			ncut = 0;
 	bool		bad_host = false;
+	bool		other_password = false; /* a cut of 3 reads a password */
 
 	if (sep == NULL)
 	{
@@ -857,22 +859,7 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 	if (strchr(strict.auth_end, '@') == NULL)
 		return parse_url_parts(&strict, out, appname, appname_len, err);
 
-	/* 2: the strict reading, if it is valid in full */
-	{
-		char		sbuf[GOVPOOL_CONNINFO_MAX];
-		char		sapp[GOVPOOL_NAME_MAX] = "";
-		cbuf		scratch = {sbuf, sizeof(sbuf), 0, false};
-		govpool_error serr;
-		bool		valid;
-
-		sbuf[0] = '\0';
-		valid = parse_url_parts(&strict, &scratch, sapp, sizeof(sapp), &serr);
-		memset(sbuf, 0, sizeof(sbuf));
-		if (valid)
-			return parse_url_parts(&strict, out, appname, appname_len, err);
-	}
-
-	/* 3: a password with '/' or '?' */
+	/* the lenient cuts: see 3 */
 	lenient.auth = strict.auth;
 	lenient.at = NULL;
 	lenient.auth_end = NULL;
@@ -903,7 +890,40 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 			lenient.at = p;
 			lenient.auth_end = seg_end;
 		}
+		if (p != strict.at && first_colon && first_colon < p)
+			other_password = true;
 	}
+
+	/* 2: the strict reading, if it is valid in full */
+	{
+		char		sbuf[GOVPOOL_CONNINFO_MAX];
+		char		sapp[GOVPOOL_NAME_MAX] = "";
+		cbuf		scratch = {sbuf, sizeof(sbuf), 0, false};
+		govpool_error serr;
+		bool		valid;
+		bool		has_password = strict.at && memchr(strict.auth, ':', strict.at - strict.auth);
+
+		sbuf[0] = '\0';
+		valid = parse_url_parts(&strict, &scratch, sapp, sizeof(sapp), &serr);
+		memset(sbuf, 0, sizeof(sbuf));
+		memset(&serr, 0, sizeof(serr));
+		if (valid && (has_password || !other_password))
+			return parse_url_parts(&strict, out, appname, appname_len, err);
+		if (valid)
+		{
+			/*
+			 * "h:5432/db?options=x@y" is a URL without a password, or the
+			 * password "5432/db?options=x" for host y: refused.
+			 */
+			gp_error_set(err, GOVPOOL_ERR_CONFIG,
+						 "DATABASE_URL: reads both with and without a password (an '@' after the host "
+						 "list, and a ':' before it): percent-encode '@' as %%40 in a query value, "
+						 "or '@', '/' and '?' in the password (%%40, %%2F, %%3F)");
+			return false;
+		}
+	}
+
+	/* 3: a password with '/' or '?' */
 	if (bad_host)
 	{
 		gp_error_set(err, GOVPOOL_ERR_CONFIG,
