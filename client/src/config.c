@@ -15,7 +15,12 @@
  * connect time.  An empty variable counts as unset.
  *
  * Every error names the variable and the problem and never echoes a
- * password (DB_PASS or the password part of DATABASE_URL).
+ * password (DB_PASS or the password part of DATABASE_URL), nor any piece of
+ * one: DATABASE_URL messages quote no user, password, host or port (a
+ * malformed URL can turn a piece of the password into any of them), and
+ * what they do quote is cleared of every 4-byte piece of the password.  A
+ * password pasted with unencoded '@', ':', '/', '?', '#' or spaces is read
+ * as meant where only one reading exists; see parse_database_url.
  */
 #include <ctype.h>
 #include <stdio.h>
