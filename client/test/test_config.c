@@ -414,7 +414,8 @@ test_password_special_characters(void)
 				govpool_config cfg;
 				govpool_error err;
 				govpool_status st;
-				int			half = (int) strlen(PW_BASE) / 2;
+				const char *base = PW_BASE;
+				int			half = (int) strlen(base) / 2;
 
 				if (pos == 0)
 				{
@@ -423,9 +424,9 @@ test_password_special_characters(void)
 				}
 				else if (pos == 1)
 				{
-					snprintf(raw, sizeof(raw), "%.*s%s%s", half, PW_BASE, pc->raw, PW_BASE + half);
-					snprintf(decoded, sizeof(decoded), "%.*s%s%s", half, PW_BASE,
-							 pc->decoded ? pc->decoded : "", PW_BASE + half);
+					snprintf(raw, sizeof(raw), "%.*s%s%s", half, base, pc->raw, base + half);
+					snprintf(decoded, sizeof(decoded), "%.*s%s%s", half, base,
+							 pc->decoded ? pc->decoded : "", base + half);
 				}
 				else
 				{
