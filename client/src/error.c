@@ -167,7 +167,7 @@ splice_stars(char *text, size_t size, size_t start, size_t end)
  * Never makes the text longer (a run of 4 or more bytes becomes 3).
  */
 static void
-redact_pieces(char *text, const char *secret)
+redact_pieces(char *text, size_t size, const char *secret)
 {
 	size_t		tl = strlen(text);
 	size_t		sl = strlen(secret);
@@ -178,10 +178,11 @@ redact_pieces(char *text, const char *secret)
 
 	if (sl < GP_REDACT_PIECE || tl < GP_REDACT_PIECE)
 	{
-		char	   *p;
+		char	   *p = text;
 
-		while ((p = strstr(text, secret)) != NULL)
-			(void) splice_stars(text, tl + 1, p - text, p - text + sl);
+		/* on from past the stars: a secret of "*" must not loop */
+		while ((p = strstr(p, secret)) != NULL)
+			p = text + splice_stars(text, size, p - text, p - text + sl);
 		return;
 	}
 	if (sl > 65535)
@@ -247,7 +248,7 @@ gp_redact(char *text, size_t size, const char *secret)
 
 	/* the known secret, and any piece of it */
 	if (secret && *secret)
-		redact_pieces(text, secret);
+		redact_pieces(text, size, secret);
 
 	/* password=value (conninfo), value up to a space or quote-delimited */
 	p = text;

@@ -554,6 +554,8 @@ test_redact_pieces(void)
 		{"a Pas b", "S3cr?tPass", "a Pas b"},
 		{"x S3cr?tPassS3cr?tPass y", "S3cr?tPass", "x *** y"},
 		{"short pw: ab abc", "abc", "short pw: ab ***"},
+		{"a star * and ** here", "*", "a star *** and ****** here"},
+		{"one x, two xx", "x", "one ***, two ******"},
 		{"url postgresql://app:Sec/ret@Pass@db/x failed", NULL, "url postgresql://app:***@db/x failed"},
 		{"url postgresql://app:S3cr?tPass@db/x", NULL, "url postgresql://app:***@db/x"},
 		{"postgresql://h/db?application_name=a@b", NULL, "postgresql://h/db?application_name=a@b"},
