@@ -15,7 +15,12 @@
  * connect time.  An empty variable counts as unset.
  *
  * Every error names the variable and the problem and never echoes a
- * password (DB_PASS or the password part of DATABASE_URL).
+ * password (DB_PASS or the password part of DATABASE_URL), nor any piece of
+ * one: DATABASE_URL messages quote no user, password, host or port (a
+ * malformed URL can turn a piece of the password into any of them), and
+ * what they do quote is cleared of every 4-byte piece of the password.  A
+ * password pasted with unencoded '@', ':', '/', '?', '#' or spaces is read
+ * as meant where only one reading exists; see parse_database_url.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -335,32 +340,85 @@ static const char *const sslmodes[] = {
 };
 
 /*
- * Parse DATABASE_URL into conninfo (and the application_name base, kept
- * apart so the worker suffix can be added).  Messages quote only the piece
- * that is wrong, never the whole URL (it may hold a password).
+ * How a DATABASE_URL is cut: the authority runs from auth to auth_end (the
+ * host list ends there; the path or query follows), and at is the '@' that
+ * ends the userinfo (NULL: no userinfo).
+ */
+typedef struct url_cut
+{
+	const char *auth;
+	const char *at;
+	const char *auth_end;
+} url_cut;
+
+/*
+ * Hide every piece of a password from a DATABASE_URL message, but keep the
+ * "DATABASE_URL: " that names the variable (a password may hold "BASE").
+ */
+static void
+redact_message(govpool_error *err, const char *secret)
+{
+	size_t		skip = 0;
+
+	if (err == NULL || secret == NULL || *secret == '\0')
+		return;
+	if (strncmp(err->message, "DATABASE_URL: ", 14) == 0)
+		skip = 14;
+	gp_redact(err->message + skip, sizeof(err->message) - skip, secret);
+}
+
+/* The same for the raw span [s, e) of a password. */
+static void
+redact_span(govpool_error *err, const char *s, const char *e)
+{
+	char	   *copy;
+
+	if (err == NULL || s == NULL || e <= s)
+		return;
+	copy = strndup(s, e - s);
+	if (copy == NULL)
+	{
+		snprintf(err->message, sizeof(err->message), "DATABASE_URL: invalid (and out of memory)");
+		return;
+	}
+	redact_message(err, copy);
+	memset(copy, 0, e - s);
+	free(copy);
+}
+
+/*
+ * Parse the URL as cut into conninfo (and the application_name base, kept
+ * apart so the worker suffix can be added).
+ *
+ * Messages never quote the user name, the password, a host or a port: a
+ * malformed URL can put a piece of the password in any of them (an
+ * unencoded '/' or '?' in the password read as the end of the host list
+ * made "invalid port \"S3cr\"").  They name the component instead.  Query
+ * parameter names and values of the known ones are quoted (up to 40 bytes),
+ * and every message is then cleared of any piece of 4 bytes or more of the
+ * password as read, raw and decoded.
  */
 static bool
-parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len,
-				   govpool_error *err)
+parse_url_parts(const url_cut *cut, cbuf *out, char *appname, size_t appname_len,
+				govpool_error *err)
 {
-	static const char *const schemes[] = {
-		"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg2",
-		"postgresql+psycopg", "postgresql+pg8000", "postgres+asyncpg",
-		"postgres+psycopg2", NULL
-	};
-	const char *sep = strstr(url, "://");
-	const char *auth,
-			   *auth_end,
-			   *at = NULL;
-	size_t		n = strlen(url);
+	const char *auth = cut->auth,
+			   *auth_end = cut->auth_end,
+			   *at = cut->at;
+	size_t		n = strlen(auth);
 	char	   *tmp;
 	const char *host = NULL,
 			   *port = NULL;
 	char	   *user = NULL,
 			   *pass = NULL,
 			   *db = NULL;
-	bool		ok = false,
-				known = false;
+	/* the raw spans of the passwords (userinfo, password= query value) */
+	const char *pw_raw = NULL,
+			   *pw_raw_end = NULL,
+			   *qpw_raw = NULL,
+			   *qpw_raw_end = NULL;
+	char	   *upass = NULL;
+	bool		ok = false;
 	/* host/port overridden by query parameters */
 	const char *qhost = NULL,
 			   *qport = NULL;
@@ -372,25 +430,6 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 	extra.len = 0;
 	extra.overflow = false;
 	extrabuf[0] = '\0';
-
-	if (sep == NULL)
-	{
-		gp_error_set(err, GOVPOOL_ERR_CONFIG,
-					 "DATABASE_URL: not a URL (expected postgresql://user:password@host:port/dbname)");
-		return false;
-	}
-	for (int i = 0; schemes[i]; i++)
-		if ((size_t) (sep - url) == strlen(schemes[i]) &&
-			strncasecmp(url, schemes[i], sep - url) == 0)
-			known = true;
-	if (!known)
-	{
-		gp_error_set(err, GOVPOOL_ERR_CONFIG,
-					 "DATABASE_URL: unsupported scheme \"%.*s\" (expected postgresql://, postgres://, "
-					 "postgresql+asyncpg:// or postgresql+psycopg2://)",
-					 (int) ((sep - url) > 40 ? 40 : (sep - url)), url);
-		return false;
-	}
 
 	/* scratch space for decoded pieces */
 	tmp = calloc(1, n * 6 + 16);
@@ -412,19 +451,17 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 			(dst) = cursor; \
 			cursor += strlen(cursor) + 1; } while (0)
 
-		auth = sep + 3;
-		auth_end = auth + strcspn(auth, "/?");
-		for (p = auth; p < auth_end; p++)
-			if (*p == '@')
-				at = p;			/* the last '@': lenient with unencoded ones */
 		if (at)
 		{
 			const char *colon = memchr(auth, ':', at - auth);
 
 			if (colon)
 			{
+				pw_raw = colon + 1;
+				pw_raw_end = at;
 				TAKE(user, auth, colon - auth, "user name");
 				TAKE(pass, colon + 1, at - colon - 1, "password");
+				upass = pass;
 			}
 			else
 				TAKE(user, auth, at - auth, "user name");
@@ -497,7 +534,8 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 					if (!valid_port(dp))
 					{
 						gp_error_set(err, GOVPOOL_ERR_CONFIG,
-									 "DATABASE_URL: invalid port \"%.20s\" (expected 1-65535)", dp);
+									 "DATABASE_URL: invalid port for host %d of the host list "
+									 "(expected a number 1-65535)", nitems + 1);
 						goto done;
 					}
 					any_port = true;
@@ -539,6 +577,18 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 		{
 			const char *pend = query ? query : path_start + strlen(path_start);
 
+			/*
+			 * An unencoded '@' in the path is refused: valid in a URL, but
+			 * far more often the tail of a password that held a '/' and
+			 * would be shown as the database name.
+			 */
+			if (memchr(path_start, '@', pend - path_start) != NULL)
+			{
+				gp_error_set(err, GOVPOOL_ERR_CONFIG,
+							 "DATABASE_URL: unencoded '@' after the host list, in the database name: "
+							 "write it as %%40 (in a password too, with '/' as %%2F and '?' as %%3F)");
+				goto done;
+			}
 			if (pend - path_start > 1)
 				TAKE(db, path_start + 1, pend - path_start - 1, "database name");
 		}
@@ -603,7 +653,7 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 					if (!valid_port(v))
 					{
 						gp_error_set(err, GOVPOOL_ERR_CONFIG,
-									 "DATABASE_URL: invalid port \"%.20s\" (expected 1-65535)", v);
+									 "DATABASE_URL: invalid port= query parameter (expected a number 1-65535)");
 						goto done;
 					}
 					qport = v;
@@ -634,7 +684,11 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 				else if (strcmp(k, "user") == 0)
 					user = v;
 				else if (strcmp(k, "password") == 0)
+				{
 					pass = v;
+					qpw_raw = eq + 1;
+					qpw_raw_end = amp;
+				}
 				else if (strcmp(k, "dbname") == 0)
 					db = v;
 				else if (is_libpq_keyword(k))
@@ -685,10 +739,214 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 	}
 	ok = true;
 done:
-	if (pass)
+	if (!ok)
+	{
+		/* no piece of a password, as written or decoded */
+		redact_span(err, pw_raw, pw_raw_end);
+		redact_span(err, qpw_raw, qpw_raw_end);
+		redact_message(err, upass);
+		if (pass != upass)
+			redact_message(err, pass);
+	}
+	if (upass)
+		memset(upass, 0, strlen(upass));
+	if (pass && pass != upass)
 		memset(pass, 0, strlen(pass));
 	free(tmp);
 	return ok;
+}
+
+/* Could [s, e) be a host list: host[:port][,host[:port]...], [v6] hosts? */
+static bool
+looks_like_host_list(const char *s, const char *e)
+{
+	const char *p = s;
+
+	for (;;)
+	{
+		if (p < e && *p == '[')
+		{
+			const char *rb = memchr(p, ']', e - p);
+
+			if (rb == NULL)
+				return false;
+			for (const char *c = p + 1; c < rb; c++)
+				if (!isalnum((unsigned char) *c) && *c != ':' && *c != '.' && *c != '%')
+					return false;
+			p = rb + 1;
+		}
+		else
+			while (p < e && (isalnum((unsigned char) *p) || *p == '.' || *p == '-' ||
+							 *p == '_' || *p == '~' || *p == '%'))
+				p++;
+		if (p < e && *p == ':')
+			for (p++; p < e && isdigit((unsigned char) *p); p++)
+				;
+		if (p == e)
+			return true;
+		if (*p != ',')
+			return false;
+		p++;
+	}
+}
+
+/*
+ * Parse DATABASE_URL into conninfo (and the application_name base).
+ *
+ * Where the userinfo ends.  A URL's password may hold '@', '/', '?', '#' and
+ * ':' only percent-encoded, but people paste generated passwords as they
+ * are.  libpq ends the userinfo at the first '@' before the first '/' (so a
+ * '/' in the password breaks it, and a second '@' too); the strict URL
+ * grammar ends the authority at the first '/' or '?'.  Both turn the rest of
+ * such a password into a host, a port or a database name, which messages
+ * and log lines used to show.  Here:
+ *
+ *   1. No '@' after the first '/' or '?': the strict grammar, with the
+ *      userinfo ending at the authority's LAST '@' (so unencoded '@' and
+ *      ':' in a password are fine).
+ *   2. Otherwise, if the strict reading is a valid URL in full (the '@'
+ *      then stands in a query value; an '@' in the database name is
+ *      refused), it is taken when it has a password, or when 3 finds no
+ *      cut; else ("h:5432/db?options=x@y": host h and no password, or the
+ *      password "5432/db?options=x" for host y) the URL is refused.
+ *   3. Otherwise the password is taken to hold '/' or '?': the userinfo
+ *      ends at the '@' that is the last of its run (no '/' or '?' between
+ *      it and the next '@') and is followed by a host list, with a user
+ *      name (before the first ':') free of '/' and '?'.  Such an '@' not
+ *      followed by a host list, or more than one of them, is refused with a
+ *      message that quotes nothing and says to percent-encode: there are
+ *      two readings and one of them would show a piece of the password.
+ *      None at all: the strict reading's own error.
+ */
+static bool
+parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len,
+				   govpool_error *err)
+{
+	static const char *const schemes[] = {
+		"postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg2",
+		"postgresql+psycopg", "postgresql+pg8000", "postgres+asyncpg",
+		"postgres+psycopg2", NULL
+	};
+	const char *sep = strstr(url, "://");
+	bool		known = false;
+	url_cut		strict,
+				lenient;
+	const char *first_colon;
+	int			ncut = 0;
+	bool		bad_host = false;
+	bool		other_password = false; /* a cut of 3 reads a password */
+
+	if (sep == NULL)
+	{
+		gp_error_set(err, GOVPOOL_ERR_CONFIG,
+					 "DATABASE_URL: not a URL (expected postgresql://user:password@host:port/dbname)");
+		return false;
+	}
+	for (int i = 0; schemes[i]; i++)
+		if ((size_t) (sep - url) == strlen(schemes[i]) &&
+			strncasecmp(url, schemes[i], sep - url) == 0)
+			known = true;
+	if (!known)
+	{
+		/* not quoted: "user:password://..." is a scheme too */
+		gp_error_set(err, GOVPOOL_ERR_CONFIG,
+					 "DATABASE_URL: unsupported scheme before \"://\" (expected postgresql://, postgres://, "
+					 "postgresql+asyncpg:// or postgresql+psycopg2://)");
+		return false;
+	}
+
+	strict.auth = sep + 3;
+	strict.auth_end = strict.auth + strcspn(strict.auth, "/?");
+	strict.at = NULL;
+	for (const char *p = strict.auth; p < strict.auth_end; p++)
+		if (*p == '@')
+			strict.at = p;
+	if (strchr(strict.auth_end, '@') == NULL)
+		return parse_url_parts(&strict, out, appname, appname_len, err);
+
+	/* the lenient cuts: see 3 */
+	lenient.auth = strict.auth;
+	lenient.at = NULL;
+	lenient.auth_end = NULL;
+	first_colon = strchr(strict.auth, ':');
+	for (const char *p = strict.auth; *p; p++)
+	{
+		const char *seg,
+				   *seg_end,
+				   *user_end;
+
+		if (*p != '@')
+			continue;
+		seg = p + 1;
+		seg_end = seg + strcspn(seg, "/?@");
+		if (*seg_end == '@')
+			continue;			/* not the last '@' of its run */
+		user_end = (first_colon && first_colon < p) ? first_colon : p;
+		if (memchr(strict.auth, '/', user_end - strict.auth) ||
+			memchr(strict.auth, '?', user_end - strict.auth))
+			continue;			/* in the path or query of a URL without userinfo */
+		if (!looks_like_host_list(seg, seg_end))
+		{
+			bad_host = true;
+			continue;
+		}
+		if (ncut++ == 0)
+		{
+			lenient.at = p;
+			lenient.auth_end = seg_end;
+		}
+		if (p != strict.at && first_colon && first_colon < p)
+			other_password = true;
+	}
+
+	/* 2: the strict reading, if it is valid in full */
+	{
+		char		sbuf[GOVPOOL_CONNINFO_MAX];
+		char		sapp[GOVPOOL_NAME_MAX] = "";
+		cbuf		scratch = {sbuf, sizeof(sbuf), 0, false};
+		govpool_error serr;
+		bool		valid;
+		bool		has_password = strict.at && memchr(strict.auth, ':', strict.at - strict.auth);
+
+		sbuf[0] = '\0';
+		valid = parse_url_parts(&strict, &scratch, sapp, sizeof(sapp), &serr);
+		memset(sbuf, 0, sizeof(sbuf));
+		memset(&serr, 0, sizeof(serr));
+		if (valid && (has_password || !other_password))
+			return parse_url_parts(&strict, out, appname, appname_len, err);
+		if (valid)
+		{
+			/*
+			 * "h:5432/db?options=x@y" is a URL without a password, or the
+			 * password "5432/db?options=x" for host y: refused.
+			 */
+			gp_error_set(err, GOVPOOL_ERR_CONFIG,
+						 "DATABASE_URL: reads both with and without a password (an '@' after the host "
+						 "list, and a ':' before it): percent-encode '@' as %%40 in a query value, "
+						 "or '@', '/' and '?' in the password (%%40, %%2F, %%3F)");
+			return false;
+		}
+	}
+
+	/* 3: a password with '/' or '?' */
+	if (bad_host)
+	{
+		gp_error_set(err, GOVPOOL_ERR_CONFIG,
+					 "DATABASE_URL: what follows an '@' is not a host list (host[:port][,...]); "
+					 "percent-encode '@', '/' and '?' in the password (%%40, %%2F, %%3F)");
+		return false;
+	}
+	if (ncut > 1)
+	{
+		gp_error_set(err, GOVPOOL_ERR_CONFIG,
+					 "DATABASE_URL: the user:password part could end at more than one '@' "
+					 "(an '@' followed by a '/' or '?' in the password?): "
+					 "percent-encode '@', '/' and '?' in the password (%%40, %%2F, %%3F)");
+		return false;
+	}
+	if (ncut == 1)
+		return parse_url_parts(&lenient, out, appname, appname_len, err);
+	return parse_url_parts(&strict, out, appname, appname_len, err);
 }
 
 /* PROJECT:REGION:INSTANCE, optionally DOMAIN:PROJECT:REGION:INSTANCE. */

@@ -3,14 +3,19 @@
  *	  The error out-parameter: filling it, naming statuses, redacting secrets.
  *
  * Every message that leaves the library passes through here, so this is
- * where credentials are removed: the pool's password wherever it appears,
- * "password=..." conninfo fragments and the "user:secret@" part of URLs.
+ * where credentials are removed: the pool's password and every piece of it
+ * of GP_REDACT_PIECE bytes or more, wherever they appear, "password=..."
+ * conninfo fragments and the "user:secret@" part of URLs.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "govpool_int.h"
+
+/* the shortest piece of a password that is hidden wherever it appears */
+#define GP_REDACT_PIECE 4
 
 int64_t
 gp_now_ns(void)
@@ -150,6 +155,89 @@ splice_stars(char *text, size_t size, size_t start, size_t end)
 	return start + 3;
 }
 
+/*
+ * Every piece of GP_REDACT_PIECE bytes or more of secret, wherever it
+ * stands in text, becomes "***" (one "***" for adjacent or overlapping
+ * pieces).  A message may quote part of a password: a malformed URL read
+ * as host or port, a server that cuts a value short.  For each position of
+ * text, the longest piece of secret starting there is the longest common
+ * prefix of text there and secret at some position: the classic dynamic
+ * programme over (text, secret) positions, one row at a time, O(text x
+ * secret).  A secret shorter than a piece is removed where it stands whole.
+ * Never makes the text longer (a run of 4 or more bytes becomes 3).
+ */
+static void
+redact_pieces(char *text, size_t size, const char *secret)
+{
+	size_t		tl = strlen(text);
+	size_t		sl = strlen(secret);
+	unsigned short *row,
+			   *next;
+	unsigned char *hide;
+	size_t		o = 0;
+
+	if (sl < GP_REDACT_PIECE || tl < GP_REDACT_PIECE)
+	{
+		char	   *p = text;
+
+		/* on from past the stars: a secret of "*" must not loop */
+		while ((p = strstr(p, secret)) != NULL)
+			p = text + splice_stars(text, size, p - text, p - text + sl);
+		return;
+	}
+	if (sl > 65535)
+		sl = 65535;				/* match lengths fit an unsigned short */
+	row = calloc(sl + 1, sizeof(*row));
+	next = calloc(sl + 1, sizeof(*next));
+	hide = calloc(tl, 1);
+	if (row == NULL || next == NULL || hide == NULL)
+	{
+		/* out of memory: hide the whole text rather than risk a piece */
+		if (tl >= 3)
+			memcpy(text, "***", 4);
+		free(row);
+		free(next);
+		free(hide);
+		return;
+	}
+	/* next[j] = common prefix length of text[i+1..] and secret[j..] */
+	for (size_t i = tl; i-- > 0;)
+	{
+		size_t		best = 0;
+
+		for (size_t j = 0; j < sl; j++)
+		{
+			row[j] = text[i] == secret[j] ? (unsigned short) (next[j + 1] + 1) : 0;
+			if (row[j] > best)
+				best = row[j];
+		}
+		if (best >= GP_REDACT_PIECE)
+			memset(hide + i, 1, best);
+		{
+			unsigned short *t = row;
+
+			row = next;
+			next = t;
+		}
+	}
+	for (size_t i = 0; i < tl;)
+	{
+		if (!hide[i])
+		{
+			text[o++] = text[i++];
+			continue;
+		}
+		while (i < tl && hide[i])
+			i++;
+		memcpy(text + o, "***", 3);
+		o += 3;
+	}
+	text[o] = '\0';
+	free(row);
+	free(next);
+	free(hide);
+}
+
 void
 gp_redact(char *text, size_t size, const char *secret)
 {
@@ -158,14 +246,9 @@ gp_redact(char *text, size_t size, const char *secret)
 	if (text == NULL || size < 8)
 		return;
 
-	/* the known secret, anywhere */
+	/* the known secret, and any piece of it */
 	if (secret && *secret)
-	{
-		size_t		sl = strlen(secret);
-
-		while ((p = strstr(text, secret)) != NULL)
-			(void) splice_stars(text, size, p - text, p - text + sl);
-	}
+		redact_pieces(text, size, secret);
 
 	/* password=value (conninfo), value up to a space or quote-delimited */
 	p = text;
@@ -193,21 +276,30 @@ gp_redact(char *text, size_t size, const char *secret)
 		p = text + splice_stars(text, size, start, end);
 	}
 
-	/* scheme://user:secret@host */
+	/*
+	 * scheme://user:secret@host: the password runs from the first ':' to the
+	 * LAST '@' of the word (a password may hold unencoded '@', '/', '?' or
+	 * ':'; the parser reads it so too).  A word ends at white space or a
+	 * quote.  An '@' in a query value makes this hide more than the
+	 * password: it errs on that side.
+	 */
 	p = text;
 	while ((p = strstr(p, "://")) != NULL)
 	{
 		char	   *auth = p + 3;
-		char	   *at = auth;
+		char	   *e = auth;
 		char	   *colon = NULL;
+		char	   *at = NULL;
 
-		while (*at && *at != '@' && *at != '/' && *at != ' ')
+		while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '"' && *e != '\'')
 		{
-			if (*at == ':' && colon == NULL)
-				colon = at;
-			at++;
+			if (*e == ':' && colon == NULL && at == NULL)
+				colon = e;
+			if (*e == '@')
+				at = e;
+			e++;
 		}
-		if (*at == '@' && colon && strncmp(colon + 1, "***@", 4) != 0)
+		if (at && colon && colon < at && !(at - colon == 4 && strncmp(colon + 1, "***", 3) == 0))
 			(void) splice_stars(text, size, colon + 1 - text, at - text);
 		p = auth;
 	}

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "govpool.h"
+#include "govpool_int.h"
 #include "tap.h"
 
 /* the table leaves trailing fields out on purpose */
@@ -159,11 +160,37 @@ static const config_case cases[] = {
 		{"DATABASE_URL=postgresql://db/x", "CLOUD_SQL_CONNECTION_NAME=p:r:i", "DB_USER=u"},
 	{"|conninfo=host='db' dbname='x'|"}},
 
+	/* ---- unencoded special characters: the readings (finding 13) ---- */
+	{"'/' and '?' in the password, unencoded", {"DATABASE_URL=postgresql://app:s3/cr?et@db:5433/appdb"},
+	{"|conninfo=host='db' port='5433' user='app' password='s3/cr?et' dbname='appdb'|"}},
+	{"'@' and ':' in the password, unencoded", {"DATABASE_URL=postgresql://app:s3@cr:et@db/appdb"},
+	{"|conninfo=host='db' user='app' password='s3@cr:et' dbname='appdb'|"}},
+	{"'@' in a query value stays there", {"DATABASE_URL=postgresql://app:s3cret@db/x?application_name=me@work"},
+	{"|application_name=me@work|", "password='s3cret' dbname='x'|"}},
+	{"'@' in a query value, user without password", {"DATABASE_URL=postgresql://app@db/x?application_name=me@work"},
+	{"|application_name=me@work|", "|conninfo=host='db' user='app' dbname='x'|"}},
+	{"'@' in a query value, no userinfo", {"DATABASE_URL=postgresql://db/x?application_name=me@work"},
+	{"|application_name=me@work|", "|conninfo=host='db' dbname='x'|"}},
+	{"read with and without a password: refused", {"DATABASE_URL=postgresql://h:5432/db?options=x@y"}, {NULL},
+	"reads both with and without a password"},
+	{"read with and without a password, with a user: refused",
+		{"DATABASE_URL=postgresql://u@h:5432/db?application_name=a@b"}, {NULL},
+	"reads both with and without a password"},
+	{"'@' in the database name is refused", {"DATABASE_URL=postgresql://db/x@y"}, {NULL},
+	"unencoded '@' after the host list, in the database name: write it as %40"},
+	{"'@' after a '/': two readings", {"DATABASE_URL=postgresql://app:s3cret@db/x@y"}, {NULL},
+	"could end at more than one '@'"},
+	{"'@' then no host list", {"DATABASE_URL=postgresql://app:s3/cret@bad host/x"}, {NULL},
+	"what follows an '@' is not a host list"},
+
 	/* ---- bad URLs: the message names the piece, never the password ---- */
-	{"unsupported scheme", {"DATABASE_URL=mysql://app:s3cret@db/x"}, {NULL}, "unsupported scheme \"mysql\""},
+	{"unsupported scheme", {"DATABASE_URL=mysql://app:s3cret@db/x"}, {NULL}, "unsupported scheme before \"://\""},
 	{"not a URL", {"DATABASE_URL=host=db password=s3cret"}, {NULL}, "DATABASE_URL: not a URL"},
-	{"port not a number", {"DATABASE_URL=postgresql://app:s3cret@db:abc/x"}, {NULL}, "invalid port \"abc\""},
-	{"port out of range", {"DATABASE_URL=postgresql://app:s3cret@db:70000/x"}, {NULL}, "invalid port \"70000\""},
+	{"port not a number", {"DATABASE_URL=postgresql://app:s3cret@db:abc/x"}, {NULL},
+	"invalid port for host 1 of the host list"},
+	{"port out of range", {"DATABASE_URL=postgresql://app:s3cret@db:70000/x"}, {NULL},
+	"invalid port for host 1 of the host list (expected a number 1-65535)"},
+	{"second port bad", {"DATABASE_URL=postgresql://h1:5432,h2:0/x"}, {NULL}, "invalid port for host 2"},
 	{"unknown query parameter", {"DATABASE_URL=postgresql://app:s3cret@db/x?pool=5"}, {NULL},
 	"unknown query parameter \"pool\""},
 	{"query parameter without value", {"DATABASE_URL=postgresql://app:s3cret@db/x?sslmode"}, {NULL},
@@ -297,6 +324,254 @@ test_describe_hides_password(void)
 	CHECK_MSG(strstr(buf, "host=db") && strstr(buf, "port=5433") && strstr(buf, "user=app"), "%s", buf);
 }
 
+/* ---- unencoded special characters in a URL's password (finding 13) ---- */
+
+/*
+ * Does text hold a piece of secret of n bytes or more?  (A secret shorter
+ * than n counts whole.)  The piece found goes to piece, for the message.
+ */
+static bool
+holds_piece(const char *text, const char *secret, size_t n, char *piece, size_t piece_size)
+{
+	size_t		sl = strlen(secret);
+	size_t		tl = strlen(text);
+
+	if (sl == 0)
+		return false;
+	if (sl < n)
+		n = sl;
+	for (size_t i = 0; i + n <= sl; i++)
+		if (memmem(text, tl, secret + i, n) != NULL)
+		{
+			snprintf(piece, piece_size, "%.*s", (int) n, secret + i);
+			return true;
+		}
+	return false;
+}
+
+/* The URL shapes a password is put into ("%s" is the raw password). */
+static const char *const pw_shapes[] = {
+	"postgresql://app:%s@db.example:5433/appdb",
+	"postgresql://app:%s@db.example/appdb?sslmode=require&application_name=billing",
+	"postgres://app:%s@/appdb?host=/var/run/postgresql",
+	"postgresql+asyncpg://app:%s@h1:5432,h2:5433/appdb",
+	"postgresql://app:%s@[::1]:5433",
+	"postgresql://app:%s@",
+};
+
+/*
+ * The special characters, raw as they stand in the URL, and the password
+ * libpq must get for them (NULL: the URL is refused, with error_has in the
+ * message).
+ */
+typedef struct pw_char
+{
+	const char *raw;
+	const char *decoded;		/* NULL: refused */
+	const char *error_has;
+} pw_char;
+
+static const pw_char pw_chars[] = {
+	{"?", "?"}, {"/", "/"}, {"#", "#"}, {"@", "@"}, {":", ":"}, {" ", " "},
+	{"&", "&"}, {"=", "="}, {",", ","}, {"[", "["}, {"]", "]"}, {"'", "'"},
+	{"??", "??"}, {"//", "//"}, {"@@", "@@"}, {"?#:", "?#:"}, {":7777/", ":7777/"},
+	{"%3F", "?"}, {"%2F", "/"}, {"%40", "@"}, {"%25", "%"},
+	{"%", NULL, "bad percent-encoding in the password"},
+	{"%zz", NULL, "bad percent-encoding in the password"},
+	{"%G1", NULL, "bad percent-encoding in the password"},
+	{"%00", NULL, "bad percent-encoding in the password"},
+	/* an '@' followed by what could be a host and a '/' or '?': two readings */
+	{"@db/", NULL, "percent-encode"},
+	{"@x?", NULL, "percent-encode"},
+	{"@h:5432/db?", NULL, "percent-encode"},
+};
+
+#define PW_BASE "Hq7Wz3KjVx"
+#define PW_PIECE 3				/* no piece of this many bytes may show */
+
+/*
+ * Every special character at the start, in the middle and at the end of
+ * the password, in every URL shape: the URL is either read with exactly that
+ * password, or refused with a message that says what is wrong; and no error
+ * and no description of the target holds any 3-byte piece of the password,
+ * raw or decoded.
+ */
+static void
+test_password_special_characters(void)
+{
+	for (size_t s = 0; s < sizeof(pw_shapes) / sizeof(pw_shapes[0]); s++)
+		for (size_t c = 0; c < sizeof(pw_chars) / sizeof(pw_chars[0]); c++)
+			for (int pos = 0; pos < 3; pos++)
+			{
+				const pw_char *pc = &pw_chars[c];
+				char		raw[64],
+							decoded[64],
+							url[256],
+							env0[300],
+							piece[16],
+							desc[256];
+				config_case cc = {"pw", {env0}, {NULL}, NULL};
+				govpool_config cfg;
+				govpool_error err;
+				govpool_status st;
+				const char *base = PW_BASE;
+				int			half = (int) strlen(base) / 2;
+
+				if (pos == 0)
+				{
+					snprintf(raw, sizeof(raw), "%s%s", pc->raw, PW_BASE);
+					snprintf(decoded, sizeof(decoded), "%s%s", pc->decoded ? pc->decoded : "", PW_BASE);
+				}
+				else if (pos == 1)
+				{
+					snprintf(raw, sizeof(raw), "%.*s%s%s", half, base, pc->raw, base + half);
+					snprintf(decoded, sizeof(decoded), "%.*s%s%s", half, base,
+							 pc->decoded ? pc->decoded : "", base + half);
+				}
+				else
+				{
+					snprintf(raw, sizeof(raw), "%s%s", PW_BASE, pc->raw);
+					snprintf(decoded, sizeof(decoded), "%s%s", PW_BASE, pc->decoded ? pc->decoded : "");
+				}
+				snprintf(url, sizeof(url), pw_shapes[s], raw);
+				snprintf(env0, sizeof(env0), "DATABASE_URL=%s", url);
+				st = govpool_config_from_getenv(&cfg, case_getenv, &cc, &err);
+				if (pc->decoded)
+				{
+					PQconninfoOption *o;
+					char	   *msg = NULL;
+					const char *got = NULL;
+
+					CHECK_MSG(st == GOVPOOL_OK, "[%s] refused: %s", url, err.message);
+					if (st != GOVPOOL_OK)
+						goto leak_check;
+					o = PQconninfoParse(cfg.conninfo, &msg);
+					CHECK_MSG(o != NULL, "[%s] libpq rejects %s", url, cfg.conninfo);
+					for (PQconninfoOption *p = o; o && p->keyword; p++)
+						if (strcmp(p->keyword, "password") == 0 && p->val)
+							got = p->val;
+					CHECK_MSG(got && strcmp(got, decoded) == 0, "[%s] password [%s], want [%s]",
+							  url, got ? got : "(none)", decoded);
+					PQconninfoFree(o);
+					PQfreemem(msg);
+					govpool_config_describe(&cfg, desc, sizeof(desc));
+					CHECK_MSG(!holds_piece(desc, raw, PW_PIECE, piece, sizeof(piece)) &&
+							  !holds_piece(desc, decoded, PW_PIECE, piece, sizeof(piece)),
+							  "[%s] the description shows \"%s\": %s", url, piece, desc);
+				}
+				else
+				{
+					CHECK_MSG(st == GOVPOOL_ERR_CONFIG, "[%s] accepted: %s", url, cfg.conninfo);
+					CHECK_MSG(st != GOVPOOL_ERR_CONFIG ||
+							  (strstr(err.message, "DATABASE_URL") && strstr(err.message, pc->error_has)),
+							  "[%s] message \"%s\" lacks \"%s\"", url, err.message, pc->error_has);
+				}
+		leak_check:
+				if (st != GOVPOOL_OK)
+					CHECK_MSG(!holds_piece(err.message, raw, PW_PIECE, piece, sizeof(piece)) &&
+							  !holds_piece(err.message, decoded, PW_PIECE, piece, sizeof(piece)),
+							  "[%s] the error shows \"%s\": %s", url, piece, err.message);
+			}
+}
+
+/*
+ * The URLs of the finding, and malformed ones around them: whatever the
+ * reading, neither the error nor the description shows a piece of the
+ * password the writer meant.
+ */
+static void
+test_malformed_urls_show_no_piece(void)
+{
+	static const struct
+	{
+		const char *url;
+		const char *secret;		/* what the writer meant as the password */
+	}			bad[] = {
+		{"postgresql://app:S3cr?tPass@db.example/prod", "S3cr?tPass"},
+		{"postgresql://app:Sec/retPass@db.example/prod", "Sec/retPass"},
+		{"postgresql://app:5432/TopSecretPw@db.example/prod", "5432/TopSecretPw"},
+		{"postgresql://app:Sec/retPass@bad host/prod", "Sec/retPass"},
+		{"postgresql://app:S3cr?tPass@bad host/prod", "S3cr?tPass"},
+		{"postgresql://app:Sec@ret/Pass@db.example/prod", "Sec@ret/Pass"},
+		{"postgresql://app:Sec@ret/Pass@bad host/prod", "Sec@ret/Pass"},
+		{"postgresql://app:Sec@ret?Pass=1@db.example/prod", "Sec@ret?Pass=1"},
+		{"postgresql://app:TopSecretPw:99999@db.example/prod", "TopSecretPw:99999"},
+		{"postgresql://app:TopSecretPw%zz@db.example/prod", "TopSecretPw%zz"},
+		{"postgresql://app:Top[Secret@db.example/prod", "Top[Secret"},
+		{"postgresql://app:TopSecret@[::1/prod", "TopSecret"},
+		{"postgresql://app:TopSecret@db.example:5432:5433/prod", "TopSecret"},
+		{"postgresql://app:TopSecret@db.example/prod?Secret=1", "TopSecret"},
+		{"postgresql://app:Top?sslmode=Secret@db.example/prod", "Top?sslmode=Secret"},
+		{"postgresql://app:Top&unix_sock=Secret@db.example/prod", "Top&unix_sock=Secret"},
+		{"postgresql://app:5432?options=TopSecret@db.example/prod", "5432?options=TopSecret"},
+		{"postgresql://app:5432/TopSecret?application_name=x@db.example/prod",
+		"5432/TopSecret?application_name=x"},
+		{"TopSecret://app:x@db.example/prod", "TopSecret"},
+		{"app:TopSecret://db.example/prod", "TopSecret"},
+		{"app:TopSecret@db.example/prod", "TopSecret"},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		char		env0[300],
+					piece[16],
+					desc[256];
+		config_case cc = {"bad", {env0}, {NULL}, NULL};
+		govpool_config cfg;
+		govpool_error err;
+
+		snprintf(env0, sizeof(env0), "DATABASE_URL=%s", bad[i].url);
+		if (govpool_config_from_getenv(&cfg, case_getenv, &cc, &err) == GOVPOOL_OK)
+		{
+			govpool_config_describe(&cfg, desc, sizeof(desc));
+			CHECK_MSG(!holds_piece(desc, bad[i].secret, 4, piece, sizeof(piece)),
+					  "[%s] the description shows \"%s\": %s", bad[i].url, piece, desc);
+		}
+		else
+		{
+			CHECK_MSG(strncmp(err.message, "DATABASE_URL: ", 14) == 0 && strlen(err.message) > 24,
+					  "[%s] the message does not say what is wrong: %s", bad[i].url, err.message);
+			CHECK_MSG(!holds_piece(err.message, bad[i].secret, 4, piece, sizeof(piece)),
+					  "[%s] the error shows \"%s\": %s", bad[i].url, piece, err.message);
+		}
+	}
+}
+
+/* The redactor removes any piece of 4 bytes or more of the password. */
+static void
+test_redact_pieces(void)
+{
+	static const struct
+	{
+		const char *text;
+		const char *secret;
+		const char *want;
+	}			cases[] = {
+		{"failed: \"S3cr\" is bad", "S3cr?tPass", "failed: \"***\" is bad"},
+		{"db tPass@db.example/x", "S3cr?tPass", "db ***@db.example/x"},
+		{"a S3cr?tPass b", "S3cr?tPass", "a *** b"},
+		{"a Pass b cr?t c", "S3cr?tPass", "a *** b *** c"},
+		{"a Pas b", "S3cr?tPass", "a Pas b"},
+		{"x S3cr?tPassS3cr?tPass y", "S3cr?tPass", "x *** y"},
+		{"short pw: ab abc", "abc", "short pw: ab ***"},
+		{"a star * and ** here", "*", "a star *** and ****** here"},
+		{"one x, two xx", "x", "one ***, two ******"},
+		{"url postgresql://app:Sec/ret@Pass@db/x failed", NULL, "url postgresql://app:***@db/x failed"},
+		{"url postgresql://app:S3cr?tPass@db/x", NULL, "url postgresql://app:***@db/x"},
+		{"postgresql://h/db?application_name=a@b", NULL, "postgresql://h/db?application_name=a@b"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char		buf[128];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].text);
+		gp_redact(buf, sizeof(buf), cases[i].secret);
+		CHECK_MSG(strcmp(buf, cases[i].want) == 0, "redact(\"%s\", \"%s\") = \"%s\", want \"%s\"",
+				  cases[i].text, cases[i].secret, buf, cases[i].want);
+	}
+}
+
 static void
 test_from_env_reads_process_environment(void)
 {
@@ -351,6 +626,9 @@ main(void)
 	RUN(test_conninfo_parses_in_libpq);
 	RUN(test_worker_id_application_name);
 	RUN(test_describe_hides_password);
+	RUN(test_password_special_characters);
+	RUN(test_malformed_urls_show_no_piece);
+	RUN(test_redact_pieces);
 	RUN(test_from_env_reads_process_environment);
 	RUN(test_create_rejects_bad_config);
 	return tap_done();

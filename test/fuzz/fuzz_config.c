@@ -26,6 +26,19 @@
  *				"DATABASE_URL"), and contains neither the canary nor the
  *				decoded password.
  *
+ * The password as people paste it (finding 13): a line "RAWPW=BYTES" makes
+ * DATABASE_URL "postgresql://app:" PW "@" URL-LINE, PW being BYTES with
+ * '?', '/', '#', '@', ':', '%', digits, space and the other URL punctuation
+ * kept and every other byte mapped to one of the marker letters QJZXK, left
+ * unencoded.  Then, whatever the parser makes of it:
+ *
+ *	  no piece:	no 4-byte piece of PW, raw or percent-decoded, that holds a
+ *				marker letter (no message template has such a run) and does
+ *				not stand in the rest of the input anyway, appears in the
+ *				error or in govpool_config_describe();
+ *	  on OK:	when the URL line has no '@' before its first '/' or '?' and
+ *				no password= parameter, libpq gets exactly the decoded PW.
+ *
  * A property that fails calls abort(), which libFuzzer reports as a crash
  * and saves the input.
  */
@@ -39,6 +52,8 @@
 #include "govpool.h"
 
 #define CANARY "Zq7Kw9Xc"
+#define MARKERS "QJZXK"
+#define PIECE 4
 #define MAX_VARS 32
 #define MAX_INPUT 8192
 
@@ -277,6 +292,67 @@ url_password(const char *url, char *out)
 	return found;
 }
 
+/* Map fuzz bytes to a pasted password: URL punctuation kept, the rest markers. */
+static void
+map_password(const char *in, char *out)
+{
+	static const char keep[] = "?/#@:% &=,[]'()+;!$*\\~.-_0123456789";
+	size_t		o = 0;
+
+	for (const char *c = in; *c; c++)
+		out[o++] = strchr(keep, *c) ? *c : MARKERS[(unsigned char) *c % 5];
+	out[o] = '\0';
+}
+
+/* Lenient percent-decoding: valid escapes decoded, anything else kept. */
+static void
+decode_lenient(const char *s, char *out)
+{
+	size_t		o = 0;
+
+	for (size_t i = 0; s[i]; i++)
+	{
+		if (s[i] == '%' && hexval((unsigned char) s[i + 1]) >= 0 &&
+			hexval((unsigned char) s[i + 2]) >= 0)
+		{
+			out[o++] = (char) (hexval((unsigned char) s[i + 1]) * 16 + hexval((unsigned char) s[i + 2]));
+			i += 2;
+		}
+		else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+}
+
+static bool contains(const char *hay, size_t n, const char *needle);
+
+/*
+ * A piece of pw (PIECE bytes holding a marker letter, standing nowhere in
+ * others) in text?  Returns it in piece.
+ */
+static bool
+shows_piece(const char *text, const char *pw, const char *others, char *piece)
+{
+	size_t		n = strlen(pw);
+
+	for (size_t i = 0; i + PIECE <= n; i++)
+	{
+		bool		marker = false;
+
+		memcpy(piece, pw + i, PIECE);
+		piece[PIECE] = '\0';
+		if (strlen(piece) < PIECE)
+			continue;			/* a decoded %00 cannot occur: decode() refuses it */
+		for (int j = 0; j < PIECE; j++)
+			if (strchr(MARKERS, piece[j]))
+				marker = true;
+		if (marker && !contains(others, strlen(others), piece) &&
+			contains(text, strlen(text), piece))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Substring search the fuzzer does not see: libFuzzer hooks strstr() and
  * would learn the canary from it, then plant it outside a password.
@@ -328,6 +404,19 @@ has_encoded_keys(const char *url)
 	return false;
 }
 
+/* Is there an '@' after the first '/' or '?' of the authority? */
+static bool
+late_at(const char *url)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth;
+
+	if (sep == NULL)
+		return false;
+	auth = sep + 3;
+	return strchr(auth + strcspn(auth, "/?"), '@') != NULL;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -340,9 +429,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	govpool_error err;
 	govpool_status st;
 	char	   *line;
+	static char raw_pw[MAX_INPUT + 1];
+	static char raw_pw_dec[MAX_INPUT + 1];
+	static char others[MAX_INPUT * 2 + 2];
 	const char *db_pass = NULL;
+	const char *rawpw_line = NULL;
 	bool		url_has_pw = false;
 	bool		canary_in_input;
+	bool		exact_pw = false;
 
 	if (size > MAX_INPUT)
 		return 0;
@@ -363,6 +457,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			if (eq - line == 12 && strncmp(line, "DATABASE_URL", 12) == 0)
 				env.url = eq + 1;
+			else if (eq - line == 5 && strncmp(line, "RAWPW", 5) == 0)
+				rawpw_line = eq + 1;
 			else if (env.n < MAX_VARS)
 			{
 				*eq = '\0';
@@ -386,9 +482,41 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < env.n; i++)
 		if (strcmp(env.name[i], "DB_PASS") == 0)
 			db_pass = env.value[i];
-	if (env.url && *env.url == '\0')
+	if (rawpw_line)
+	{
+		/* postgresql://app:PW@URL-LINE, PW unencoded */
+		const char *rest = env.url ? env.url : "";
+		size_t		auth_len = strcspn(rest, "/?");
+		char	   *o = others;
+
+		map_password(rawpw_line, raw_pw);
+		decode_lenient(raw_pw, raw_pw_dec);
+		snprintf(url_buf, sizeof(url_buf), "postgresql://app:%s@%s", raw_pw, rest);
+		env.url = url_buf;
+		/* what stands in the input anyway: the URL line, every value, decoded too */
+		o += sprintf(o, "%s\n", rest);
+		decode_lenient(rest, o);
+		o += strlen(o);
+		for (int i = 0; i < env.n && (size_t) (o - others) < sizeof(others) / 2; i++)
+		{
+			size_t		l = strlen(env.value[i]);
+
+			if ((size_t) (o - others) + l + 2 >= sizeof(others))
+				break;
+			*o++ = '\n';
+			memcpy(o, env.value[i], l + 1);
+			o += l;
+		}
+		exact_pw = memchr(rest, '@', auth_len) == NULL && strstr(rest, "password=") == NULL &&
+			!has_encoded_keys(url_buf);
+		/* the decoded password libpq must get: strict decoding, as the parser */
+		url_has_pw = decode(raw_pw, strlen(raw_pw), decoded_pw) && decoded_pw[0] != '\0';
+		if (!url_has_pw)
+			exact_pw = false;
+	}
+	else if (env.url && *env.url == '\0')
 		env.url = NULL;			/* an empty variable counts as unset */
-	if (env.url)
+	else if (env.url)
 	{
 		wrap_url_passwords(env.url, url_buf);
 		env.url = url_buf;
@@ -441,7 +569,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				want = url_has_pw ? decoded_pw : NULL;
 			else if (db_pass)
 				want = db_pass;
-			if (!(env.url && has_encoded_keys(env.url)))
+			/*
+			 * The strict grammar's password, unless an '@' stands after the
+			 * first '/' or '?' (then the parser may read the password as
+			 * holding them: the RAWPW form checks that reading).
+			 */
+			if (rawpw_line ? exact_pw
+				: !(env.url && (has_encoded_keys(env.url) || late_at(env.url))))
 			{
 				if ((want == NULL) != (got == NULL) || (want && strcmp(want, got) != 0))
 				{
@@ -455,6 +589,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		govpool_config_describe(&cfg, desc, sizeof(desc));
 		bounded(desc, sizeof(desc));
+		if (rawpw_line)
+		{
+			char		piece[PIECE + 1];
+
+			if (shows_piece(desc, raw_pw, others, piece) || shows_piece(desc, raw_pw_dec, others, piece))
+			{
+				fprintf(stderr, "a piece of the password (%s) in the description: %s\n", piece, desc);
+				abort();
+			}
+		}
 		if (!canary_in_input && contains(desc, strlen(desc), CANARY))
 		{
 			fprintf(stderr, "password in the description: %s\n", desc);
@@ -473,6 +617,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{
 			fprintf(stderr, "password in the error: %s\n", err.message);
 			abort();
+		}
+		if (rawpw_line)
+		{
+			char		piece[PIECE + 1];
+
+			if (shows_piece(err.message, raw_pw, others, piece) ||
+				shows_piece(err.message, raw_pw_dec, others, piece))
+			{
+				fprintf(stderr, "a piece of the password (%s) in the error: %s\n", piece, err.message);
+				abort();
+			}
 		}
 		for (int i = 0; known_names[i]; i++)
 			if (strstr(err.message, known_names[i]))
