@@ -736,12 +736,14 @@ gov_denied_flush(void)
 {
 	MemoryContext oldcxt;
 	ResourceOwner oldowner;
+	bool		save_read_only = XactReadOnly;
+	uint32		save_cancel_holdoff = QueryCancelHoldoffCount;
 
 	if (queue_unwritten == 0 && queue_dropped == 0)
 		return;
 	if (flushing || !IsTransactionState() || IsAbortedTransactionBlockState() ||
 		IsInParallelMode() || IsParallelWorker() || RecoveryInProgress() ||
-		XactReadOnly || creating_extension || !OidIsValid(MyDatabaseId))
+		creating_extension || !OidIsValid(MyDatabaseId))
 		return;
 
 	if (queue_dropped > 0)
@@ -762,23 +764,41 @@ gov_denied_flush(void)
 	oldowner = CurrentResourceOwner;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
+
+	/*
+	 * The record is ours, not the user's write: a read-only transaction
+	 * (default_transaction_read_only set by the session, the role or the
+	 * database, BEGIN READ ONLY) must not keep it out of denied_log.  The
+	 * subtransaction's end puts the user's setting back (xact.c restores
+	 * XactReadOnly from its parent); so do we, below, in both branches.
+	 * Cancel requests (statement_timeout, lock_timeout, a cancel from the
+	 * client) wait until the record is written: the write is short and
+	 * takes no lock a non-superuser can hold against it.
+	 */
+	XactReadOnly = false;
+	HOLD_CANCEL_INTERRUPTS();
 	PG_TRY();
 	{
 		denied_write_queue();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		RESUME_CANCEL_INTERRUPTS();
+		XactReadOnly = save_read_only;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		/* error recovery zeroed the hold-off count: put ours back */
+		QueryCancelHoldoffCount = save_cancel_holdoff;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		XactReadOnly = save_read_only;
 		flushing = false;
 		ereport(WARNING,
 				(errmsg("could not write denied attempts to governance.denied_log: %s",
@@ -898,10 +918,18 @@ denied_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 denied_at_exit(int code, Datum arg)
 {
-	if (queue_unwritten == 0 || !OidIsValid(MyDatabaseId) || IsParallelWorker() ||
+	if (queue_head == NULL || !OidIsValid(MyDatabaseId) || IsParallelWorker() ||
 		RecoveryInProgress())
 		return;
+
+	/*
+	 * A FATAL error (pg_terminate_backend) may leave the transaction that
+	 * had written records open; aborting it here, not later in
+	 * ShutdownPostgres, queues them again before we look.
+	 */
 	AbortOutOfAnyTransaction();
+	if (queue_unwritten == 0)
+		return;
 	StartTransactionCommand();
 	gov_denied_flush();
 	CommitTransactionCommand();

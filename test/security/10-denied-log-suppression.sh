@@ -87,6 +87,17 @@ is "$(recorded "correlation_id = 'ro-role'")" 1 "ALTER ROLE ... SET default_tran
 #    run in transactions that default to read-only.
 as dbowner $db >/dev/null <<<"ALTER DATABASE $db SET default_transaction_read_only = on;" ||
 	bail "dbowner cannot ALTER DATABASE"
+# (preload) a writer connected before the ALTER keeps its settings: wait
+# until it has gone idle and exited, so that the next one connects anew
+as postgres postgres >/dev/null <<SQL
+DO \$\$ BEGIN
+  FOR i IN 1..500 LOOP
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                           WHERE backend_type = 'pg_governance writer' AND datname = '$db');
+    PERFORM pg_catalog.pg_sleep(0.02);
+  END LOOP;
+END \$\$;
+SQL
 as_all app_b $db >/dev/null <<'SQL'
 BEGIN READ WRITE;
 SELECT governance.set_context('eve', 'acme', 'ro-database');
