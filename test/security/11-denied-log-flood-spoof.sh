@@ -12,7 +12,7 @@
 #    tenant's table shows as pg_temp_N.name with its own OID.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
 
-plan 14
+plan 13
 db=sec11
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install pg_governance"
