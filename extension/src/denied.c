@@ -9,35 +9,55 @@
  * backend is the only process that knows about it, so:
  *
  * 1. Capture.  Refusals and warnings of require_context are captured where
- *	  they are raised (gov_require_context_check); row-level security
- *	  violations ("new row violates row-level security policy ...", SQLSTATE
- *	  42501) through emit_log_hook when the error is reported.  Each capture
- *	  is emitted at once as one server-log line,
- *		  LOG:  governance denied attempt: {"source": "rls", ...}
- *	  and queued in backend memory (TopMemoryContext).
+ *	  they are raised (gov_require_context_check).  Row-level security
+ *	  violations ("new row violates row-level security policy ...",
+ *	  SQLSTATE 42501) are captured where the executor raises them
+ *	  (ExecutorRun/ExecutorFinish hooks, in PG_CATCH before any EXCEPTION
+ *	  block of the caller sees the error), with the relation the statement
+ *	  used (rls_relid_in_query); those raised elsewhere (the rewriter's
+ *	  refusal under row_security = off) through emit_log_hook when they
+ *	  are reported, with no relation.
  *
- * 2. Write.  The queue is written into denied_log by this backend at the
+ * 2. Bound.  One record per (kind, relation) per top-level statement
+ *	  (denial_first_in_statement), then at most governance.
+ *	  denied_log_rate_limit records per second per backend (a token bucket
+ *	  holding one second's worth).  Every captured attempt that passes the
+ *	  de-duplication is one server-log line,
+ *		  LOG:  governance denied attempt: {"source": "rls", ...}
+ *	  those over the rate limit get no row of their own but are counted:
+ *	  the first of them becomes a summary row (action "suppressed",
+ *	  suppressed = their number) at the next recorded attempt, at the next
+ *	  statement that finds a token, or at exit.  The rest is queued in
+ *	  backend memory (TopMemoryContext), or handed to the background
+ *	  writer in preloaded mode (worker.c).
+ *
+ * 3. Write.  The queue is written into denied_log by this backend at the
  *	  start of the next statement it executes (ExecutorStart and
  *	  ProcessUtility hooks, before the statement does anything), inside an
  *	  internal subtransaction of that statement's transaction, so a failure
- *	  to write never breaks the user's statement.  A warned-about attempt
- *	  is written at once, in the transaction that made it.
+ *	  to write never breaks the user's statement.  The write ignores a
+ *	  read-only transaction (the record is not the user's write) and holds
+ *	  off cancel interrupts (statement_timeout, lock_timeout).  A warned-
+ *	  about attempt is written at once, in the transaction that made it.
  *
- * 3. Keep until committed.  A queued record leaves the queue only when the
+ * 4. Keep until committed.  A queued record leaves the queue only when the
  *	  transaction that wrote it commits.  If that transaction (or the
  *	  subtransaction that wrote it) aborts, the record is queued again and
  *	  written by the next statement, and so on.  On a clean or FATAL exit
  *	  (client disconnect, pg_terminate_backend) a before_shmem_exit callback
  *	  writes what is still queued in a transaction of its own.
  *
- * The guarantee: every denied attempt is in the server log as soon as it is
- * refused; it is in denied_log once any later transaction of the same
- * backend commits, or the backend exits normally — whichever comes first.
- * Only a crash of the backend (or of the server) before then loses the
- * table row, and the log line remains.  RLS violations are captured when
- * they are reported: an error caught by a PL/pgSQL EXCEPTION block is never
- * reported and so not recorded, and log_min_messages must be error or
- * lower (the default is warning) for emit_log_hook to see it.
+ * The guarantee: every denied attempt that passes de-duplication is in the
+ * server log as soon as it is refused, and in denied_log -- as its own row,
+ * or counted in a summary row when over the rate limit -- once any later
+ * transaction of the same backend commits, or the backend exits normally,
+ * whichever comes first (preloaded: within about a second, by the
+ * background writer).  Only a crash of the backend (or of the server)
+ * before then loses the table row, and the log line remains.  Not held:
+ * a refusal raised outside the executor (row_security = off) and caught by
+ * an EXCEPTION block is never reported and so not recorded; a hot standby
+ * records nothing (it cannot write); a superuser can change what a
+ * superuser can change (log_min_messages, the rate limit).
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +75,7 @@
 #include "storage/proc.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
 #include "utils/elog.h"
@@ -863,12 +884,20 @@ statement_command(const char *stmt)
 	return word;
 }
 
-/* Record an RLS violation, once per relation per statement. */
+/*
+ * Record an RLS violation, once per relation per statement.  The command
+ * is that of the refused query when known, else the statement's first word.
+ */
 static void
-rls_record(ErrorData *edata, Oid relid)
+rls_record(ErrorData *edata, Oid relid, QueryDesc *queryDesc)
 {
 	char	   *relation = OidIsValid(relid) ? gov_relation_name(relid) : NULL;
-	char	   *command = statement_command(debug_query_string);
+	const char *command;
+
+	if (queryDesc && queryDesc->plannedstmt)
+		command = GetCommandTagName(CreateCommandTag((Node *) queryDesc->plannedstmt));
+	else
+		command = statement_command(debug_query_string);
 
 	if (!denial_first_in_statement('r', relid))
 		return;
@@ -900,7 +929,7 @@ denied_capture_raised(QueryDesc *queryDesc)
 		  strncmp(edata->message, rethrown_message, sizeof(rethrown_message) - 1) == 0))
 	{
 		in_emit_hook = true;
-		rls_record(edata, rls_relid_in_query(queryDesc, edata->message));
+		rls_record(edata, rls_relid_in_query(queryDesc, edata->message), queryDesc);
 		in_emit_hook = false;
 		strlcpy(rethrown_message, edata->message, sizeof(rethrown_message));
 		rethrown_captured = true;
@@ -971,7 +1000,7 @@ denied_emit_log_hook(ErrorData *edata)
 			MemoryContext old = MemoryContextSwitchTo(ErrorContext);
 
 			in_emit_hook = true;
-			rls_record(edata, InvalidOid);
+			rls_record(edata, InvalidOid, NULL);
 			in_emit_hook = false;
 			MemoryContextSwitchTo(old);
 		}
