@@ -15,7 +15,7 @@ if [ -z "$mode" ]; then
 fi
 if [ "$mode" = preload ]; then writer=worker; else writer=backend; fi
 
-plan 13
+plan 14
 db=sec10
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install pg_governance"
@@ -158,12 +158,23 @@ SELECT count(*) FROM generate_series(1, 10000);
 SQL
 is "$(recorded "correlation_id = 'timeout'")" 1 "statement_timeout = 1 ms after the attempt: the refusal is recorded"
 
-# 9. nothing recorded twice (the EXCEPTION case is seen where it is raised
-#    and must not be recorded again when reported)
-is "$(as postgres $db <<<"SELECT count(*) FROM governance.denied_log WHERE correlation_id IN ('ro-session','ro-role','ro-database','ro-terminated','swallowed','savepoint','timeout')")" \
-	7 "each attempt is recorded once"
+# 9. the session is ended by idle_in_transaction_session_timeout while the
+#    transaction of the attempt is still open (aborted)
+as_all app_b $db >/dev/null <<'SQL'
+SET idle_in_transaction_session_timeout = 100;
+BEGIN;
+SELECT governance.set_context('eve', 'acme', 'idle-timeout');
+INSERT INTO docs VALUES (10, 'globex', 'x');
+\! sleep 1
+SQL
+is "$(recorded "correlation_id = 'idle-timeout'")" 1 "a session ended by idle_in_transaction_session_timeout: the refusal is recorded"
 
-# 10. log_min_messages, which decides whether an error reaches emit_log_hook,
+# 10. nothing recorded twice (the EXCEPTION case is seen where it is raised
+#    and must not be recorded again when reported)
+is "$(as postgres $db <<<"SELECT count(*) FROM governance.denied_log WHERE correlation_id IN ('ro-session','ro-role','ro-database','ro-terminated','swallowed','savepoint','timeout','idle-timeout')")" \
+	8 "each attempt is recorded once"
+
+# 11. log_min_messages, which decides whether an error reaches emit_log_hook,
 #     is not the app role's to raise, not even for itself
 out=$(as_all app_b $db <<<"SET log_min_messages = panic; ALTER ROLE app_b SET log_min_messages = panic;")
 like "$out" "permission denied to set parameter \"log_min_messages\"" "log_min_messages cannot be raised by the app role"
