@@ -24,7 +24,9 @@
  *	  database) sleeps on its latch; when a database has ready records and
  *	  no writer, it starts a writer for it;
  *	- a writer (dynamic, at most GOV_MAX_WRITERS at once) connects to its
- *	  database as the bootstrap superuser, stores what is ready in one
+ *	  database as the bootstrap superuser (with the settings that decide
+ *	  whether a write can succeed pinned, whatever ALTER DATABASE ... SET
+ *	  says: writer_pin_settings), stores what is ready in one
  *	  transaction per batch, waits on its latch for more, and exits when
  *	  nothing came for a short while, so that it never keeps DROP DATABASE
  *	  waiting long and holds no worker slot when idle.
