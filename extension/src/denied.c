@@ -921,6 +921,9 @@ denied_capture_raised(QueryDesc *queryDesc)
 	if (IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
 		!IsTransactionState() || in_emit_hook)
 		return;
+	/* most errors (cancel, out of memory, ...) are not ours: copy nothing */
+	if (geterrcode() != ERRCODE_INSUFFICIENT_PRIVILEGE)
+		return;
 	ecxt = MemoryContextSwitchTo(queryDesc->estate ?
 								 queryDesc->estate->es_query_cxt : TopTransactionContext);
 	edata = CopyErrorData();
