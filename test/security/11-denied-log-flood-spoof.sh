@@ -12,7 +12,7 @@
 #    tenant's table shows as pg_temp_N.name with its own OID.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
 
-plan 13
+plan 14
 db=sec11
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install pg_governance"
@@ -113,9 +113,15 @@ ROLLBACK;
 BEGIN; SELECT governance.set_context('eve', 'acme', 'real-1');
 INSERT INTO public.docs SELECT id, 'globex' FROM (VALUES (1)) v(id) LEFT JOIN pg_temp.docs USING (id);
 ROLLBACK;
+BEGIN; SELECT governance.set_context('alice', 'acme', 'spoof-3');
+WITH t AS (INSERT INTO pg_temp.docs VALUES (1, 'globex') RETURNING 1)
+INSERT INTO public.docs SELECT 2, 'acme' FROM t;
+ROLLBACK;
 SELECT 1;
 SQL
 settled
+is "$(q "SELECT coalesce(relation, 'NULL') || ' ' || coalesce(relid::text, 'NULL') FROM governance.denied_log WHERE correlation_id = 'spoof-3'")" \
+	"NULL NULL" "two written relations named docs in one statement: the record names neither rather than guess"
 like "$(q "SELECT relation FROM governance.denied_log WHERE correlation_id = 'spoof-1'")" '^pg_temp_[0-9]+\.docs$' \
 	"a refusal on a temp table names pg_temp_N.docs"
 is "$(q "SELECT relid IS NOT NULL AND relid <> 'public.docs'::regclass FROM governance.denied_log WHERE correlation_id = 'spoof-1'")" \
