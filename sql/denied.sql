@@ -9,6 +9,9 @@ CREATE EXTENSION pg_governance VERSION '0.2';
 -- without preload); the background writer of the preloaded mode is tested
 -- in test/preload.sql.
 SET governance.denied_log_worker = off;
+-- This file records many attempts in quick succession: the rate limit is
+-- tested at the end, with a low value.
+SET governance.denied_log_rate_limit = 1000;
 \set VERBOSITY default
 
 CREATE ROLE regress_denied_app;
@@ -115,7 +118,68 @@ SELECT count(*) FROM governance.denied_log;
 DELETE FROM governance.denied_log;
 RESET ROLE;
 
+-- 0.5: relid and a schema-qualified relation for RLS records, one record
+-- per relation per statement, the rate limit and its summary rows
+ALTER EXTENSION pg_governance UPDATE;
+SELECT source, relation, relid = 'orders'::regclass AS relid_is_orders
+  FROM governance.denied_log WHERE correlation_id = 'req-42';
+SELECT count(*) AS before FROM governance.denied_log \gset
+SET ROLE regress_denied_app;
+BEGIN;
+SELECT governance.set_context('alice', 'acme', 'req-47');
+-- swallowed by an EXCEPTION block, 50 times in one statement: recorded once
+DO $$ BEGIN
+  FOR i IN 1..50 LOOP
+    BEGIN INSERT INTO orders VALUES (i, 'mallory', 'acme', 'x');
+    EXCEPTION WHEN insufficient_privilege THEN NULL;
+    END;
+  END LOOP;
+END $$;
+COMMIT;
+RESET ROLE;
+SELECT source, action, relation, relid = 'orders'::regclass AS relid_is_orders, suppressed
+  FROM governance.denied_log WHERE correlation_id = 'req-47';
+-- a temporary table named like a permanent one is named as what it is
+CREATE TEMP TABLE orders (id int, agent text, tenant text, item text);
+ALTER TABLE pg_temp.orders ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY nothing ON pg_temp.orders USING (false) WITH CHECK (false);
+GRANT ALL ON pg_temp.orders TO regress_denied_app;
+SET ROLE regress_denied_app;
+BEGIN;
+SELECT governance.set_context('alice', 'acme', 'req-48');
+INSERT INTO pg_temp.orders VALUES (1, 'alice', 'acme', 'x');
+ROLLBACK;
+RESET ROLE;
+SELECT relation ~ '^pg_temp_\d+\.orders$' AS temp_schema_shown,
+       relid = 'pg_temp.orders'::regclass AS relid_is_temp_table
+  FROM governance.denied_log WHERE correlation_id = 'req-48';
+DROP TABLE pg_temp.orders;
+-- the rate limit: 1 per second; 10 refused statements: fewer rows, and
+-- a summary row (written at the latest when the session ends) counts the
+-- others: nothing is lost
 DROP VIEW denied;
+SET governance.denied_log_rate_limit = 1;
+SET application_name = 'regress-flood';
+SET ROLE regress_denied_app;
+\set VERBOSITY terse
+SELECT 'INSERT INTO orders VALUES (1, ''mallory'', ''acme'', ''x'')' FROM generate_series(1, 10) \gexec
+\set VERBOSITY default
+\c -
+DO $$ BEGIN
+  FOR i IN 1..500 LOOP
+    EXIT WHEN EXISTS (SELECT FROM governance.denied_log
+                       WHERE application_name = 'regress-flood' AND action = 'suppressed');
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END $$;
+SELECT count(*) FILTER (WHERE action = 'refused') < 10 AS fewer_rows,
+       count(*) FILTER (WHERE action = 'suppressed') >= 1 AS summary_rows,
+       count(*) FILTER (WHERE action = 'refused') + coalesce(sum(suppressed), 0) AS attempts_accounted
+  FROM governance.denied_log WHERE application_name = 'regress-flood';
+SELECT relation, relid = 'orders'::regclass AS relid_is_orders, suppressed > 0 AS counted, message ~ 'not recorded one by one' AS says_so
+  FROM governance.denied_log WHERE application_name = 'regress-flood' AND action = 'suppressed'
+ ORDER BY id LIMIT 1;
+
 DROP FUNCTION add_ledger(int);
 DROP TABLE orders, ledger;
 DROP ROLE regress_denied_app;

@@ -39,11 +39,12 @@ SELECT dblink_exec('regress_dens_a', 'RESET ROLE');
 SELECT is((SELECT count(*)::int FROM governance.denied_log WHERE correlation_id = 'dens-1'), 1,
           'session A''s next statement (any statement) wrote the record');
 SELECT results_eq(
-  $$SELECT source, action, sqlstate, relation, command, agent_id, tenant_id, db_user, db_session_user
+  $$SELECT source, action, sqlstate, relation, relid = 'regress_dens_orders'::regclass, command,
+            agent_id, tenant_id, db_user, db_session_user
       FROM governance.denied_log WHERE correlation_id = 'dens-1'$$,
-  $$VALUES ('rls'::text, 'refused'::text, '42501'::text, 'regress_dens_orders'::text, 'INSERT'::text,
+  $$VALUES ('rls'::text, 'refused'::text, '42501'::text, 'public.regress_dens_orders'::text, true, 'INSERT'::text,
             'alice'::text, 'acme'::text, 'regress_dens_app'::text, 'postgres'::text)$$,
-  'the record carries the failed attempt''s context, user, relation, command and SQLSTATE');
+  'the record carries the failed attempt''s context, user, relation (schema-qualified, with relid), command and SQLSTATE');
 SELECT dblink_disconnect('regress_dens_a');
 
 -- Session B: an enforcement refusal, then the backend is terminated

@@ -101,10 +101,13 @@ SELECT lives_ok($$INSERT INTO regress_rlsc_ledger VALUES (4, 4)$$, 'enforce: wit
 RESET ROLE;
 
 -- Warnings were recorded at once (their statements went on); refusals are
--- queued and written by the next statement of this backend
+-- queued and written by the next statement of this backend.  The spoofed
+-- INSERT above is there too: its RLS refusal is recorded where it is
+-- raised, although throws_ok's EXCEPTION block caught it.
 SELECT results_eq(
   $$SELECT action, sqlstate, relation, command FROM governance.denied_log ORDER BY id$$,
-  $$VALUES ('warned'::text, '01007'::text, 'public.regress_rlsc_notes'::text, 'SELECT'::text),
+  $$VALUES ('refused'::text, '42501'::text, 'public.regress_rlsc_notes'::text, 'INSERT'::text),
+           ('warned', '01007', 'public.regress_rlsc_notes', 'SELECT'),
            ('warned', '01007', 'public.regress_rlsc_ledger', 'INSERT'),
            ('refused', '42501', 'public.regress_rlsc_notes', 'SELECT'),
            ('refused', '42501', 'public.regress_rlsc_ledger', 'INSERT')$$,

@@ -179,6 +179,7 @@ extern void gov_latency_xact_end(void);
 #define GOV_DENIED_RECORD_MAX	16384
 extern int	gov_denied_queue_slots;
 extern bool gov_denied_log_worker;
+extern int	gov_denied_rate_limit;
 extern Size gov_worker_shmem_size(void);
 extern void gov_worker_shmem_init(void);
 extern void gov_worker_register(void);

@@ -174,7 +174,7 @@ struct GovAppender
 
 static const char *const log_relname[] = {"audit_batch", "denied_log"};
 static const char *const log_seqname[] = {"audit_batch_id_seq", "denied_log_id_seq"};
-static const int log_natts[] = {AL_NATTS, 20};
+static const int log_natts[] = {AL_NATTS, 21};
 
 /*
  * OIDs of the extension schema and of the logs, cached per backend and
@@ -399,9 +399,10 @@ gov_appender_open(GovLog log, bool missing_ok)
 			return NULL;
 		rel = table_open(cached_log_relid[log], RowExclusiveLock);
 	}
-	/* denied_log gained recorded_by in 0.4; a 0.2/0.3 table lacks it */
+	/* denied_log gained recorded_by in 0.4 and suppressed in 0.5; older tables lack them */
 	if (RelationGetDescr(rel)->natts != log_natts[log] &&
-		!(log == GOV_LOG_DENIED && RelationGetDescr(rel)->natts == log_natts[log] - 1))
+		!(log == GOV_LOG_DENIED && RelationGetDescr(rel)->natts >= log_natts[log] - 2 &&
+		  RelationGetDescr(rel)->natts < log_natts[log]))
 		elog(ERROR, "governance.%s has %d columns, expected %d",
 			 log_relname[log], RelationGetDescr(rel)->natts, log_natts[log]);
 

@@ -9,35 +9,55 @@
  * backend is the only process that knows about it, so:
  *
  * 1. Capture.  Refusals and warnings of require_context are captured where
- *	  they are raised (gov_require_context_check); row-level security
- *	  violations ("new row violates row-level security policy ...", SQLSTATE
- *	  42501) through emit_log_hook when the error is reported.  Each capture
- *	  is emitted at once as one server-log line,
- *		  LOG:  governance denied attempt: {"source": "rls", ...}
- *	  and queued in backend memory (TopMemoryContext).
+ *	  they are raised (gov_require_context_check).  Row-level security
+ *	  violations ("new row violates row-level security policy ...",
+ *	  SQLSTATE 42501) are captured where the executor raises them
+ *	  (ExecutorRun/ExecutorFinish hooks, in PG_CATCH before any EXCEPTION
+ *	  block of the caller sees the error), with the relation the statement
+ *	  used (rls_relid_in_query); those raised elsewhere (the rewriter's
+ *	  refusal under row_security = off) through emit_log_hook when they
+ *	  are reported, with no relation.
  *
- * 2. Write.  The queue is written into denied_log by this backend at the
+ * 2. Bound.  One record per (kind, relation) per top-level statement
+ *	  (denial_first_in_statement), then at most governance.
+ *	  denied_log_rate_limit records per second per backend (a token bucket
+ *	  holding one second's worth).  Every captured attempt that passes the
+ *	  de-duplication is one server-log line,
+ *		  LOG:  governance denied attempt: {"source": "rls", ...}
+ *	  those over the rate limit get no row of their own but are counted:
+ *	  the first of them becomes a summary row (action "suppressed",
+ *	  suppressed = their number) at the next recorded attempt, at the next
+ *	  statement that finds a token, or at exit.  The rest is queued in
+ *	  backend memory (TopMemoryContext), or handed to the background
+ *	  writer in preloaded mode (worker.c).
+ *
+ * 3. Write.  The queue is written into denied_log by this backend at the
  *	  start of the next statement it executes (ExecutorStart and
  *	  ProcessUtility hooks, before the statement does anything), inside an
  *	  internal subtransaction of that statement's transaction, so a failure
- *	  to write never breaks the user's statement.  A warned-about attempt
- *	  is written at once, in the transaction that made it.
+ *	  to write never breaks the user's statement.  The write ignores a
+ *	  read-only transaction (the record is not the user's write) and holds
+ *	  off cancel interrupts (statement_timeout, lock_timeout).  A warned-
+ *	  about attempt is written at once, in the transaction that made it.
  *
- * 3. Keep until committed.  A queued record leaves the queue only when the
+ * 4. Keep until committed.  A queued record leaves the queue only when the
  *	  transaction that wrote it commits.  If that transaction (or the
  *	  subtransaction that wrote it) aborts, the record is queued again and
  *	  written by the next statement, and so on.  On a clean or FATAL exit
  *	  (client disconnect, pg_terminate_backend) a before_shmem_exit callback
  *	  writes what is still queued in a transaction of its own.
  *
- * The guarantee: every denied attempt is in the server log as soon as it is
- * refused; it is in denied_log once any later transaction of the same
- * backend commits, or the backend exits normally — whichever comes first.
- * Only a crash of the backend (or of the server) before then loses the
- * table row, and the log line remains.  RLS violations are captured when
- * they are reported: an error caught by a PL/pgSQL EXCEPTION block is never
- * reported and so not recorded, and log_min_messages must be error or
- * lower (the default is warning) for emit_log_hook to see it.
+ * The guarantee: every denied attempt that passes de-duplication is in the
+ * server log as soon as it is refused, and in denied_log -- as its own row,
+ * or counted in a summary row when over the rate limit -- once any later
+ * transaction of the same backend commits, or the backend exits normally,
+ * whichever comes first (preloaded: within about a second, by the
+ * background writer).  Only a crash of the backend (or of the server)
+ * before then loses the table row, and the log line remains.  Not held:
+ * a refusal raised outside the executor (row_security = off) and caught by
+ * an EXCEPTION block is never reported and so not recorded; a hot standby
+ * records nothing (it cannot write); a superuser can change what a
+ * superuser can change (log_min_messages, the rate limit).
  *
  *-------------------------------------------------------------------------
  */
@@ -49,18 +69,22 @@
 #include "commands/extension.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
+#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/inet.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
@@ -74,6 +98,7 @@ enum
 	DL_SESSION_USER, DL_APPLICATION, DL_CLIENT_ADDR, DL_BACKEND_PID,
 	DL_MESSAGE, DL_STATEMENT,
 	DL_RECORDED_BY,				/* added by 0.3--0.4 */
+	DL_SUPPRESSED,				/* added by 0.4--0.5 */
 	DL_NATTS
 };
 
@@ -101,6 +126,7 @@ typedef struct GovDenial
 	char	   *message;
 	char	   *statement;
 	int			backend_pid;
+	int			suppressed;		/* action "suppressed": how many; else 0 */
 	/* Subtransaction that wrote it, or InvalidSubTransactionId if queued. */
 	SubTransactionId written_subid;
 } GovDenial;
@@ -143,12 +169,47 @@ static int	queue_dropped = 0;
 static bool flushing = false;
 static bool exit_callback_registered = false;
 
-/* One WARNING per table per statement in warn mode. */
-#define WARNED_MAX 8
-static TimestampTz warned_stmt = 0;
-static LocalTransactionId warned_lxid = InvalidLocalTransactionId;
-static Oid	warned_relids[WARNED_MAX];
-static int	warned_count = 0;
+/*
+ * Per-statement de-duplication: one record (and one WARNING in warn mode)
+ * per (kind, relation) per top-level statement, however many tables it
+ * touches or how often it is refused (a loop catching the error).  The
+ * set lives in dedup_cxt and is rebuilt when a new statement captures.
+ */
+typedef struct DenialKey
+{
+	Oid			relid;			/* InvalidOid: not established */
+	char		kind;			/* 'r' rls, 'R' require_context refused, 'W' warned */
+} DenialKey;
+
+static MemoryContext dedup_cxt = NULL;
+static HTAB *dedup_seen = NULL;
+static TimestampTz dedup_stmt = 0;
+static LocalTransactionId dedup_lxid = InvalidLocalTransactionId;
+
+/*
+ * Rate limit: a token bucket of governance.denied_log_rate_limit records
+ * per second per backend, holding one second's worth.  An attempt with no
+ * token is counted in suppressed_n; the first of them is kept and becomes
+ * the summary row (action "suppressed") at the next recorded attempt, the
+ * next statement that finds a token, or the backend's exit.
+ */
+int			gov_denied_rate_limit = 10;
+static double bucket_tokens = -1;	/* < 0: full, not yet used */
+static TimestampTz bucket_at = 0;
+static int	suppressed_n = 0;
+static GovDenial *suppressed_first = NULL;
+
+/*
+ * An RLS violation recorded where it was raised (the executor hooks
+ * below) and re-thrown: not to be recorded again by an outer executor
+ * level or by emit_log_hook when it is reported.  Cleared when execution
+ * goes on (the error was caught) or when it is reported.
+ */
+static bool rethrown_captured = false;
+static char rethrown_message[256];
+
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 static bool in_emit_hook = false;
@@ -170,6 +231,15 @@ static void denied_subxact_callback(SubXactEvent event, SubTransactionId mySubid
 									SubTransactionId parentSubid, void *arg);
 static void denied_at_exit(int code, Datum arg);
 static char *copy_or_null(const char *s);
+static void register_exit_callback(void);
+static bool denial_first_in_statement(char kind, Oid relid);
+static bool denial_take_token(void);
+static void denial_record(GovDenial *d);
+static void denial_release_summary(bool force);
+static void denied_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+							   uint64 count, bool execute_once);
+static void denied_ExecutorFinish(QueryDesc *queryDesc);
+static void denied_capture_raised(QueryDesc *queryDesc);
 
 void
 gov_denied_init(void)
@@ -178,6 +248,20 @@ gov_denied_init(void)
 	emit_log_hook = denied_emit_log_hook;
 	RegisterXactCallback(denied_xact_callback, NULL);
 	RegisterSubXactCallback(denied_subxact_callback, NULL);
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = denied_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = denied_ExecutorFinish;
+}
+
+static void
+register_exit_callback(void)
+{
+	if (!exit_callback_registered && IsUnderPostmaster)
+	{
+		before_shmem_exit(denied_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
 }
 
 static char *
@@ -271,6 +355,8 @@ denial_log_line(GovDenial *d)
 	JSON_FIELD("application_name", d->application_name);
 	JSON_FIELD("at", timestamptz_to_str(d->at));
 	appendStringInfo(&buf, ", \"backend_pid\": %d", MyProcPid);
+	if (d->suppressed > 0)
+		appendStringInfo(&buf, ", \"suppressed\": %d", d->suppressed);
 	JSON_FIELD("message", d->message);
 	JSON_FIELD("statement", d->statement);
 	appendStringInfoChar(&buf, '}');
@@ -301,6 +387,7 @@ typedef struct DeniedRecordHeader
 	int			sqlerrcode;
 	Oid			relid;
 	int			backend_pid;
+	int			suppressed;		/* action "suppressed" when > 0 */
 	bool		rls;			/* source: rls or require_context */
 	bool		warned;			/* action: warned or refused */
 	uint16		present;		/* bit per string: not NULL */
@@ -340,6 +427,7 @@ denial_handoff(GovDenial *d)
 	hdr.sqlerrcode = d->sqlerrcode;
 	hdr.relid = d->relid;
 	hdr.backend_pid = d->backend_pid;
+	hdr.suppressed = d->suppressed;
 	hdr.rls = strcmp(d->source, "rls") == 0;
 	hdr.warned = strcmp(d->action, "warned") == 0;
 	for (int i = 0; i < DR_NSTRINGS; i++)
@@ -418,6 +506,8 @@ denial_insert(GovAppender *app, GovDenial *d, TimestampTz now,
 	values[DL_BACKEND_PID] = Int32GetDatum(d->backend_pid);
 	values[DL_MESSAGE] = CStringGetTextDatum(d->message);
 	values[DL_RECORDED_BY] = CStringGetTextDatum(recorded_by);
+	values[DL_SUPPRESSED] = Int32GetDatum(d->suppressed);
+	nulls[DL_SUPPRESSED] = (d->suppressed == 0);
 	gov_appender_insert(app, values, nulls);
 }
 
@@ -465,7 +555,8 @@ gov_denied_write_serialized(const char **records, const Size *lens, int n)
 		memset(&d, 0, sizeof(d));
 		d.at = hdr.at;
 		d.source = hdr.rls ? "rls" : "require_context";
-		d.action = hdr.warned ? "warned" : "refused";
+		d.action = hdr.suppressed > 0 ? "suppressed" : hdr.warned ? "warned" : "refused";
+		d.suppressed = hdr.suppressed;
 		d.sqlerrcode = hdr.sqlerrcode;
 		d.relid = hdr.relid;
 		d.backend_pid = hdr.backend_pid;
@@ -481,11 +572,10 @@ gov_denied_write_serialized(const char **records, const Size *lens, int n)
 	return true;
 }
 
-/* Log and queue; past DENIED_QUEUE_MAX only the log line remains. */
+/* Store: hand over or queue; past DENIED_QUEUE_MAX only the log line remains. */
 static void
 denial_enqueue(GovDenial *d)
 {
-	denial_log_line(d);
 	if (gov_preloaded && denial_handoff(d))
 	{
 		/* the background writer stores it (worker.c) */
@@ -505,19 +595,129 @@ denial_enqueue(GovDenial *d)
 	queue_tail = d;
 	queue_unwritten++;
 
-	if (!exit_callback_registered && IsUnderPostmaster)
+	register_exit_callback();
+}
+
+/*
+ * One top-level statement records each (kind, relation) once: is this the
+ * first time in the current statement?  No catalog access (runs inside
+ * error reporting).
+ */
+static bool
+denial_first_in_statement(char kind, Oid relid)
+{
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+	DenialKey	key;
+	bool		found;
+
+	if (dedup_seen == NULL || stmt != dedup_stmt || MyProc->lxid != dedup_lxid)
 	{
-		before_shmem_exit(denied_at_exit, (Datum) 0);
-		exit_callback_registered = true;
+		HASHCTL		ctl;
+
+		if (dedup_cxt == NULL)
+			dedup_cxt = AllocSetContextCreate(TopMemoryContext,
+											  "governance denied de-duplication",
+											  ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(dedup_cxt);
+		ctl.keysize = sizeof(DenialKey);
+		ctl.entrysize = sizeof(DenialKey);
+		ctl.hcxt = dedup_cxt;
+		dedup_seen = hash_create("governance denied this statement", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		dedup_stmt = stmt;
+		dedup_lxid = MyProc->lxid;
 	}
+	memset(&key, 0, sizeof(key));
+	key.relid = relid;
+	key.kind = kind;
+	(void) hash_search(dedup_seen, &key, HASH_ENTER, &found);
+	return !found;
+}
+
+/* Take a token from the rate limit's bucket, if there is one. */
+static bool
+denial_take_token(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	double		rate = gov_denied_rate_limit;
+
+	if (bucket_tokens < 0)
+		bucket_tokens = rate;
+	else if (now > bucket_at)
+		bucket_tokens = Min(rate, bucket_tokens + (now - bucket_at) * rate / USECS_PER_SEC);
+	else
+		bucket_tokens = Min(rate, bucket_tokens);
+	bucket_at = now;
+	if (bucket_tokens < 1.0)
+		return false;
+	bucket_tokens -= 1.0;
+	return true;
+}
+
+/*
+ * A captured attempt (already past de-duplication): one server-log line,
+ * then a row if the rate limit has a token for it, else counted.  A row
+ * recorded after suppressed ones is preceded by their summary.
+ */
+static void
+denial_record(GovDenial *d)
+{
+	denial_log_line(d);
+	if (denial_take_token())
+	{
+		denial_release_summary(true);
+		denial_enqueue(d);
+		return;
+	}
+	if (suppressed_n++ == 0)
+		suppressed_first = d;
+	else
+		denial_free(d);
+	register_exit_callback();
+}
+
+/*
+ * Turn the attempts kept out by the rate limit into their summary row: the
+ * first of them, action "suppressed", with their number.  force: at the
+ * next recorded attempt (which has taken a token) or at exit; otherwise
+ * (the start of a statement) only if the bucket has a token for it.
+ */
+static void
+denial_release_summary(bool force)
+{
+	GovDenial  *d = suppressed_first;
+	MemoryContext old;
+	char	   *message;
+
+	if (suppressed_n == 0 || d == NULL)
+		return;
+	if (!force && !denial_take_token())
+		return;
+	old = MemoryContextSwitchTo(denied_cxt);
+	message = psprintf("%d denied attempts of this session from %s on were not recorded one by one: "
+					   "over governance.denied_log_rate_limit (%d per second); "
+					   "this row shows the first of them (%s)",
+					   suppressed_n, timestamptz_to_str(d->at),
+					   gov_denied_rate_limit, d->message);
+	pfree(d->message);
+	d->message = message;
+	d->action = "suppressed";
+	d->suppressed = suppressed_n;
+	MemoryContextSwitchTo(old);
+	suppressed_n = 0;
+	suppressed_first = NULL;
+	denial_log_line(d);
+	denial_enqueue(d);
 }
 
 /*---- governance.require_context ----*/
 
 /*
  * Apply governance.require_context to a statement touching relid with no
- * agent_id set: nothing (off), a WARNING and a record (warn; once per table
- * per statement), or a record and an ERROR 42501 (enforce).
+ * agent_id set: nothing (off), a WARNING and a record (warn), or a record
+ * and an ERROR 42501 (enforce).  The record (and the WARNING) once per
+ * table per top-level statement; the ERROR every time.
  */
 void
 gov_require_context_check(Oid relid, const char *command)
@@ -526,28 +726,16 @@ gov_require_context_check(Oid relid, const char *command)
 	char	   *qualname;
 	char	   *message;
 	GovDenial  *d;
+	bool		first;
 
 	if (gov_require_context == GOV_REQUIRE_OFF ||
 		gov_context_value(GOV_FIELD_AGENT) != NULL)
 		return;
 
-	if (gov_require_context == GOV_REQUIRE_WARN)
-	{
-		TimestampTz stmt = GetCurrentStatementStartTimestamp();
-		int			i;
-
-		if (stmt != warned_stmt || MyProc->lxid != warned_lxid)
-		{
-			warned_stmt = stmt;
-			warned_lxid = MyProc->lxid;
-			warned_count = 0;
-		}
-		for (i = 0; i < warned_count; i++)
-			if (warned_relids[i] == relid)
-				return;
-		if (warned_count < WARNED_MAX)
-			warned_relids[warned_count++] = relid;
-	}
+	first = denial_first_in_statement(gov_require_context == GOV_REQUIRE_WARN ? 'W' : 'R',
+									  relid);
+	if (gov_require_context == GOV_REQUIRE_WARN && !first)
+		return;
 
 	relname = get_rel_name(relid);
 	if (relname == NULL)
@@ -561,7 +749,7 @@ gov_require_context_check(Oid relid, const char *command)
 		d = denial_capture("require_context", "warned",
 						   ERRCODE_WARNING_PRIVILEGE_NOT_GRANTED,
 						   relid, qualname, command, message, true);
-		denial_enqueue(d);
+		denial_record(d);
 		ereport(WARNING,
 				(errcode(ERRCODE_WARNING_PRIVILEGE_NOT_GRANTED),
 				 errmsg_internal("%s", message),
@@ -572,10 +760,13 @@ gov_require_context_check(Oid relid, const char *command)
 		return;
 	}
 
-	d = denial_capture("require_context", "refused",
-					   ERRCODE_INSUFFICIENT_PRIVILEGE,
-					   relid, qualname, command, message, true);
-	denial_enqueue(d);
+	if (first)
+	{
+		d = denial_capture("require_context", "refused",
+						   ERRCODE_INSUFFICIENT_PRIVILEGE,
+						   relid, qualname, command, message, true);
+		denial_record(d);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg_internal("%s", message),
@@ -604,24 +795,70 @@ is_rls_violation(ErrorData *edata)
 	return false;
 }
 
-/* The last double-quoted word of the message: the table name. */
-static char *
-rls_relation_from_message(const char *message)
+/*
+ * Which relation of the statement an RLS violation is about.  The message
+ * carries only the bare name ("... for table \"docs\""), so the relation
+ * is looked for among those the statement really uses, never by a name
+ * lookup: first the relations it writes (WITH CHECK options are checked
+ * on them; a partition's are its root's), then its range table.  The
+ * message must end with the candidate's quoted name.  Ambiguous (two
+ * written relations of that name) or not found: InvalidOid, and the
+ * record names no relation rather than a wrong one.
+ */
+static bool
+message_names(const char *message, size_t mlen, const char *name)
 {
-	const char *end;
-	const char *start;
+	size_t		nlen = strlen(name);
 
-	if (message == NULL)
-		return NULL;
-	end = strrchr(message, '"');
-	if (end == NULL || end == message)
-		return NULL;
-	start = end - 1;
-	while (start > message && *start != '"')
-		start--;
-	if (*start != '"')
-		return NULL;
-	return pnstrdup(start + 1, end - start - 1);
+	return nlen + 2 <= mlen &&
+		message[mlen - 1] == '"' &&
+		message[mlen - nlen - 2] == '"' &&
+		strncmp(message + mlen - nlen - 1, name, nlen) == 0;
+}
+
+static Oid
+rls_relid_in_query(QueryDesc *queryDesc, const char *message)
+{
+	EState	   *estate = queryDesc ? queryDesc->estate : NULL;
+	size_t		mlen = message ? strlen(message) : 0;
+	Oid			found = InvalidOid;
+	List	   *written[2];
+	ListCell   *lc;
+
+	if (estate == NULL || mlen == 0)
+		return InvalidOid;
+
+	written[0] = estate->es_opened_result_relations;
+	written[1] = estate->es_tuple_routing_result_relations;
+	for (int i = 0; i < 2; i++)
+		foreach(lc, written[i])
+		{
+			Relation	rel = ((ResultRelInfo *) lfirst(lc))->ri_RelationDesc;
+
+			if (rel == NULL || !message_names(message, mlen, RelationGetRelationName(rel)))
+				continue;
+			if (OidIsValid(found) && found != RelationGetRelid(rel))
+				return InvalidOid;
+			found = RelationGetRelid(rel);
+		}
+	if (OidIsValid(found))
+		return found;
+
+	foreach(lc, estate->es_range_table)
+	{
+		RangeTblEntry *rte = lfirst(lc);
+		char	   *name;
+
+		if (rte->rtekind != RTE_RELATION || !OidIsValid(rte->relid))
+			continue;
+		name = get_rel_name(rte->relid);
+		if (name == NULL || !message_names(message, mlen, name))
+			continue;
+		if (OidIsValid(found) && found != rte->relid)
+			return InvalidOid;
+		found = rte->relid;
+	}
+	return found;
 }
 
 /* First keyword of the statement, upper-cased (INSERT, UPDATE, ...). */
@@ -648,9 +885,109 @@ statement_command(const char *stmt)
 }
 
 /*
- * emit_log_hook: an RLS violation is being reported.  No catalog access
- * beyond the role names and no error may escape from here; the record is
- * queued and logged, and written by the next statement.
+ * Record an RLS violation, once per relation per statement.  The command
+ * is that of the refused query when known, else the statement's first word.
+ */
+static void
+rls_record(ErrorData *edata, Oid relid, QueryDesc *queryDesc)
+{
+	char	   *relation = OidIsValid(relid) ? gov_relation_name(relid) : NULL;
+	const char *command;
+
+	if (queryDesc && queryDesc->plannedstmt)
+		command = GetCommandTagName(CreateCommandTag((Node *) queryDesc->plannedstmt));
+	else
+		command = statement_command(debug_query_string);
+
+	if (!denial_first_in_statement('r', relid))
+		return;
+	denial_record(denial_capture("rls", "refused", edata->sqlerrcode,
+								 relid, relation, command,
+								 edata->message, true));
+}
+
+/*
+ * The executor raised an error (we are in its PG_CATCH, before any
+ * EXCEPTION block of the caller can swallow it): an RLS violation is
+ * recorded here, with the relation the statement used, and marked so that
+ * neither an outer executor level nor emit_log_hook records it again.
+ */
+static void
+denied_capture_raised(QueryDesc *queryDesc)
+{
+	MemoryContext ecxt;
+	ErrorData  *edata;
+
+	if (IsParallelWorker() || !OidIsValid(MyDatabaseId) ||
+		!IsTransactionState() || in_emit_hook)
+		return;
+	/* most errors (cancel, out of memory, ...) are not ours: copy nothing */
+	if (geterrcode() != ERRCODE_INSUFFICIENT_PRIVILEGE)
+		return;
+	ecxt = MemoryContextSwitchTo(queryDesc->estate ?
+								 queryDesc->estate->es_query_cxt : TopTransactionContext);
+	edata = CopyErrorData();
+	if (is_rls_violation(edata) &&
+		!(rethrown_captured &&
+		  strncmp(edata->message, rethrown_message, sizeof(rethrown_message) - 1) == 0))
+	{
+		in_emit_hook = true;
+		rls_record(edata, rls_relid_in_query(queryDesc, edata->message), queryDesc);
+		in_emit_hook = false;
+		strlcpy(rethrown_message, edata->message, sizeof(rethrown_message));
+		rethrown_captured = true;
+	}
+	FreeErrorData(edata);
+	MemoryContextSwitchTo(ecxt);
+}
+
+static void
+denied_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction,
+				   uint64 count, bool execute_once)
+{
+	rethrown_captured = false;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_CATCH();
+	{
+		denied_capture_raised(queryDesc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/* Data-modifying CTEs the main query did not read run to completion here. */
+static void
+denied_ExecutorFinish(QueryDesc *queryDesc)
+{
+	rethrown_captured = false;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_CATCH();
+	{
+		denied_capture_raised(queryDesc);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
+/*
+ * emit_log_hook: an RLS violation is being reported that the executor
+ * hooks did not see (the rewriter refuses a query under row_security =
+ * off; or the library was loaded during the statement).  No catalog
+ * access beyond the role names and no error may escape from here; the
+ * relation cannot be established from the bare name in the message, so
+ * the record names none (the message keeps the text).
  */
 static void
 denied_emit_log_hook(ErrorData *edata)
@@ -658,18 +995,18 @@ denied_emit_log_hook(ErrorData *edata)
 	if (!in_emit_hook && !IsParallelWorker() && OidIsValid(MyDatabaseId) &&
 		is_rls_violation(edata))
 	{
-		MemoryContext old = MemoryContextSwitchTo(ErrorContext);
-		char	   *relation;
-		char	   *command;
+		if (rethrown_captured &&
+			strncmp(edata->message, rethrown_message, sizeof(rethrown_message) - 1) == 0)
+			rethrown_captured = false;	/* recorded where it was raised */
+		else
+		{
+			MemoryContext old = MemoryContextSwitchTo(ErrorContext);
 
-		in_emit_hook = true;
-		relation = rls_relation_from_message(edata->message);
-		command = statement_command(debug_query_string);
-		denial_enqueue(denial_capture("rls", "refused", edata->sqlerrcode,
-									  InvalidOid, relation, command,
-									  edata->message, true));
-		in_emit_hook = false;
-		MemoryContextSwitchTo(old);
+			in_emit_hook = true;
+			rls_record(edata, InvalidOid, NULL);
+			in_emit_hook = false;
+			MemoryContextSwitchTo(old);
+		}
 	}
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -736,12 +1073,18 @@ gov_denied_flush(void)
 {
 	MemoryContext oldcxt;
 	ResourceOwner oldowner;
+	bool		save_read_only = XactReadOnly;
+	uint32		save_cancel_holdoff = QueryCancelHoldoffCount;
 
+	/* a statement starts: an error recorded where raised was caught */
+	rethrown_captured = false;
+	if (suppressed_n > 0 && !flushing)
+		denial_release_summary(false);
 	if (queue_unwritten == 0 && queue_dropped == 0)
 		return;
 	if (flushing || !IsTransactionState() || IsAbortedTransactionBlockState() ||
 		IsInParallelMode() || IsParallelWorker() || RecoveryInProgress() ||
-		XactReadOnly || creating_extension || !OidIsValid(MyDatabaseId))
+		creating_extension || !OidIsValid(MyDatabaseId))
 		return;
 
 	if (queue_dropped > 0)
@@ -762,23 +1105,41 @@ gov_denied_flush(void)
 	oldowner = CurrentResourceOwner;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
+
+	/*
+	 * The record is ours, not the user's write: a read-only transaction
+	 * (default_transaction_read_only set by the session, the role or the
+	 * database, BEGIN READ ONLY) must not keep it out of denied_log.  The
+	 * subtransaction's end puts the user's setting back (xact.c restores
+	 * XactReadOnly from its parent); so do we, below, in both branches.
+	 * Cancel requests (statement_timeout, lock_timeout, a cancel from the
+	 * client) wait until the record is written: the write is short and
+	 * takes no lock a non-superuser can hold against it.
+	 */
+	XactReadOnly = false;
+	HOLD_CANCEL_INTERRUPTS();
 	PG_TRY();
 	{
 		denied_write_queue();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		RESUME_CANCEL_INTERRUPTS();
+		XactReadOnly = save_read_only;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		/* error recovery zeroed the hold-off count: put ours back */
+		QueryCancelHoldoffCount = save_cancel_holdoff;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		XactReadOnly = save_read_only;
 		flushing = false;
 		ereport(WARNING,
 				(errmsg("could not write denied attempts to governance.denied_log: %s",
@@ -798,7 +1159,7 @@ gov_denied_flush(void)
 void
 gov_denied_flush_utility(PlannedStmt *pstmt)
 {
-	if (queue_unwritten == 0 && queue_dropped == 0)
+	if (queue_unwritten == 0 && queue_dropped == 0 && suppressed_n == 0)
 		return;
 	if (pstmt && pstmt->utilityStmt && IsA(pstmt->utilityStmt, TransactionStmt))
 	{
@@ -898,10 +1259,20 @@ denied_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 denied_at_exit(int code, Datum arg)
 {
-	if (queue_unwritten == 0 || !OidIsValid(MyDatabaseId) || IsParallelWorker() ||
-		RecoveryInProgress())
+	if ((queue_head == NULL && suppressed_n == 0) || !OidIsValid(MyDatabaseId) ||
+		IsParallelWorker() || RecoveryInProgress())
 		return;
+
+	/*
+	 * A FATAL error (pg_terminate_backend) may leave the transaction that
+	 * had written records open; aborting it here, not later in
+	 * ShutdownPostgres, queues them again before we look.
+	 */
 	AbortOutOfAnyTransaction();
+	/* what the rate limit kept out is summed up, whatever the bucket holds */
+	denial_release_summary(true);
+	if (queue_unwritten == 0)
+		return;
 	StartTransactionCommand();
 	gov_denied_flush();
 	CommitTransactionCommand();

@@ -209,6 +209,23 @@ gov_define_settings(void)
 							 0,
 							 NULL, NULL, NULL);
 
+	/*
+	 * How many denied attempts one session may record per second (a token
+	 * bucket holding one second's worth).  Attempts over it are counted,
+	 * not recorded one by one: a summary row (action 'suppressed') carries
+	 * their number.  Lower it where app roles are untrusted and denied_log
+	 * must stay small; raise it to keep every attempt of a noisy but
+	 * trusted workload.  Superuser only (a role must not lift its own).
+	 */
+	DefineCustomIntVariable("governance.denied_log_rate_limit",
+							"Denied attempts one session records per second in denied_log.",
+							"Attempts over the limit are counted in a summary row (action 'suppressed').",
+							&gov_denied_rate_limit,
+							10, 1, 100000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
 	if (gov_preloaded)
 		gov_define_preload_settings();
 

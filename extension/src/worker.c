@@ -24,7 +24,9 @@
  *	  database) sleeps on its latch; when a database has ready records and
  *	  no writer, it starts a writer for it;
  *	- a writer (dynamic, at most GOV_MAX_WRITERS at once) connects to its
- *	  database as the bootstrap superuser, stores what is ready in one
+ *	  database as the bootstrap superuser (with the settings that decide
+ *	  whether a write can succeed pinned, whatever ALTER DATABASE ... SET
+ *	  says: writer_pin_settings), stores what is ready in one
  *	  transaction per batch, waits on its latch for more, and exits when
  *	  nothing came for a short while, so that it never keeps DROP DATABASE
  *	  waiting long and holds no worker slot when idle.
@@ -52,6 +54,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -463,6 +466,31 @@ note_no_extension(Oid dboid)
 	SpinLockRelease(&queue->mutex);
 }
 
+/*
+ * The writer connects as the bootstrap superuser and so takes the
+ * database's ALTER DATABASE ... SET defaults, which its owner (a
+ * non-superuser) chooses.  None of them may keep a record out of
+ * denied_log: a read-only default would make every insert fail, a
+ * serializable one could fail it on a conflict.  (The writer runs no
+ * statement, so statement_timeout and idle timeouts never arm; they are
+ * pinned anyway, so that nothing depends on that.)
+ */
+static void
+writer_pin_settings(void)
+{
+	static const char *const pinned[][2] = {
+		{"default_transaction_read_only", "off"},
+		{"default_transaction_isolation", "read committed"},
+		{"default_transaction_deferrable", "off"},
+		{"statement_timeout", "0"},
+		{"lock_timeout", "0"},
+		{"idle_in_transaction_session_timeout", "0"},
+	};
+
+	for (int i = 0; i < lengthof(pinned); i++)
+		SetConfigOption(pinned[i][0], pinned[i][1], PGC_SUSET, PGC_S_OVERRIDE);
+}
+
 void
 gov_denied_writer_main(Datum arg)
 {
@@ -490,6 +518,7 @@ gov_denied_writer_main(Datum arg)
 		proc_exit(0);			/* the launcher gave the slot up meanwhile */
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	writer_pin_settings();
 	pgstat_report_appname("pg_governance denied_log writer");
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "governance denied writer",
 									  ALLOCSET_DEFAULT_SIZES);
