@@ -41,7 +41,8 @@ cleanup() {
   [ -z "$bench_pid" ] || { kill "$bench_pid" 2>/dev/null; wait "$bench_pid" 2>/dev/null; }
   exec 7>&- 2>/dev/null
   [ -z "$holder_pid" ] || { kill "$holder_pid" 2>/dev/null; wait "$holder_pid" 2>/dev/null; }
-  PGOPTIONS='-c client_min_messages=warning' psql -XqAt -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
+  PGOPTIONS='-c client_min_messages=warning' psql -XqAt -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
+    -c "DROP ROLE IF EXISTS regress_gov_monitor, regress_gov_owner" >/dev/null 2>&1
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -98,7 +99,7 @@ BEGIN
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'regress_gov_owner') THEN CREATE ROLE regress_gov_owner LOGIN; END IF;
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'regress_gov_monitor') THEN CREATE ROLE regress_gov_monitor LOGIN; END IF;
 END $$;
-GRANT pg_monitor TO regress_gov_monitor;
+GRANT pg_read_all_stats TO regress_gov_monitor;
 SQL
 PGOPTIONS='-c client_min_messages=warning' psql -XqAt -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" \
   -c "CREATE DATABASE $db OWNER regress_gov_owner" >/dev/null
