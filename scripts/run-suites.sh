@@ -37,6 +37,10 @@ run pgTAP pgtap
 # Shell TAP tests: what cannot be said in SQL (connection options, ...)
 run shell-TAP prove test/*.sh
 
+# What operators and developers build on: postgres_exporter + Prometheus
+# rules against this cluster, README's build line (test/monitoring/).
+run monitoring prove test/monitoring/*.sh
+
 # The hostile-insider suite (test/security/, docs/security.md): every case in
 # a database a non-superuser owns, with the extension installed by that
 # owner (trusted install), then by a superuser.

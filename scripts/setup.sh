@@ -23,6 +23,9 @@ declare -A want=(
   [openssl]=/usr/bin/openssl
   [libssl-dev]=/usr/include/openssl/ssl.h
   [python3]=/usr/bin/python3
+  # promtool (rules and metrics checks) and postgres_exporter: test/monitoring/exporter.sh
+  [prometheus]=/usr/bin/promtool
+  [prometheus-postgres-exporter]=/usr/bin/prometheus-postgres-exporter
 )
 
 missing=()
@@ -46,8 +49,12 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The Debian pgbouncer package starts a system service; the project never uses it.
-if [ -x /usr/sbin/pgbouncer ] && command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+# The Debian pgbouncer, prometheus and prometheus-postgres-exporter packages
+# start system services; the project never uses them (its tests start their
+# own on free loopback ports).
+if command -v systemctl >/dev/null 2>&1; then
+  for svc in pgbouncer prometheus prometheus-postgres-exporter; do
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
 fi
 echo "setup: done"
