@@ -37,7 +37,7 @@ CREATE FUNCTION pg_temp.stored(note text) RETURNS bigint LANGUAGE sql
   AS $$ SELECT (SELECT count(*) FROM hostile_t t WHERE t.note = $1)
              + (SELECT count(*) FROM governance.audit_log a WHERE a.new_row->>'note' = $1) $$;
 
-SELECT plan(103);
+SELECT plan(105);
 
 -- ---- Data, not SQL: accepted verbatim in agent_id and tenant_id ----
 CREATE TEMP TABLE verbatim (n int, v text);
@@ -59,22 +59,40 @@ SELECT is((SELECT count(*) FROM pg_class WHERE relname = 'hostile_t'), 1::bigint
 SELECT is((SELECT count(*) FROM governance.audit_log WHERE relation LIKE '%hostile_t' AND op <> 'DDL' AND new_row ? 'note'), 14::bigint,
           'no hostile value was run as SQL (the audit trail holds exactly the 14 rows)');
 
--- the same values through SET and set_config() read back exactly
-SELECT is((SELECT count(*) FROM verbatim
-            WHERE set_config('governance.agent_id', v, true) = v AND governance.agent_id() = v
-              AND set_config('governance.tenant_id', v, true) = v AND governance.tenant_id() = v),
-          14::bigint, 'set_config() stores every hostile value verbatim');
-DO $$
-DECLARE r record;
+-- the same values read back exactly; SET and set_config() refuse them as
+-- they refuse every value (only set_context() sets the context), naming the
+-- setting, and never run them
+CREATE FUNCTION pg_temp.roundtrips() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; n bigint := 0;
 BEGIN
   FOR r IN SELECT v FROM verbatim LOOP
-    EXECUTE format('SET LOCAL governance.agent_id = %L', r.v);
-    IF governance.agent_id() IS DISTINCT FROM r.v THEN
-      RAISE EXCEPTION 'SET changed %', r.v;
-    END IF;
+    PERFORM governance.set_context(r.v, r.v, seal => false);
+    IF governance.agent_id() = r.v AND governance.tenant_id() = r.v THEN n := n + 1; END IF;
   END LOOP;
+  RETURN n;
 END $$;
-SELECT pass('SET stores every hostile value verbatim');
+SELECT is(pg_temp.roundtrips(), 14::bigint, 'set_context() stores every hostile value verbatim and reads it back');
+SELECT governance.set_context('reset', seal => false);
+CREATE FUNCTION pg_temp.set_refusals(how text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; n bigint := 0;
+BEGIN
+  FOR r IN SELECT v FROM verbatim LOOP
+    BEGIN
+      IF how = 'SET' THEN
+        EXECUTE format('SET LOCAL governance.agent_id = %L', r.v);
+      ELSE
+        PERFORM set_config('governance.tenant_id', r.v, false);
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+      IF SQLERRM LIKE 'governance.% can only be set by governance.set_context()' THEN n := n + 1; END IF;
+    END;
+  END LOOP;
+  RETURN n;
+END $$;
+SELECT is(pg_temp.set_refusals('SET'), 14::bigint, 'SET refuses every hostile value as it refuses any value');
+SELECT is(pg_temp.set_refusals('set_config'), 14::bigint, 'set_config() refuses every hostile value as it refuses any value');
+SELECT is(governance.agent_id() || '/' || coalesce(governance.tenant_id(), '<null>'), 'reset/<null>',
+          'and none of them was set');
 RESET governance.agent_id;
 RESET governance.tenant_id;
 

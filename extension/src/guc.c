@@ -3,9 +3,27 @@
  * guc.c
  *	  Every governance.* setting, its validation, and the transaction seal.
  *
- * The context values (agent_id, tenant_id, correlation_id) are ordinary
- * USERSET settings so that RLS policies, triggers and parallel workers can
- * read them, and so that SET / set_config keep working for unsealed use.
+ * The context values (agent_id, tenant_id, correlation_id) are USERSET
+ * settings so that parallel workers copy them and SHOW / current_setting()
+ * can read them, but only governance.set_context() and set_context_signed()
+ * can give them a value (docs/security.md):
+ *
+ *	- the check hook accepts a non-empty value only while gov_set_context()
+ *	  or gov_seal_resync() is assigning it (context_writer below), always
+ *	  with GUC_ACTION_LOCAL, so a context never outlives its transaction;
+ *	- every other route is refused with SQLSTATE 42501 when the library is
+ *	  loaded (SET, SET LOCAL, SET SESSION, set_config(), UPDATE pg_settings,
+ *	  function SET clauses, ALTER ROLE / DATABASE / SYSTEM ... SET, and, in
+ *	  the preloaded mode, connection options: FATAL at connection start);
+ *	  values given before the library is loaded (plain mode: connection
+ *	  options, stored role and database settings, a SET) are placeholders
+ *	  that PostgreSQL re-checks here when the library loads: reported with
+ *	  a WARNING and discarded before any governance code reads them;
+ *	- the empty value (clearing) is allowed unless the context is sealed;
+ *	- parallel workers copy the leader's values while InitializingParallelWorker.
+ *
+ * So with governance.require_signed on, which set_context() enforces, agent
+ * and tenant can only come from a verified token.
  *
  * Sealing.  governance.set_context(..., seal => true) records the values it
  * set in `seal` below.  From then until the top-level transaction ends:
@@ -35,6 +53,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -85,6 +104,13 @@ typedef struct GovSeal
 
 static GovSeal seal;
 static bool callbacks_registered = false;
+
+/*
+ * True only while gov_set_context() or gov_seal_resync() assigns the context
+ * settings: the check hook accepts a non-empty value only then.  Set and
+ * cleared around set_config_option() calls that run no user code.
+ */
+static bool context_writer = false;
 
 /*---- Function declarations ----*/
 static bool check_context_value(GovField field, char **newval);
@@ -361,6 +387,25 @@ check_context_value(GovField field, char **newval)
 							field_setting_names[field]);
 		return false;
 	}
+
+	/*
+	 * Only set_context() gives the context a value.  This runs for every
+	 * route: SET in all its forms, set_config(), function SET clauses (at
+	 * CREATE and at call), ALTER ROLE/DATABASE/SYSTEM (validated when
+	 * stored, applied at connection start), connection options, and the
+	 * placeholders PostgreSQL re-applies when the library loads.
+	 */
+	if ((*newval)[0] != '\0' && !context_writer && !InitializingParallelWorker)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("%s can only be set by governance.set_context()",
+						 field_setting_names[field]);
+		GUC_check_errdetail("The governance context is transaction-local and set only by "
+							"governance.set_context() or governance.set_context_signed().");
+		GUC_check_errhint("Call governance.set_context() or governance.set_context_signed() "
+						  "in the transaction that needs the context.");
+		return false;
+	}
 	return true;
 }
 
@@ -548,10 +593,19 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 							field_setting_names[f], _(reason))));
 	}
 
-	for (int f = 0; f < GOV_NUM_FIELDS; f++)
-		(void) set_config_option(field_setting_names[f], values[f],
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-								 true, 0, false);
+	context_writer = true;
+	PG_TRY();
+	{
+		for (int f = 0; f < GOV_NUM_FIELDS; f++)
+			(void) set_config_option(field_setting_names[f], values[f],
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+									 true, 0, false);
+	}
+	PG_FINALLY();
+	{
+		context_writer = false;
+	}
+	PG_END_TRY();
 
 	if (!do_seal)
 		return;
@@ -630,6 +684,7 @@ gov_seal_resync(void)
 		return;
 
 	seal.resyncing = true;
+	context_writer = true;
 	PG_TRY();
 	{
 		for (int f = 0; f < GOV_NUM_FIELDS; f++)
@@ -645,6 +700,7 @@ gov_seal_resync(void)
 	PG_FINALLY();
 	{
 		seal.resyncing = false;
+		context_writer = false;
 	}
 	PG_END_TRY();
 	seal.need_resync = false;
