@@ -25,6 +25,8 @@ CREATE FUNCTION pg_temp.b64url(bytea) RETURNS text LANGUAGE sql IMMUTABLE
 CREATE FUNCTION pg_temp.mint(payload text, key text) RETURNS text LANGUAGE sql
   AS $$ SELECT pg_temp.b64url(convert_to(payload, 'UTF8')) || '.' ||
                pg_temp.b64url(hmac(pg_temp.b64url(convert_to(payload, 'UTF8')), key, 'sha256')) $$;
+CREATE FUNCTION pg_temp.soon() RETURNS text LANGUAGE sql
+  AS $$ SELECT (extract(epoch FROM now())::bigint + 60)::text $$;
 \set key '\'0123456789abcdef0123456789abcdef-hostile-key\''
 SET LOCAL governance.signing_key = :key;
 
@@ -162,15 +164,15 @@ INSERT INTO refused (setter, state, msg, what) VALUES
    'malformed governance token', 'a 10 MB token'),
   ($$governance.set_context_signed(convert_from('\x00'::bytea, 'UTF8'))$$, '22021',
    'invalid byte sequence for encoding "UTF8": 0x00', 'a NUL token cannot become text'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0001b", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0001b", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.agent_id: contains a control character', 'a signed agent_id with a control character'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "tenant_id": "\u0085", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "tenant_id": "\u0085", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.tenant_id: contains a control character', 'a signed tenant_id with C1 NEL'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "correlation_id": "''); DROP TABLE hostile_t; --", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "correlation_id": "''); DROP TABLE hostile_t; --", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.correlation_id: only A-Z, a-z, 0-9, ".", "_", ":" and "-" are allowed', 'a signed correlation id with SQL'),
-  ($$governance.set_context_signed(pg_temp.mint(format('{"agent_id": "%s", "exp": 9999999999}', repeat('a', 300)), current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint(format('{"agent_id": "%s", "exp": ' || pg_temp.soon() || '}', repeat('a', 300)), current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.agent_id: longer than 256 characters', 'a signed 300-character agent_id'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0000b", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0000b", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid governance token payload', 'a signed agent_id with an escaped NUL');
 SET LOCAL hostile.key = :key;
 

@@ -70,6 +70,10 @@ char	   *gov_tenant_id = NULL;
 char	   *gov_correlation_id = NULL;
 int			gov_require_context = GOV_REQUIRE_OFF;
 char	   *gov_signing_key = NULL;
+char	   *gov_signing_key_id = NULL;
+char	   *gov_signing_key_previous = NULL;
+char	   *gov_signing_key_previous_id = NULL;
+int			gov_token_max_lifetime = 3600;
 bool		gov_require_signed = false;
 
 static const struct config_enum_entry require_context_options[] = {
@@ -124,8 +128,12 @@ static void assign_correlation_id(const char *newval, void *extra);
 static const char *show_agent_id(void);
 static const char *show_tenant_id(void);
 static const char *show_correlation_id(void);
+static bool check_key(const char *setting, const char *value);
 static bool check_signing_key(char **newval, void **extra, GucSource source);
+static bool check_signing_key_previous(char **newval, void **extra, GucSource source);
+static bool check_key_id(char **newval, void **extra, GucSource source);
 static const char *show_signing_key(void);
+static const char *show_signing_key_previous(void);
 static void gov_define_preload_settings(void);
 static void unseal(void);
 static void seal_xact_callback(XactEvent event, void *arg);
@@ -208,6 +216,53 @@ gov_define_settings(void)
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   check_signing_key, NULL, show_signing_key);
+
+	/*
+	 * Key rotation: tokens are verified under signing_key, then under
+	 * signing_key_previous.  To rotate, move the current key (and its id)
+	 * to the _previous settings and set the new one; once no token signed
+	 * with the old key can still be unexpired (token_max_lifetime), clear
+	 * the _previous settings.  A token's "kid" claim, when present, must
+	 * name the id of the key that verified it.
+	 */
+	DefineCustomStringVariable("governance.signing_key_id",
+							   "Key id (the tokens' kid claim) of governance.signing_key.",
+							   "At most 64 characters of A-Z a-z 0-9 . _ : -; empty: tokens with a kid are refused.",
+							   &gov_signing_key_id,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_key_id, NULL, NULL);
+	DefineCustomStringVariable("governance.signing_key_previous",
+							   "Previous HMAC-SHA256 key, still accepted while tokens signed with it may be in use.",
+							   "At least 32 bytes. Never shown.",
+							   &gov_signing_key_previous,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_signing_key_previous, NULL, show_signing_key_previous);
+	DefineCustomStringVariable("governance.signing_key_previous_id",
+							   "Key id (the tokens' kid claim) of governance.signing_key_previous.",
+							   "At most 64 characters of A-Z a-z 0-9 . _ : -",
+							   &gov_signing_key_previous_id,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_key_id, NULL, NULL);
+
+	/*
+	 * How far ahead a token's exp may lie.  A token is a bearer credential
+	 * until it expires, so services mint one per request with a short exp;
+	 * this refuses long-lived ones whoever minted them.
+	 */
+	DefineCustomIntVariable("governance.token_max_lifetime",
+							"Longest a signed-context token may live: how far ahead its exp may lie.",
+							"Tokens whose exp is further ahead are refused.",
+							&gov_token_max_lifetime,
+							3600, 1, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	/*
 	 * Refuse plain set_context(): only contexts signed by a service that
@@ -493,12 +548,12 @@ show_correlation_id(void)
 }
 
 static bool
-check_signing_key(char **newval, void **extra, GucSource source)
+check_key(const char *setting, const char *value)
 {
-	if (*newval && **newval && strlen(*newval) < GOV_MIN_SIGNING_KEY_BYTES)
+	if (value && *value && strlen(value) < GOV_MIN_SIGNING_KEY_BYTES)
 	{
 		/* never echo the key itself */
-		GUC_check_errmsg("governance.signing_key is too short");
+		GUC_check_errmsg("%s is too short", setting);
 		GUC_check_errdetail("The key must be at least %d bytes long.",
 							GOV_MIN_SIGNING_KEY_BYTES);
 		return false;
@@ -506,11 +561,53 @@ check_signing_key(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* The key is never shown, not even to superusers: it would end up in logs. */
+static bool
+check_signing_key(char **newval, void **extra, GucSource source)
+{
+	return check_key("governance.signing_key", *newval);
+}
+
+static bool
+check_signing_key_previous(char **newval, void **extra, GucSource source)
+{
+	return check_key("governance.signing_key_previous", *newval);
+}
+
+/* Key ids are names, not secrets: short, printable, safe in any message. */
+static bool
+check_key_id(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL)
+		return true;
+	if (strlen(*newval) > 64)
+	{
+		GUC_check_errmsg("a key id is at most 64 characters long");
+		return false;
+	}
+	for (const char *p = *newval; *p; p++)
+	{
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			  (*p >= '0' && *p <= '9') ||
+			  *p == '.' || *p == '_' || *p == ':' || *p == '-'))
+		{
+			GUC_check_errmsg("a key id may only contain A-Z, a-z, 0-9, \".\", \"_\", \":\" and \"-\"");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The keys are never shown, not even to superusers: they would end up in logs. */
 static const char *
 show_signing_key(void)
 {
 	return (gov_signing_key && *gov_signing_key) ? "********" : "";
+}
+
+static const char *
+show_signing_key_previous(void)
+{
+	return (gov_signing_key_previous && *gov_signing_key_previous) ? "********" : "";
 }
 
 /*---- Reading the context ----*/
