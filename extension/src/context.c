@@ -128,6 +128,19 @@ governance_set_context(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Error context callback of set_context_signed(): every report made while
+ * it runs leaves the statement out of the server log (no STATEMENT line),
+ * because the statement's text may hold the token (a client that spliced
+ * it in instead of sending a bind parameter).  The client still gets the
+ * error.
+ */
+static void
+hide_statement_callback(void *arg)
+{
+	errhidestmt(true);
+}
+
 /* governance.set_context_signed(token): verify, then set and seal. */
 Datum
 governance_set_context_signed(PG_FUNCTION_ARGS)
@@ -138,6 +151,12 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 	GovTokenStatus st;
 	int64		now_unix;
 	GovTokenKey keys[2];
+	ErrorContextCallback hide_statement;
+
+	hide_statement.callback = hide_statement_callback;
+	hide_statement.arg = NULL;
+	hide_statement.previous = error_context_stack;
+	error_context_stack = &hide_statement;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -227,6 +246,8 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 
 	gov_set_context(claims.agent_id, claims.tenant_id, claims.correlation_id,
 					true, true);
+
+	error_context_stack = hide_statement.previous;
 	PG_RETURN_VOID();
 }
 

@@ -46,9 +46,11 @@ ALTER DATABASE $db SET governance.require_context = enforce;
 ALTER DATABASE $db SET governance.signing_key = '$key';
 SQL
 
+# the system python3 (a version manager's shim can take seconds to start)
+py=$(command -v /usr/bin/python3 || command -v python3)
 # mint AGENT TENANT TTL: a token signed with $key (as a service would)
 mint() {
-	python3 - "$1" "$2" "$3" "$key" <<'PY'
+	"$py" - "$1" "$2" "$3" "$key" <<'PY'
 import base64, hashlib, hmac, json, sys, time
 agent, tenant, ttl, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 b = lambda x: base64.urlsafe_b64encode(x).rstrip(b"=").decode()
