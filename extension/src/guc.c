@@ -157,6 +157,7 @@ gov_define_settings(void)
 	 */
 	DefineCustomStringVariable("governance.agent_id",
 							   "Acting agent or user of the current transaction.",
+							   "Set only by governance.set_context() or set_context_signed(), transaction-locally. "
 							   "At most 256 characters, no control characters.",
 							   &gov_agent_id,
 							   "",
@@ -167,6 +168,7 @@ gov_define_settings(void)
 	/* The tenant the agent acts for; same rules as agent_id. */
 	DefineCustomStringVariable("governance.tenant_id",
 							   "Tenant of the current transaction.",
+							   "Set only by governance.set_context() or set_context_signed(), transaction-locally. "
 							   "At most 256 characters, no control characters.",
 							   &gov_tenant_id,
 							   "",
@@ -177,6 +179,7 @@ gov_define_settings(void)
 	/* The request id that ties log lines, audit rows and traces together. */
 	DefineCustomStringVariable("governance.correlation_id",
 							   "Request or trace id of the current transaction.",
+							   "Set only by governance.set_context() or set_context_signed(), transaction-locally. "
 							   "At most 128 characters of A-Z a-z 0-9 . _ : -",
 							   &gov_correlation_id,
 							   "",
