@@ -29,18 +29,30 @@ SET governance.agent_id = 'mallory';
 ROLLBACK;
 BEGIN;
 SELECT governance.context()->>'sealed' AS sealed_in_next_transaction;
-SET LOCAL governance.agent_id = 'bob';
+SELECT governance.set_context('bob', seal => false);
 SELECT governance.agent_id();
 COMMIT;
 
--- A session-level value comes back after a governed transaction
+-- Only set_context() sets the context, and only for its transaction: SET,
+-- SET LOCAL and set_config() of a value are refused, and a session-level
+-- copy of a sealed context (same value) cannot keep it past COMMIT
 SET governance.agent_id = 'session-agent';
+SELECT set_config('governance.tenant_id', 'acme', false);
+BEGIN;
+SET LOCAL governance.correlation_id = 'req-1';
+ROLLBACK;
 BEGIN;
 SELECT governance.set_context('alice');
 SELECT governance.agent_id();
+SET SESSION governance.agent_id = 'alice';
 COMMIT;
-SELECT governance.agent_id();
-RESET governance.agent_id;
+SELECT governance.agent_id() IS NULL AS cleared_after_commit;
+-- clearing an unsealed context is allowed
+BEGIN;
+SELECT governance.set_context('alice', 'acme', seal => false);
+SET LOCAL governance.tenant_id = '';
+SELECT governance.context();
+COMMIT;
 
 -- Several statements in one implicit transaction share the seal
 SELECT governance.set_context('alice') \; SET governance.agent_id = 'mallory';

@@ -5,7 +5,7 @@
 \pset pager off
 BEGIN;
 CREATE EXTENSION pg_governance;
-SELECT plan(52);
+SELECT plan(56);
 
 -- NULL semantics: unset and empty read as NULL, never ''
 SELECT is(governance.agent_id(), NULL, 'agent_id() is NULL when unset');
@@ -13,10 +13,18 @@ SELECT is(governance.tenant_id(), NULL, 'tenant_id() is NULL when unset');
 SELECT is(governance.correlation_id(), NULL, 'correlation_id() is NULL when unset');
 SET LOCAL governance.agent_id = '';
 SELECT is(governance.agent_id(), NULL, 'agent_id() is NULL when set to the empty string');
-SET LOCAL governance.agent_id = 'alice';
-SELECT is(governance.agent_id(), 'alice', 'agent_id() reads a plain SET');
+SELECT governance.set_context('alice', seal => false);
+SELECT is(governance.agent_id(), 'alice', 'agent_id() reads set_context()');
 RESET governance.agent_id;
-SELECT is(governance.agent_id(), NULL, 'agent_id() is NULL after RESET');
+SELECT is(governance.agent_id(), NULL, 'agent_id() is NULL after RESET (clearing an unsealed context is allowed)');
+
+-- Only set_context() gives the context a value: SET of a non-empty value is
+-- refused, also unsealed, also SET LOCAL (test/security/05-context-routes.sh
+-- has every route)
+SELECT throws_ok(format('SET LOCAL %s = %L', g, 'x'), '42501',
+                 format('%s can only be set by governance.set_context()', g),
+                 format('SET LOCAL of %s is refused', g))
+  FROM (VALUES ('governance.agent_id'), ('governance.tenant_id'), ('governance.correlation_id')) AS t(g);
 
 -- Function properties RLS policies rely on
 SELECT is(p.provolatile::text, 's', p.proname || '() is STABLE')
@@ -45,15 +53,15 @@ SELECT throws_ok(format('SET LOCAL %s = %L', g, v), '22023',
     ('governance.correlation_id', repeat('a', 129), 'longer than 128 characters', '129 characters')
   ) AS t(g, v, why, what);
 
-SELECT lives_ok(format('SET LOCAL %s = %L', g, v), format('%s accepts %s', g, what))
+SELECT lives_ok(format('SELECT governance.set_context(%s, seal => false)', args), format('%s accepts %s', g, what))
   FROM (VALUES
-    ('governance.agent_id', repeat('a', 256), '256 characters'),
-    ('governance.agent_id', repeat('é', 256), '256 two-byte characters'),
-    ('governance.agent_id', 'svc:billing/worker 7 ✓', 'spaces, punctuation and symbols'),
-    ('governance.tenant_id', 'ACME Corp.', 'a name with a space'),
-    ('governance.correlation_id', repeat('a', 128), '128 characters'),
-    ('governance.correlation_id', 'Req-1_2.3:4', 'every allowed punctuation')
-  ) AS t(g, v, what);
+    ('governance.agent_id', format('%L', repeat('a', 256)), '256 characters'),
+    ('governance.agent_id', format('%L', repeat('é', 256)), '256 two-byte characters'),
+    ('governance.agent_id', format('%L', 'svc:billing/worker 7 ✓'), 'spaces, punctuation and symbols'),
+    ('governance.tenant_id', format('%L, %L', 'a', 'ACME Corp.'), 'a name with a space'),
+    ('governance.correlation_id', format('%L, NULL, %L', 'a', repeat('a', 128)), '128 characters'),
+    ('governance.correlation_id', format('%L, NULL, %L', 'a', 'Req-1_2.3:4'), 'every allowed punctuation')
+  ) AS t(g, args, what);
 
 SELECT throws_ok($$SELECT governance.set_context(repeat('x', 257), seal => false)$$, '22023',
                  'invalid value for governance.agent_id: longer than 256 characters',
@@ -70,8 +78,7 @@ SELECT throws_ok($$SELECT governance.set_context('')$$, '22004',
                  'agent_id must not be null or empty', 'set_context() refuses an empty agent_id');
 
 -- A refused set_context() leaves the previous context as it was
-SET LOCAL governance.agent_id = 'before';
-SET LOCAL governance.tenant_id = '';
+SELECT governance.set_context('before', seal => false);
 SELECT throws_ok($$SELECT governance.set_context('after', 'ok', 'bad value', false)$$, '22023');
 SELECT is(governance.agent_id(), 'before', 'a refused set_context() changes nothing');
 SELECT is(governance.tenant_id(), NULL, 'a refused set_context() sets no tenant either');
@@ -89,8 +96,10 @@ SELECT is(current_setting('governance.agent_id'), 'carol', 'the setting carries 
 -- Unsealed contexts can be changed, and sealed later
 SELECT governance.set_context('dave', seal => false);
 SELECT is(governance.context()->>'sealed', 'false', 'seal => false does not seal');
-SELECT lives_ok($$SET LOCAL governance.agent_id = 'erin'$$, 'an unsealed context can be changed');
+SELECT lives_ok($$SELECT governance.set_context('erin', seal => false)$$, 'an unsealed context can be changed by set_context()');
 SELECT is(governance.agent_id(), 'erin', 'and the change is visible');
+SELECT throws_ok($$SET LOCAL governance.agent_id = 'mallory'$$, '42501', NULL,
+                 'but not by SET, also unsealed');
 SELECT lives_ok($$SELECT governance.set_context('frank')$$, 'an unsealed context can be sealed by a later set_context()');
 SELECT is(governance.context()->>'sealed', 'true', 'which seals it');
 

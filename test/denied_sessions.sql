@@ -27,9 +27,7 @@ SELECT dblink_connect('regress_dens_a', :'conninfo');
 SELECT dblink_exec('regress_dens_a', 'SET governance.denied_log_worker = off');
 SELECT dblink_exec('regress_dens_a', 'SET ROLE regress_dens_app');
 SELECT dblink_exec('regress_dens_a', 'BEGIN');
-SELECT dblink_exec('regress_dens_a', $$SET LOCAL governance.agent_id = 'alice'$$);
-SELECT dblink_exec('regress_dens_a', $$SET LOCAL governance.tenant_id = 'acme'$$);
-SELECT dblink_exec('regress_dens_a', $$SET LOCAL governance.correlation_id = 'dens-1'$$);
+SELECT * FROM dblink('regress_dens_a', $$SELECT governance.set_context('alice', 'acme', 'dens-1', false)$$) AS t(x text);
 SELECT is(dblink_exec('regress_dens_a', $$INSERT INTO regress_dens_orders VALUES (1, 'mallory', 'acme')$$, false),
           'ERROR', 'session A: the spoofed insert is refused');
 SELECT dblink_exec('regress_dens_a', 'ROLLBACK');
@@ -51,10 +49,13 @@ SELECT dblink_disconnect('regress_dens_a');
 SELECT dblink_connect('regress_dens_b', :'conninfo');
 SELECT dblink_exec('regress_dens_b', 'SET governance.denied_log_worker = off');
 SELECT dblink_exec('regress_dens_b', 'SET governance.require_context = enforce');
-SELECT dblink_exec('regress_dens_b', $$SET governance.correlation_id = 'dens-2'$$);
 SELECT dblink_exec('regress_dens_b', 'SET ROLE regress_dens_app');
 SELECT pid AS dens_b_pid FROM dblink('regress_dens_b', 'SELECT pg_backend_pid()') AS t(pid int) \gset
-SELECT count(*) FROM dblink('regress_dens_b', 'SELECT id FROM regress_dens_orders', false) AS t(id int);
+-- a correlation id without an agent (only set_context() sets a value; the
+-- agent is then cleared), in one implicit transaction with the read
+SELECT dblink_exec('regress_dens_b',
+  $$SELECT governance.set_context('x', NULL, 'dens-2', false); SET LOCAL governance.agent_id = ''; SELECT id FROM regress_dens_orders$$,
+  false);
 SELECT alike(dblink_error_message('regress_dens_b'),
           'ERROR:  governance context required for SELECT on table "regress_dens_orders"%',
           'session B: a read without agent_id is refused');

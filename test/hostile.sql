@@ -25,6 +25,8 @@ CREATE FUNCTION pg_temp.b64url(bytea) RETURNS text LANGUAGE sql IMMUTABLE
 CREATE FUNCTION pg_temp.mint(payload text, key text) RETURNS text LANGUAGE sql
   AS $$ SELECT pg_temp.b64url(convert_to(payload, 'UTF8')) || '.' ||
                pg_temp.b64url(hmac(pg_temp.b64url(convert_to(payload, 'UTF8')), key, 'sha256')) $$;
+CREATE FUNCTION pg_temp.soon() RETURNS text LANGUAGE sql
+  AS $$ SELECT (extract(epoch FROM now())::bigint + 60)::text $$;
 \set key '\'0123456789abcdef0123456789abcdef-hostile-key\''
 SET LOCAL governance.signing_key = :key;
 
@@ -37,7 +39,7 @@ CREATE FUNCTION pg_temp.stored(note text) RETURNS bigint LANGUAGE sql
   AS $$ SELECT (SELECT count(*) FROM hostile_t t WHERE t.note = $1)
              + (SELECT count(*) FROM governance.audit_log a WHERE a.new_row->>'note' = $1) $$;
 
-SELECT plan(103);
+SELECT plan(105);
 
 -- ---- Data, not SQL: accepted verbatim in agent_id and tenant_id ----
 CREATE TEMP TABLE verbatim (n int, v text);
@@ -59,22 +61,40 @@ SELECT is((SELECT count(*) FROM pg_class WHERE relname = 'hostile_t'), 1::bigint
 SELECT is((SELECT count(*) FROM governance.audit_log WHERE relation LIKE '%hostile_t' AND op <> 'DDL' AND new_row ? 'note'), 14::bigint,
           'no hostile value was run as SQL (the audit trail holds exactly the 14 rows)');
 
--- the same values through SET and set_config() read back exactly
-SELECT is((SELECT count(*) FROM verbatim
-            WHERE set_config('governance.agent_id', v, true) = v AND governance.agent_id() = v
-              AND set_config('governance.tenant_id', v, true) = v AND governance.tenant_id() = v),
-          14::bigint, 'set_config() stores every hostile value verbatim');
-DO $$
-DECLARE r record;
+-- the same values read back exactly; SET and set_config() refuse them as
+-- they refuse every value (only set_context() sets the context), naming the
+-- setting, and never run them
+CREATE FUNCTION pg_temp.roundtrips() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; n bigint := 0;
 BEGIN
   FOR r IN SELECT v FROM verbatim LOOP
-    EXECUTE format('SET LOCAL governance.agent_id = %L', r.v);
-    IF governance.agent_id() IS DISTINCT FROM r.v THEN
-      RAISE EXCEPTION 'SET changed %', r.v;
-    END IF;
+    PERFORM governance.set_context(r.v, r.v, seal => false);
+    IF governance.agent_id() = r.v AND governance.tenant_id() = r.v THEN n := n + 1; END IF;
   END LOOP;
+  RETURN n;
 END $$;
-SELECT pass('SET stores every hostile value verbatim');
+SELECT is(pg_temp.roundtrips(), 14::bigint, 'set_context() stores every hostile value verbatim and reads it back');
+SELECT governance.set_context('reset', seal => false);
+CREATE FUNCTION pg_temp.set_refusals(how text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE r record; n bigint := 0;
+BEGIN
+  FOR r IN SELECT v FROM verbatim LOOP
+    BEGIN
+      IF how = 'SET' THEN
+        EXECUTE format('SET LOCAL governance.agent_id = %L', r.v);
+      ELSE
+        PERFORM set_config('governance.tenant_id', r.v, false);
+      END IF;
+    EXCEPTION WHEN insufficient_privilege THEN
+      IF SQLERRM LIKE 'governance.% can only be set by governance.set_context()' THEN n := n + 1; END IF;
+    END;
+  END LOOP;
+  RETURN n;
+END $$;
+SELECT is(pg_temp.set_refusals('SET'), 14::bigint, 'SET refuses every hostile value as it refuses any value');
+SELECT is(pg_temp.set_refusals('set_config'), 14::bigint, 'set_config() refuses every hostile value as it refuses any value');
+SELECT is(governance.agent_id() || '/' || coalesce(governance.tenant_id(), '<null>'), 'reset/<null>',
+          'and none of them was set');
 RESET governance.agent_id;
 RESET governance.tenant_id;
 
@@ -144,15 +164,15 @@ INSERT INTO refused (setter, state, msg, what) VALUES
    'malformed governance token', 'a 10 MB token'),
   ($$governance.set_context_signed(convert_from('\x00'::bytea, 'UTF8'))$$, '22021',
    'invalid byte sequence for encoding "UTF8": 0x00', 'a NUL token cannot become text'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0001b", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0001b", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.agent_id: contains a control character', 'a signed agent_id with a control character'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "tenant_id": "\u0085", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "tenant_id": "\u0085", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.tenant_id: contains a control character', 'a signed tenant_id with C1 NEL'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "correlation_id": "''); DROP TABLE hostile_t; --", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a", "correlation_id": "''); DROP TABLE hostile_t; --", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.correlation_id: only A-Z, a-z, 0-9, ".", "_", ":" and "-" are allowed', 'a signed correlation id with SQL'),
-  ($$governance.set_context_signed(pg_temp.mint(format('{"agent_id": "%s", "exp": 9999999999}', repeat('a', 300)), current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint(format('{"agent_id": "%s", "exp": ' || pg_temp.soon() || '}', repeat('a', 300)), current_setting('hostile.key')))$$, '22023',
    'invalid value for governance.agent_id: longer than 256 characters', 'a signed 300-character agent_id'),
-  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0000b", "exp": 9999999999}', current_setting('hostile.key')))$$, '22023',
+  ($$governance.set_context_signed(pg_temp.mint('{"agent_id": "a\u0000b", "exp": ' || pg_temp.soon() || '}', current_setting('hostile.key')))$$, '22023',
    'invalid governance token payload', 'a signed agent_id with an escaped NUL');
 SET LOCAL hostile.key = :key;
 

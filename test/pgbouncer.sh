@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TAP: governed sessions through a real PgBouncer in transaction mode, where
 # clients share server connections.  The context is transaction-scoped, so
-# it never leaks from one client to the next; sealing and audit still hold.
+# it never leaks from one client to the next, whatever kind of SET a client
+# sends (finding 05b); sealing and audit still hold.
 # libgovpool's statement timeout is set transaction-locally (no startup
 # option for PgBouncer to refuse), is in effect in the session and gone for
 # the next client; pool stats still reach governance.pool_stats.
@@ -67,7 +68,7 @@ poll() {
     sleep 0.1
   done
 }
-echo "1..15"
+echo "1..21"
 
 out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice', 'acme')" \
           -c "SELECT governance.agent_id()" -c "COMMIT" 2>&1 | sed '/^$/d')
@@ -75,6 +76,23 @@ out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice', 'a
 
 out=$(psql "$url" -XAtqc "SELECT coalesce(governance.agent_id(), '<null>')" 2>&1)
 [ "$out" = "<null>" ]; ok $? "the next client on the same server connection sees no context" "$out"
+
+# Every kind of SET a client can send, then the next client on the same
+# server connection (finding 05b): no context reaches it.  Value-setting
+# kinds are refused (only set_context() sets the context, transaction-
+# locally); clearing ones leave nothing either.
+while IFS='|' read -r what sql; do
+  first=$(psql "$url" -XAtq -c "$sql" 2>&1)
+  out=$(psql "$url" -XAtqc "SELECT coalesce(governance.agent_id(), '<null>') || '/' || coalesce(governance.tenant_id(), '<null>')" 2>&1)
+  [ "$out" = "<null>/<null>" ]; ok $? "after a client's $what, the next client on the server connection sees no context" "$out (first client: $first)"
+done <<'KINDS'
+SET|SET governance.agent_id = 'victim-agent'; SET governance.tenant_id = 'acme'
+SET SESSION|SET SESSION governance.agent_id = 'victim-agent'; SET SESSION governance.tenant_id = 'acme'
+set_config(..., false)|SELECT set_config('governance.agent_id', 'victim-agent', false), set_config('governance.tenant_id', 'acme', false)
+SET LOCAL|BEGIN; SET LOCAL governance.agent_id = 'victim-agent'; SET LOCAL governance.tenant_id = 'acme'; COMMIT
+RESET|BEGIN; SELECT governance.set_context('victim-agent', 'acme', seal => false); RESET governance.tenant_id; COMMIT
+same-value SET SESSION under a seal|BEGIN; SELECT governance.set_context('victim-agent', 'acme'); SET SESSION governance.agent_id = 'victim-agent'; SELECT set_config('governance.tenant_id', 'acme', false); COMMIT
+KINDS
 
 out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice')" \
           -c "SET governance.agent_id = 'mallory'" -c "COMMIT" 2>&1)

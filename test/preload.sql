@@ -67,10 +67,11 @@ SELECT results_eq(
   format($$SELECT agent_id, tenant_id, correlation_id, state FROM governance.session_context WHERE pid = %s$$, :a_pid),
   $$VALUES (NULL::text, NULL::text, NULL::text, 'idle'::text)$$,
   'the context is gone from session_context when its transaction ends');
-SELECT dblink_exec('regress_pre_a', $$SET governance.agent_id = 'agent-session'$$);
+SELECT dblink_exec('regress_pre_a', 'BEGIN');
+SELECT * FROM dblink('regress_pre_a', $$SELECT governance.set_context('agent-session', seal => false)$$) AS t(x text);
 SELECT is((SELECT agent_id FROM governance.session_context WHERE pid = :a_pid), 'agent-session',
-          'a session-level SET shows too');
-SELECT dblink_exec('regress_pre_a', format('SET governance.agent_id = %L', repeat('é', 200)));
+          'an unsealed context shows too');
+SELECT * FROM dblink('regress_pre_a', format('SELECT governance.set_context(%L, seal => false)', repeat('é', 200))) AS t(x text);
 SELECT results_eq(
   format($$SELECT octet_length(agent_id), agent_id = repeat('é', 128), truncated FROM governance.session_context WHERE pid = %s$$, :a_pid),
   $$VALUES (256, true, true)$$,
@@ -78,14 +79,14 @@ SELECT results_eq(
 SELECT dblink_exec('regress_pre_a', 'RESET governance.agent_id');
 SELECT is((SELECT truncated FROM governance.session_context WHERE pid = :a_pid), false,
           'the flag clears with the value');
-SELECT dblink_exec('regress_pre_a', $$SET governance.agent_id = 'agent-hidden'$$);
+SELECT * FROM dblink('regress_pre_a', $$SELECT governance.set_context('agent-hidden', seal => false)$$) AS t(x text);
 SET ROLE regress_pre_outsider;
 SELECT results_eq(
   format($$SELECT agent_id IS NULL, state IS NULL FROM governance.session_context WHERE pid = %s$$, :a_pid),
   $$VALUES (true, true)$$,
   'a role that may not see the session in pg_stat_activity does not see its context either');
 RESET ROLE;
-SELECT dblink_exec('regress_pre_a', 'RESET governance.agent_id');
+SELECT dblink_exec('regress_pre_a', 'COMMIT');
 
 ---- latency histograms
 SELECT ok(governance.reset_latency_histograms() IS NOT NULL, 'reset_latency_histograms() returns the previous reset time');
@@ -127,9 +128,11 @@ SELECT dblink_exec('regress_pre_a', 'SET max_parallel_workers_per_gather = 2');
 SELECT dblink_exec('regress_pre_a', 'SET parallel_setup_cost = 0');
 SELECT dblink_exec('regress_pre_a', 'SET parallel_tuple_cost = 0');
 SELECT dblink_exec('regress_pre_a', 'SET min_parallel_table_scan_size = 0');
-SELECT dblink_exec('regress_pre_a', $$SET governance.agent_id = 'par-agent'$$);
+SELECT dblink_exec('regress_pre_a', 'BEGIN');
+SELECT * FROM dblink('regress_pre_a', $$SELECT governance.set_context('par-agent', seal => false)$$) AS t(x text);
 SELECT * FROM dblink('regress_pre_a', 'SELECT count(*) FROM regress_pre_big') AS t(n bigint);
 SELECT * FROM dblink('regress_pre_a', 'SELECT count(*) FROM regress_pre_big') AS t(n bigint);
+SELECT dblink_exec('regress_pre_a', 'COMMIT');
 SELECT dblink_exec('regress_pre_a', 'RESET ALL');
 SELECT is((SELECT calls FROM governance.agent_latency WHERE agent_id = 'par-agent'), 2::bigint,
           'parallel queries count once each (their workers are not statements)');
@@ -181,8 +184,8 @@ SELECT dblink_disconnect('regress_pre_c');
 -- a session that is refused and disconnects at once
 SELECT dblink_connect('regress_pre_d', :'conninfo');
 SELECT dblink_exec('regress_pre_d', 'SET governance.require_context = enforce');
-SELECT dblink_exec('regress_pre_d', $$SET governance.correlation_id = 'pre-d'$$);
-SELECT dblink_exec('regress_pre_d', 'INSERT INTO regress_pre_ledger VALUES (9, 9)', false);
+SELECT dblink_exec('regress_pre_d',
+  $$SELECT governance.set_context('x', NULL, 'pre-d', false); SET LOCAL governance.agent_id = ''; INSERT INTO regress_pre_ledger VALUES (9, 9)$$, false);
 SELECT dblink_disconnect('regress_pre_d');
 SELECT ok(pg_temp.wait_denied('pre-d'), 'the refusal of a session that disconnected at once is written');
 SELECT is((SELECT recorded_by FROM governance.denied_log WHERE correlation_id = 'pre-d'), 'worker',

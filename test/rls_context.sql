@@ -40,11 +40,11 @@ CREATE TEMP TABLE all_counts AS
   SELECT agent, tenant, count(*)::int AS n FROM regress_rlsc_notes GROUP BY 1, 2;
 GRANT SELECT ON all_counts TO regress_rlsc_app;
 SET LOCAL ROLE regress_rlsc_app;
-SELECT set_config('governance.agent_id', 'alice', true), set_config('governance.tenant_id', 'acme', true);
+SELECT governance.set_context('alice', 'acme', seal => false);
 SELECT results_eq($$SELECT agent, tenant, count(*)::int FROM regress_rlsc_notes GROUP BY 1, 2$$,
                   $$SELECT agent, tenant, n FROM all_counts WHERE agent = 'alice' AND tenant = 'acme'$$,
                   'alice@acme sees exactly her acme rows');
-SELECT set_config('governance.agent_id', 'bob', true), set_config('governance.tenant_id', 'globex', true);
+SELECT governance.set_context('bob', 'globex', seal => false);
 SELECT results_eq($$SELECT agent, tenant, count(*)::int FROM regress_rlsc_notes GROUP BY 1, 2$$,
                   $$SELECT agent, tenant, n FROM all_counts WHERE agent = 'bob' AND tenant = 'globex'$$,
                   'bob@globex sees exactly his globex rows');
@@ -96,7 +96,7 @@ SELECT throws_ok($$SELECT * FROM regress_rlsc_notes$$, '42501',
 SELECT throws_ok($$INSERT INTO regress_rlsc_ledger VALUES (3, 3)$$, '42501',
                  'governance context required for INSERT on table "regress_rlsc_ledger"',
                  'enforce: an audited write without context is refused');
-SELECT set_config('governance.agent_id', 'bob', true);
+SELECT governance.set_context('bob', 'globex', seal => false);
 SELECT lives_ok($$INSERT INTO regress_rlsc_ledger VALUES (4, 4)$$, 'enforce: with a context the write goes on');
 RESET ROLE;
 

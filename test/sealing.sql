@@ -8,22 +8,32 @@ BEGIN;
 CREATE EXTENSION pg_governance;
 CREATE ROLE regress_gov_definer;
 CREATE ROLE regress_gov_other;
-ALTER ROLE regress_gov_other SET governance.agent_id = 'role-default';
 GRANT regress_gov_other TO CURRENT_USER;
 GRANT USAGE, CREATE ON SCHEMA public TO regress_gov_definer;
 
 -- Helpers created before the seal
+-- (a SET clause can only clear: a value is refused at CREATE FUNCTION,
+-- see test/security/05-context-routes.sh)
 CREATE FUNCTION public.with_set_clause() RETURNS text LANGUAGE sql
-  SET governance.agent_id = 'mallory' AS $$ SELECT governance.agent_id() $$;
+  SET governance.agent_id = '' AS $$ SELECT governance.agent_id() $$;
 CREATE FUNCTION public.definer_sets() RETURNS text LANGUAGE sql SECURITY DEFINER
   AS $$ SELECT set_config('governance.agent_id', 'mallory', true) $$;
 ALTER FUNCTION public.definer_sets() OWNER TO regress_gov_definer;
 CREATE FUNCTION public.definer_with_set_clause() RETURNS text LANGUAGE sql SECURITY DEFINER
-  SET governance.tenant_id = 'other-tenant' AS $$ SELECT governance.tenant_id() $$;
+  SET governance.tenant_id = '' AS $$ SELECT governance.tenant_id() $$;
 ALTER FUNCTION public.definer_with_set_clause() OWNER TO regress_gov_definer;
 PREPARE sneaky AS SELECT set_config('governance.agent_id', 'mallory', false);
 
-SELECT plan(37);
+SELECT plan(40);
+
+-- Stored settings cannot carry a context (so SET ROLE has none to bring in)
+SELECT throws_ok($$ALTER ROLE regress_gov_other SET governance.agent_id = 'role-default'$$, '42501',
+                 'governance.agent_id can only be set by governance.set_context()',
+                 'ALTER ROLE ... SET of a context value is refused');
+SELECT throws_ok($$CREATE FUNCTION public.with_value_clause() RETURNS text LANGUAGE sql
+                   SET governance.agent_id = 'mallory' AS 'SELECT 1::text'$$, '42501',
+                 'governance.agent_id can only be set by governance.set_context()',
+                 'a function SET clause with a context value is refused at CREATE FUNCTION');
 
 SELECT governance.set_context('alice', 'acme', 'req-1');
 SELECT is(governance.context()->>'sealed', 'true', 'set_context() seals by default');
@@ -45,9 +55,9 @@ SELECT throws_ok(cmd, '42501', NULL, 'sealed: ' || what)
     ($$SET governance.agent_id TO DEFAULT$$, 'SET TO DEFAULT'),
     ($$RESET ALL$$, 'RESET ALL'),
     ($$DISCARD ALL$$, 'DISCARD ALL'),
-    ($$SELECT public.with_set_clause()$$, 'function SET clause'),
+    ($$SELECT public.with_set_clause()$$, 'function SET clause (clearing)'),
     ($$SELECT public.definer_sets()$$, 'security-definer function calling set_config'),
-    ($$SELECT public.definer_with_set_clause()$$, 'security-definer function SET clause'),
+    ($$SELECT public.definer_with_set_clause()$$, 'security-definer function SET clause (clearing)'),
     ($q$DO $do$ BEGIN PERFORM set_config('governance.agent_id', 'mallory', true); END $do$$q$, 'DO block'),
     ($q$DO $do$ BEGIN EXECUTE 'RESET governance.agent_id'; END $do$$q$, 'dynamic SQL in a DO block'),
     ($$EXECUTE sneaky$$, 'prepared statement'),
@@ -90,9 +100,14 @@ SELECT is(governance.agent_id(), 'alice', 'SET ROLE keeps the sealed agent');
 SELECT throws_ok($$SET governance.agent_id = 'mallory'$$, '42501', NULL, 'sealed after SET ROLE');
 RESET ROLE;
 
--- Setting the same value again is harmless and allowed
-SELECT lives_ok($$SET LOCAL governance.agent_id = 'alice'$$, 'setting the sealed value itself is allowed');
-SELECT is(governance.agent_id(), 'alice', 'and changes nothing');
+-- Setting the same value again is refused too: only set_context() sets a
+-- value, and a session-level copy would outlive the transaction (finding 05)
+SELECT throws_ok($$SET LOCAL governance.agent_id = 'alice'$$, '42501',
+                 'governance.agent_id can only be set by governance.set_context()',
+                 'setting the sealed value itself is refused');
+SELECT throws_ok($$SET SESSION governance.agent_id = 'alice'$$, '42501', NULL,
+                 'a same-value SET SESSION is refused');
+SELECT is(governance.agent_id(), 'alice', 'and the sealed value is intact');
 
 SELECT * FROM finish();
 ROLLBACK;

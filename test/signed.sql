@@ -24,7 +24,7 @@ CREATE FUNCTION pg_temp.claims(agent text, ttl int DEFAULT 300) RETURNS text LAN
 \set key '\'0123456789abcdef0123456789abcdef-test-key\''
 \set otherkey '\'fedcba9876543210fedcba9876543210-other-key\''
 
-SELECT plan(36);
+SELECT plan(59);
 
 -- No key configured
 SELECT throws_ok(format('SELECT governance.set_context_signed(%L)',
@@ -102,6 +102,73 @@ SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', tok), code, 
   ) AS t(tok, code, msg, what);
 SELECT throws_ok($$SELECT governance.set_context_signed(NULL)$$, '22004', NULL, 'NULL token');
 
+-- Lifetime: exp at most governance.token_max_lifetime ahead (default 1 h)
+SELECT is(current_setting('governance.token_max_lifetime'), '1h', 'token_max_lifetime defaults to one hour');
+SELECT is(context, 'superuser', 'token_max_lifetime is SUSET')
+  FROM pg_settings WHERE name = 'governance.token_max_lifetime';
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.claims('alice', 3700), :key)),
+                 '28000', 'governance token lives longer than governance.token_max_lifetime',
+                 'an exp more than token_max_lifetime ahead is refused');
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint('{"agent_id": "alice", "exp": 9999999999}', :key)),
+                 '28000', 'governance token lives longer than governance.token_max_lifetime',
+                 'an exp years ahead is refused');
+SET LOCAL governance.token_max_lifetime = '10s';
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.claims('alice', 60), :key)),
+                 '28000', 'governance token lives longer than governance.token_max_lifetime',
+                 'a lower token_max_lifetime refuses a 60 s token');
+SET LOCAL governance.token_max_lifetime = '2h';
+SET LOCAL ROLE regress_gov_app;
+SELECT throws_ok($$SET governance.token_max_lifetime = '100d'$$, '42501', NULL,
+                 'an ordinary role cannot raise token_max_lifetime');
+RESET ROLE;
+
+-- Role binding: a "role" claim names the session user that may use the token
+CREATE FUNCTION pg_temp.for_role(agent text, r text) RETURNS text LANGUAGE sql
+  AS $$ SELECT format('{"agent_id": %s, "role": %s, "exp": %s}', to_jsonb(agent), to_jsonb(r),
+                      extract(epoch FROM now())::bigint + 300) $$;
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.for_role('alice', 'regress_gov_app'), :key)),
+                 '28000', 'governance token is not for this role',
+                 'a token bound to another role is refused');
+SET LOCAL ROLE regress_gov_app;
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.for_role('alice', 'regress_gov_app'), :key)),
+                 '28000', 'governance token is not for this role',
+                 'the binding is to session_user: SET ROLE to the named role does not make it usable');
+RESET ROLE;
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)',
+                        pg_temp.mint(format('{"agent_id": "alice", "role": 10, "exp": %s}', extract(epoch FROM now())::bigint + 60), :key)),
+                 '22023', 'invalid governance token payload', 'a role claim that is not a string is refused');
+
+-- Key rotation: the current key and the previous one, each with an id that
+-- a "kid" claim may name; the previous key is as hidden as the current one
+SELECT throws_ok($$SET LOCAL governance.signing_key_previous = 'too-short'$$, '22023',
+                 'governance.signing_key_previous is too short', 'a short previous key is refused');
+SET LOCAL governance.signing_key_id = 'k2';
+SET LOCAL governance.signing_key_previous = :otherkey;
+SET LOCAL governance.signing_key_previous_id = 'k1';
+SELECT is(current_setting('governance.signing_key_previous'), '********', 'current_setting() masks the previous key');
+SELECT is((SELECT count(*) FROM pg_settings WHERE name = 'governance.signing_key_previous'), 0::bigint,
+          'pg_settings does not list the previous key');
+SET LOCAL ROLE regress_gov_app;
+SELECT throws_ok($$SELECT current_setting('governance.signing_key_previous')$$, '42501', NULL,
+                 'an ordinary role cannot read the previous key');
+SELECT throws_ok($$SET governance.signing_key_previous_id = 'k9'$$, '42501', NULL,
+                 'an ordinary role cannot set a key id');
+RESET ROLE;
+CREATE FUNCTION pg_temp.with_kid(agent text, kid text) RETURNS text LANGUAGE sql
+  AS $$ SELECT format('{"agent_id": %s, "kid": %s, "exp": %s}', to_jsonb(agent), to_jsonb(kid),
+                      extract(epoch FROM now())::bigint + 300) $$;
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.with_kid('alice', 'k1'), :key)),
+                 '28000', 'governance token signature is invalid',
+                 'a kid naming the previous key on a token signed with the current key is refused');
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.with_kid('alice', 'k2'), :otherkey)),
+                 '28000', 'governance token signature is invalid',
+                 'a kid naming the current key on a token signed with the previous key is refused');
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', pg_temp.mint(pg_temp.with_kid('alice', 'k7'), :key)),
+                 '28000', 'governance token signature is invalid', 'a kid naming no configured key is refused');
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)',
+                        pg_temp.mint(pg_temp.claims('alice'), 'a-third-key-0123456789abcdef0123456789')),
+                 '28000', 'governance token signature is invalid', 'a token signed with neither key is refused');
+
 SELECT is(governance.agent_id(), NULL, 'refused tokens set nothing');
 
 -- require_signed: plain set_context() refused
@@ -116,6 +183,18 @@ SELECT is(governance.context(),
           '{"agent_id": "alice", "tenant_id": "acme", "correlation_id": "req-7", "sealed": true, "signed": true}'::jsonb,
           'the token''s claims are the context, sealed and signed');
 SELECT throws_ok($$SET governance.agent_id = 'mallory'$$, '42501', NULL, 'a signed context is sealed');
+
+-- Tokens that pass verification now meet the seal: "sealed" (not a token
+-- error) shows that verification accepted them
+SELECT throws_ok(format('SELECT governance.set_context_signed(%L)', tok), '42501',
+                 'governance context is sealed for this transaction', 'accepted: ' || what)
+  FROM (VALUES
+    (pg_temp.mint(pg_temp.claims('bob', 3700), :key), 'a 3700 s token under token_max_lifetime = 2h'),
+    (pg_temp.mint(pg_temp.for_role('bob', session_user), :key), 'a token bound to session_user'),
+    (pg_temp.mint(pg_temp.with_kid('bob', 'k2'), :key), 'a kid naming the current key, signed with it'),
+    (pg_temp.mint(pg_temp.with_kid('bob', 'k1'), :otherkey), 'a kid naming the previous key, signed with it'),
+    (pg_temp.mint(pg_temp.claims('bob'), :otherkey), 'a token without kid signed with the previous key')
+  ) AS t(tok, what);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -33,6 +33,10 @@ extern char *gov_tenant_id;
 extern char *gov_correlation_id;
 extern int	gov_require_context;
 extern char *gov_signing_key;
+extern char *gov_signing_key_id;
+extern char *gov_signing_key_previous;
+extern char *gov_signing_key_previous_id;
+extern int	gov_token_max_lifetime;
 extern bool gov_require_signed;
 
 /* Whether the library was loaded through shared_preload_libraries. */
@@ -84,21 +88,33 @@ typedef enum GovTokenStatus
 	GOV_TOKEN_TRUNCATED,		/* signature part missing or too short */
 	GOV_TOKEN_BAD_SIGNATURE,	/* well-formed but the HMAC does not match */
 	GOV_TOKEN_BAD_PAYLOAD,		/* signature good, payload not the JSON we need */
-	GOV_TOKEN_EXPIRED			/* signature good, exp in the past */
+	GOV_TOKEN_EXPIRED,			/* signature good, exp in the past */
+	GOV_TOKEN_TOO_LONG			/* signature good, exp beyond the maximum lifetime */
 } GovTokenStatus;
+
+/* A key tokens may be signed with: the current one, then the previous one. */
+typedef struct GovTokenKey
+{
+	const char *key;			/* empty or NULL: not configured */
+	size_t		key_len;
+	const char *id;				/* the kid naming it; NULL or "" when none */
+} GovTokenKey;
 
 typedef struct GovToken
 {
 	char	   *agent_id;		/* never NULL on success */
 	char	   *tenant_id;		/* NULL when absent or JSON null */
 	char	   *correlation_id; /* NULL when absent or JSON null */
+	char	   *role;			/* "role" claim: session user allowed; NULL: any */
+	char	   *kid;			/* "kid" claim; NULL when absent */
 	int64		exp;			/* Unix seconds */
+	int			key_index;		/* which of the keys verified it */
 } GovToken;
 
 extern GovTokenStatus gov_token_verify(const char *token, size_t token_len,
-									   const char *key, size_t key_len,
-									   int64 now_unix, GovToken *out,
-									   const char **detail);
+									   const GovTokenKey *keys, int nkeys,
+									   int64 now_unix, int64 max_lifetime,
+									   GovToken *out, const char **detail);
 
 /* Everything below is server-only; token.c above also builds as plain C. */
 #ifndef FRONTEND

@@ -128,6 +128,19 @@ governance_set_context(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Error context callback of set_context_signed(): every report made while
+ * it runs leaves the statement out of the server log (no STATEMENT line),
+ * because the statement's text may hold the token (a client that spliced
+ * it in instead of sending a bind parameter).  The client still gets the
+ * error.
+ */
+static void
+hide_statement_callback(void *arg)
+{
+	errhidestmt(true);
+}
+
 /* governance.set_context_signed(token): verify, then set and seal. */
 Datum
 governance_set_context_signed(PG_FUNCTION_ARGS)
@@ -137,6 +150,13 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 	const char *detail = NULL;
 	GovTokenStatus st;
 	int64		now_unix;
+	GovTokenKey keys[2];
+	ErrorContextCallback hide_statement;
+
+	hide_statement.callback = hide_statement_callback;
+	hide_statement.arg = NULL;
+	hide_statement.previous = error_context_stack;
+	error_context_stack = &hide_statement;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -148,11 +168,19 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 				 errmsg("governance.signing_key is not set"),
 				 errhint("A superuser sets the key in postgresql.conf or with ALTER SYSTEM.")));
 
+	/* the current key, then the previous one (key rotation) */
+	keys[0].key = gov_signing_key;
+	keys[0].key_len = strlen(gov_signing_key);
+	keys[0].id = gov_signing_key_id;
+	keys[1].key = gov_signing_key_previous;
+	keys[1].key_len = gov_signing_key_previous ? strlen(gov_signing_key_previous) : 0;
+	keys[1].id = gov_signing_key_previous_id;
+
 	token = PG_GETARG_TEXT_PP(0);
 	now_unix = (int64) timestamptz_to_time_t(GetCurrentTimestamp());
 	st = gov_token_verify(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token),
-						  gov_signing_key, strlen(gov_signing_key),
-						  now_unix, &claims, &detail);
+						  keys, lengthof(keys), now_unix,
+						  (int64) gov_token_max_lifetime, &claims, &detail);
 	switch (st)
 	{
 		case GOV_TOKEN_OK:
@@ -188,10 +216,38 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 					 errdetail("The token expired at %s.",
 							   timestamptz_to_str(time_t_to_timestamptz((pg_time_t) claims.exp)))));
 			break;
+		case GOV_TOKEN_TOO_LONG:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("governance token lives longer than governance.token_max_lifetime"),
+					 errdetail("The token's exp is %lld seconds ahead; at most %d are allowed.",
+							   (long long) (claims.exp - now_unix), gov_token_max_lifetime),
+					 errhint("Mint tokens per request with a short exp.")));
+			break;
+	}
+
+	/*
+	 * A "role" claim binds the token to the session user: the role that
+	 * authenticated the connection, which neither SET ROLE nor a SECURITY
+	 * DEFINER function changes, so a token minted for one application role
+	 * is of no use to a session of another, even one that may SET ROLE to it.
+	 */
+	if (claims.role != NULL)
+	{
+		const char *session_role = GetUserNameFromId(GetSessionUserId(), false);
+
+		if (strcmp(claims.role, session_role) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("governance token is not for this role"),
+					 errdetail("The token is bound to role \"%s\"; the session user is \"%s\".",
+							   claims.role, session_role)));
 	}
 
 	gov_set_context(claims.agent_id, claims.tenant_id, claims.correlation_id,
 					true, true);
+
+	error_context_stack = hide_statement.previous;
 	PG_RETURN_VOID();
 }
 

@@ -3,9 +3,27 @@
  * guc.c
  *	  Every governance.* setting, its validation, and the transaction seal.
  *
- * The context values (agent_id, tenant_id, correlation_id) are ordinary
- * USERSET settings so that RLS policies, triggers and parallel workers can
- * read them, and so that SET / set_config keep working for unsealed use.
+ * The context values (agent_id, tenant_id, correlation_id) are USERSET
+ * settings so that parallel workers copy them and SHOW / current_setting()
+ * can read them, but only governance.set_context() and set_context_signed()
+ * can give them a value (docs/security.md):
+ *
+ *	- the check hook accepts a non-empty value only while gov_set_context()
+ *	  or gov_seal_resync() is assigning it (context_writer below), always
+ *	  with GUC_ACTION_LOCAL, so a context never outlives its transaction;
+ *	- every other route is refused with SQLSTATE 42501 when the library is
+ *	  loaded (SET, SET LOCAL, SET SESSION, set_config(), UPDATE pg_settings,
+ *	  function SET clauses, ALTER ROLE / DATABASE / SYSTEM ... SET, and, in
+ *	  the preloaded mode, connection options: FATAL at connection start);
+ *	  values given before the library is loaded (plain mode: connection
+ *	  options, stored role and database settings, a SET) are placeholders
+ *	  that PostgreSQL re-checks here when the library loads: reported with
+ *	  a WARNING and discarded before any governance code reads them;
+ *	- the empty value (clearing) is allowed unless the context is sealed;
+ *	- parallel workers copy the leader's values while InitializingParallelWorker.
+ *
+ * So with governance.require_signed on, which set_context() enforces, agent
+ * and tenant can only come from a verified token.
  *
  * Sealing.  governance.set_context(..., seal => true) records the values it
  * set in `seal` below.  From then until the top-level transaction ends:
@@ -35,6 +53,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -51,6 +70,10 @@ char	   *gov_tenant_id = NULL;
 char	   *gov_correlation_id = NULL;
 int			gov_require_context = GOV_REQUIRE_OFF;
 char	   *gov_signing_key = NULL;
+char	   *gov_signing_key_id = NULL;
+char	   *gov_signing_key_previous = NULL;
+char	   *gov_signing_key_previous_id = NULL;
+int			gov_token_max_lifetime = 3600;
 bool		gov_require_signed = false;
 
 static const struct config_enum_entry require_context_options[] = {
@@ -86,6 +109,13 @@ typedef struct GovSeal
 static GovSeal seal;
 static bool callbacks_registered = false;
 
+/*
+ * True only while gov_set_context() or gov_seal_resync() assigns the context
+ * settings: the check hook accepts a non-empty value only then.  Set and
+ * cleared around set_config_option() calls that run no user code.
+ */
+static bool context_writer = false;
+
 /*---- Function declarations ----*/
 static bool check_context_value(GovField field, char **newval);
 static bool check_agent_id(char **newval, void **extra, GucSource source);
@@ -98,8 +128,12 @@ static void assign_correlation_id(const char *newval, void *extra);
 static const char *show_agent_id(void);
 static const char *show_tenant_id(void);
 static const char *show_correlation_id(void);
+static bool check_key(const char *setting, const char *value);
 static bool check_signing_key(char **newval, void **extra, GucSource source);
+static bool check_signing_key_previous(char **newval, void **extra, GucSource source);
+static bool check_key_id(char **newval, void **extra, GucSource source);
 static const char *show_signing_key(void);
+static const char *show_signing_key_previous(void);
 static void gov_define_preload_settings(void);
 static void unseal(void);
 static void seal_xact_callback(XactEvent event, void *arg);
@@ -123,6 +157,7 @@ gov_define_settings(void)
 	 */
 	DefineCustomStringVariable("governance.agent_id",
 							   "Acting agent or user of the current transaction.",
+							   "Set only by governance.set_context() or set_context_signed(), transaction-locally. "
 							   "At most 256 characters, no control characters.",
 							   &gov_agent_id,
 							   "",
@@ -133,6 +168,7 @@ gov_define_settings(void)
 	/* The tenant the agent acts for; same rules as agent_id. */
 	DefineCustomStringVariable("governance.tenant_id",
 							   "Tenant of the current transaction.",
+							   "Set only by governance.set_context() or set_context_signed(), transaction-locally. "
 							   "At most 256 characters, no control characters.",
 							   &gov_tenant_id,
 							   "",
@@ -143,6 +179,7 @@ gov_define_settings(void)
 	/* The request id that ties log lines, audit rows and traces together. */
 	DefineCustomStringVariable("governance.correlation_id",
 							   "Request or trace id of the current transaction.",
+							   "Set only by governance.set_context() or set_context_signed(), transaction-locally. "
 							   "At most 128 characters of A-Z a-z 0-9 . _ : -",
 							   &gov_correlation_id,
 							   "",
@@ -182,6 +219,53 @@ gov_define_settings(void)
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   check_signing_key, NULL, show_signing_key);
+
+	/*
+	 * Key rotation: tokens are verified under signing_key, then under
+	 * signing_key_previous.  To rotate, move the current key (and its id)
+	 * to the _previous settings and set the new one; once no token signed
+	 * with the old key can still be unexpired (token_max_lifetime), clear
+	 * the _previous settings.  A token's "kid" claim, when present, must
+	 * name the id of the key that verified it.
+	 */
+	DefineCustomStringVariable("governance.signing_key_id",
+							   "Key id (the tokens' kid claim) of governance.signing_key.",
+							   "At most 64 characters of A-Z a-z 0-9 . _ : -; empty: tokens with a kid are refused.",
+							   &gov_signing_key_id,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_key_id, NULL, NULL);
+	DefineCustomStringVariable("governance.signing_key_previous",
+							   "Previous HMAC-SHA256 key, still accepted while tokens signed with it may be in use.",
+							   "At least 32 bytes. Never shown.",
+							   &gov_signing_key_previous,
+							   "",
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   check_signing_key_previous, NULL, show_signing_key_previous);
+	DefineCustomStringVariable("governance.signing_key_previous_id",
+							   "Key id (the tokens' kid claim) of governance.signing_key_previous.",
+							   "At most 64 characters of A-Z a-z 0-9 . _ : -",
+							   &gov_signing_key_previous_id,
+							   "",
+							   PGC_SUSET,
+							   GUC_NOT_IN_SAMPLE,
+							   check_key_id, NULL, NULL);
+
+	/*
+	 * How far ahead a token's exp may lie.  A token is a bearer credential
+	 * until it expires, so services mint one per request with a short exp;
+	 * this refuses long-lived ones whoever minted them.
+	 */
+	DefineCustomIntVariable("governance.token_max_lifetime",
+							"Longest a signed-context token may live: how far ahead its exp may lie.",
+							"Tokens whose exp is further ahead are refused.",
+							&gov_token_max_lifetime,
+							3600, 1, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	/*
 	 * Refuse plain set_context(): only contexts signed by a service that
@@ -378,6 +462,25 @@ check_context_value(GovField field, char **newval)
 							field_setting_names[field]);
 		return false;
 	}
+
+	/*
+	 * Only set_context() gives the context a value.  This runs for every
+	 * route: SET in all its forms, set_config(), function SET clauses (at
+	 * CREATE and at call), ALTER ROLE/DATABASE/SYSTEM (validated when
+	 * stored, applied at connection start), connection options, and the
+	 * placeholders PostgreSQL re-applies when the library loads.
+	 */
+	if ((*newval)[0] != '\0' && !context_writer && !InitializingParallelWorker)
+	{
+		GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+		GUC_check_errmsg("%s can only be set by governance.set_context()",
+						 field_setting_names[field]);
+		GUC_check_errdetail("The governance context is transaction-local and set only by "
+							"governance.set_context() or governance.set_context_signed().");
+		GUC_check_errhint("Call governance.set_context() or governance.set_context_signed() "
+						  "in the transaction that needs the context.");
+		return false;
+	}
 	return true;
 }
 
@@ -465,12 +568,12 @@ show_correlation_id(void)
 }
 
 static bool
-check_signing_key(char **newval, void **extra, GucSource source)
+check_key(const char *setting, const char *value)
 {
-	if (*newval && **newval && strlen(*newval) < GOV_MIN_SIGNING_KEY_BYTES)
+	if (value && *value && strlen(value) < GOV_MIN_SIGNING_KEY_BYTES)
 	{
 		/* never echo the key itself */
-		GUC_check_errmsg("governance.signing_key is too short");
+		GUC_check_errmsg("%s is too short", setting);
 		GUC_check_errdetail("The key must be at least %d bytes long.",
 							GOV_MIN_SIGNING_KEY_BYTES);
 		return false;
@@ -478,11 +581,53 @@ check_signing_key(char **newval, void **extra, GucSource source)
 	return true;
 }
 
-/* The key is never shown, not even to superusers: it would end up in logs. */
+static bool
+check_signing_key(char **newval, void **extra, GucSource source)
+{
+	return check_key("governance.signing_key", *newval);
+}
+
+static bool
+check_signing_key_previous(char **newval, void **extra, GucSource source)
+{
+	return check_key("governance.signing_key_previous", *newval);
+}
+
+/* Key ids are names, not secrets: short, printable, safe in any message. */
+static bool
+check_key_id(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL)
+		return true;
+	if (strlen(*newval) > 64)
+	{
+		GUC_check_errmsg("a key id is at most 64 characters long");
+		return false;
+	}
+	for (const char *p = *newval; *p; p++)
+	{
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			  (*p >= '0' && *p <= '9') ||
+			  *p == '.' || *p == '_' || *p == ':' || *p == '-'))
+		{
+			GUC_check_errmsg("a key id may only contain A-Z, a-z, 0-9, \".\", \"_\", \":\" and \"-\"");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The keys are never shown, not even to superusers: they would end up in logs. */
 static const char *
 show_signing_key(void)
 {
 	return (gov_signing_key && *gov_signing_key) ? "********" : "";
+}
+
+static const char *
+show_signing_key_previous(void)
+{
+	return (gov_signing_key_previous && *gov_signing_key_previous) ? "********" : "";
 }
 
 /*---- Reading the context ----*/
@@ -565,10 +710,19 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 							field_setting_names[f], _(reason))));
 	}
 
-	for (int f = 0; f < GOV_NUM_FIELDS; f++)
-		(void) set_config_option(field_setting_names[f], values[f],
-								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-								 true, 0, false);
+	context_writer = true;
+	PG_TRY();
+	{
+		for (int f = 0; f < GOV_NUM_FIELDS; f++)
+			(void) set_config_option(field_setting_names[f], values[f],
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+									 true, 0, false);
+	}
+	PG_FINALLY();
+	{
+		context_writer = false;
+	}
+	PG_END_TRY();
 
 	if (!do_seal)
 		return;
@@ -647,6 +801,7 @@ gov_seal_resync(void)
 		return;
 
 	seal.resyncing = true;
+	context_writer = true;
 	PG_TRY();
 	{
 		for (int f = 0; f < GOV_NUM_FIELDS; f++)
@@ -662,6 +817,7 @@ gov_seal_resync(void)
 	PG_FINALLY();
 	{
 		seal.resyncing = false;
+		context_writer = false;
 	}
 	PG_END_TRY();
 	seal.need_resync = false;

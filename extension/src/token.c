@@ -8,13 +8,20 @@
  * payload is a JSON object:
  *
  *	  {"agent_id": "...", "tenant_id": "..."|null, "correlation_id": "..."|null,
- *	   "exp": <Unix seconds>}
+ *	   "exp": <Unix seconds>, "role": "..." (optional), "kid": "..." (optional)}
  *
  * The signature is checked before the payload is decoded, with a
  * constant-time comparison, so nothing an attacker sends is parsed unless
- * it was signed with the key.  Unknown members are ignored (room for iat,
- * iss, ...); duplicate members are refused so that no two readers can
- * disagree about what a token says.
+ * it was signed with a key.  Key rotation: the signature is computed under
+ * every configured key (current, then previous; all of them, whichever
+ * matches, so the time taken does not depend on the match) and the first
+ * that matches is the signing key; a "kid" claim, signed with the rest,
+ * must then name that key's id, so a token says which key it was minted
+ * for and cannot be taken for another.  exp must lie in the future and at
+ * most max_lifetime seconds ahead.  "role" is returned for the caller to
+ * compare with the session user (a server notion).  Unknown members are
+ * ignored (room for iat, iss, ...); duplicate members are refused so that
+ * no two readers can disagree about what a token says.
  *
  * This file uses only palloc, common/hmac.h, common/base64.h and
  * common/jsonapi.h, which exist in the backend and in libpgcommon, so the
@@ -43,6 +50,8 @@
 /*---- Function declarations ----*/
 static char *b64url_decode(const char *src, size_t len, int *outlen);
 static bool constant_time_equal(const uint8 *a, const uint8 *b, size_t len);
+static bool compute_hmac(const char *key, size_t key_len, const char *data,
+						 size_t len, uint8 *mac);
 static GovTokenStatus parse_payload(char *json, int len, GovToken *out,
 									const char **detail);
 
@@ -106,15 +115,34 @@ constant_time_equal(const uint8 *a, const uint8 *b, size_t len)
 	return diff == 0;
 }
 
+/* HMAC-SHA256 of the payload part under one key; false if it failed. */
+static bool
+compute_hmac(const char *key, size_t key_len, const char *data, size_t len,
+			 uint8 *mac)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	bool		ok;
+
+	if (ctx == NULL)
+		return false;
+	ok = pg_hmac_init(ctx, (const uint8 *) key, key_len) >= 0 &&
+		pg_hmac_update(ctx, (const uint8 *) data, len) >= 0 &&
+		pg_hmac_final(ctx, mac, HMAC_SHA256_LEN) >= 0;
+	pg_hmac_free(ctx);
+	return ok;
+}
+
 /*
- * Verify a token and extract its claims.  On success fills *out (palloc'd
- * strings) and returns GOV_TOKEN_OK; otherwise *detail says what is wrong
- * without revealing anything about the key or the expected signature.
+ * Verify a token and extract its claims.  keys[0..nkeys) are tried in
+ * order (unset ones skipped); max_lifetime <= 0 means no limit.  On success
+ * fills *out (palloc'd strings) and returns GOV_TOKEN_OK; otherwise *detail
+ * says what is wrong without revealing anything about the keys or the
+ * expected signature.
  */
 GovTokenStatus
 gov_token_verify(const char *token, size_t token_len,
-				 const char *key, size_t key_len, int64 now_unix,
-				 GovToken *out, const char **detail)
+				 const GovTokenKey *keys, int nkeys, int64 now_unix,
+				 int64 max_lifetime, GovToken *out, const char **detail)
 {
 	const char *dot;
 	size_t		payload_b64_len;
@@ -123,12 +151,13 @@ gov_token_verify(const char *token, size_t token_len,
 	char	   *sig;
 	int			sig_len;
 	uint8		expected[HMAC_SHA256_LEN];
-	pg_hmac_ctx *ctx;
+	int			matched = -1;
 	char	   *payload;
 	int			payload_len;
 	GovTokenStatus st;
 
 	memset(out, 0, sizeof(*out));
+	out->key_index = -1;
 
 	if (token_len > GOV_MAX_TOKEN_BYTES)
 	{
@@ -175,31 +204,29 @@ gov_token_verify(const char *token, size_t token_len,
 		return GOV_TOKEN_MALFORMED;
 	}
 
-	ctx = pg_hmac_create(PG_SHA256);
-	if (ctx == NULL)
+	for (int k = 0; k < nkeys; k++)
 	{
-		pfree(sig);
-		*detail = "Out of memory.";
-		return GOV_TOKEN_MALFORMED;
-	}
-	if (pg_hmac_init(ctx, (const uint8 *) key, key_len) < 0 ||
-		pg_hmac_update(ctx, (const uint8 *) token, payload_b64_len) < 0 ||
-		pg_hmac_final(ctx, expected, sizeof(expected)) < 0)
-	{
-		pg_hmac_free(ctx);
-		pfree(sig);
-		*detail = "HMAC computation failed.";
-		return GOV_TOKEN_BAD_SIGNATURE;
-	}
-	pg_hmac_free(ctx);
-
-	if (!constant_time_equal(expected, (const uint8 *) sig, HMAC_SHA256_LEN))
-	{
-		pfree(sig);
-		*detail = "The signature does not match the payload under governance.signing_key.";
-		return GOV_TOKEN_BAD_SIGNATURE;
+		if (keys[k].key == NULL || keys[k].key_len == 0)
+			continue;
+		if (!compute_hmac(keys[k].key, keys[k].key_len, token, payload_b64_len,
+						  expected))
+		{
+			pfree(sig);
+			*detail = "HMAC computation failed.";
+			return GOV_TOKEN_BAD_SIGNATURE;
+		}
+		if (constant_time_equal(expected, (const uint8 *) sig, HMAC_SHA256_LEN) &&
+			matched < 0)
+			matched = k;
 	}
 	pfree(sig);
+	if (matched < 0)
+	{
+		*detail = "The signature does not match the payload under governance.signing_key "
+			"(nor governance.signing_key_previous).";
+		return GOV_TOKEN_BAD_SIGNATURE;
+	}
+	out->key_index = matched;
 
 	payload = b64url_decode(token, payload_b64_len, &payload_len);
 	if (payload == NULL)
@@ -212,10 +239,21 @@ gov_token_verify(const char *token, size_t token_len,
 	if (st != GOV_TOKEN_OK)
 		return st;
 
+	if (out->kid != NULL &&
+		(keys[matched].id == NULL || strcmp(out->kid, keys[matched].id) != 0))
+	{
+		*detail = "The token's kid does not name the key that signed it.";
+		return GOV_TOKEN_BAD_SIGNATURE;
+	}
 	if (out->exp <= now_unix)
 	{
 		*detail = "The token's exp is in the past.";
 		return GOV_TOKEN_EXPIRED;
+	}
+	if (max_lifetime > 0 && out->exp - now_unix > max_lifetime)
+	{
+		*detail = "The token's exp is further ahead than governance.token_max_lifetime allows.";
+		return GOV_TOKEN_TOO_LONG;
 	}
 	return GOV_TOKEN_OK;
 }
@@ -229,11 +267,13 @@ typedef enum PayloadMember
 	M_TENANT,
 	M_CORRELATION,
 	M_EXP,
+	M_ROLE,
+	M_KID,
 	M_COUNT
 } PayloadMember;
 
 static const char *const member_names[M_COUNT] = {
-	"agent_id", "tenant_id", "correlation_id", "exp"
+	"agent_id", "tenant_id", "correlation_id", "exp", "role", "kid"
 };
 
 typedef struct PayloadState
@@ -342,6 +382,14 @@ payload_scalar(void *state, char *token, JsonTokenType tokentype)
 		return;
 	}
 
+	if ((ps->current == M_ROLE || ps->current == M_KID) &&
+		tokentype != JSON_TOKEN_STRING)
+	{
+		ps->error = "role and kid must be strings.";
+		pfree(token);
+		return;
+	}
+
 	if (tokentype == JSON_TOKEN_NULL)
 	{
 		if (ps->current == M_AGENT)
@@ -365,6 +413,12 @@ payload_scalar(void *state, char *token, JsonTokenType tokentype)
 			break;
 		case M_CORRELATION:
 			take_string(&ps->out->correlation_id, token);
+			break;
+		case M_ROLE:
+			take_string(&ps->out->role, token);
+			break;
+		case M_KID:
+			take_string(&ps->out->kid, token);
 			break;
 		default:
 			pfree(token);

@@ -10,7 +10,8 @@
  *			so that the JSON claims parser behind the signature is reached.
  * Either way the parser must return a status without crashing, leaking or
  * reading out of bounds, and a token it accepts must carry a non-empty
- * agent_id and an exp in the future.
+ * agent_id, an exp in the future but at most MAX_LIFETIME ahead, and a kid
+ * (if any) naming the key that verified it.
  */
 #include "postgres_fe.h"
 
@@ -20,7 +21,15 @@
 #include "governance.h"
 
 #define KEY "0123456789abcdef0123456789abcdef-fuzz-key"
+#define PREVIOUS_KEY "fedcba9876543210fedcba9876543210-fuzz-old"
 #define NOW 1700000000
+#define MAX_LIFETIME 3600
+
+/* the current and the previous key, as the server passes them */
+static const GovTokenKey keys[2] = {
+	{KEY, sizeof(KEY) - 1, "k2"},
+	{PREVIOUS_KEY, sizeof(PREVIOUS_KEY) - 1, "k1"}
+};
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,7 +56,11 @@ check(GovTokenStatus st, GovToken *t)
 {
 	if (st == GOV_TOKEN_OK)
 	{
-		if (t->agent_id == NULL || t->agent_id[0] == '\0' || t->exp <= NOW)
+		if (t->agent_id == NULL || t->agent_id[0] == '\0' || t->exp <= NOW ||
+			t->exp - NOW > MAX_LIFETIME)
+			abort();
+		/* a kid, when present, names the key that verified the token */
+		if (t->kid != NULL && strcmp(t->kid, keys[t->key_index].id) != 0)
 			abort();
 	}
 	if (t->agent_id)
@@ -56,6 +69,10 @@ check(GovTokenStatus st, GovToken *t)
 		pfree(t->tenant_id);
 	if (t->correlation_id)
 		pfree(t->correlation_id);
+	if (t->role)
+		pfree(t->role);
+	if (t->kid)
+		pfree(t->kid);
 }
 
 int
@@ -70,8 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((data[0] & 1) == 0)
 	{
-		st = gov_token_verify((const char *) data + 1, size - 1, KEY, strlen(KEY),
-							  NOW, &t, &detail);
+		st = gov_token_verify((const char *) data + 1, size - 1, keys, 2,
+							  NOW, MAX_LIFETIME, &t, &detail);
 		check(st, &t);
 	}
 	else
@@ -89,9 +106,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pg_hmac_free(ctx);
 		tok[n++] = '.';
 		n += b64url_encode(mac, sizeof(mac), tok + n);
-		st = gov_token_verify(tok, n, KEY, strlen(KEY), NOW, &t, &detail);
-		/* a signed payload never fails the signature check */
-		if (st == GOV_TOKEN_BAD_SIGNATURE || st == GOV_TOKEN_TRUNCATED)
+		st = gov_token_verify(tok, n, keys, 2, NOW, MAX_LIFETIME, &t, &detail);
+		/*
+		 * a signed payload never fails the signature check, unless its kid
+		 * names another key than the one that signed it
+		 */
+		if (st == GOV_TOKEN_TRUNCATED ||
+			(st == GOV_TOKEN_BAD_SIGNATURE &&
+			 (t.kid == NULL || strcmp(t.kid, keys[0].id) == 0)))
 			abort();
 		check(st, &t);
 		free(tok);
