@@ -6,8 +6,10 @@
 # text reaches the log through a refusal; an attempt denied under a signed
 # context records its own statement text, never a token sent as a
 # parameter.  (A token spliced into the text of a statement that fails for
-# another reason, or logged by log_statement / log_min_duration_statement,
-# is PostgreSQL's logging of that text: tokens travel as parameters, and
+# another reason is recorded with the token replaced by [token] in
+# denied_log and the server log's STATEMENT line is left out; one logged by
+# log_statement / log_min_duration_statement is PostgreSQL's logging of
+# that text: tokens travel as parameters, and
 # log_parameter_max_length = 0 keeps parameter values out: docs/security.md.)
 #
 # The bind-parameter client is pgbench -M extended (its :variables are
@@ -17,7 +19,7 @@ log=${GOVERNANCE_SERVER_LOG:-}
 if [ -z "$log" ] || [ ! -r "$log" ] || ! command -v pgbench >/dev/null; then
 	echo "1..0 # SKIP needs the throwaway cluster's server log and pgbench"; exit 0
 fi
-plan 24
+plan 28
 db=sec05t
 key=0123456789abcdef0123456789abcdef-sec05t-key
 sec_db $db
@@ -94,4 +96,20 @@ stmt=$(printf "SELECT statement FROM governance.denied_log WHERE correlation_id 
 like "$stmt" '^INSERT INTO orders' "denied_log records the denied statement's text"
 grep -qF -e "${tok%%.*}" -e "${tok#*.}" <<<"$stmt"; ok $((! $?)) "no part of the token is in denied_log"
 grep -qF -e "${tok%%.*}" -e "${tok#*.}" <<<"$new"; ok $((! $?)) "no part of the token is in the server log of that session"
+
+# ---- a token spliced into the text of a statement denied for another reason ----
+tok=$(mint '{"agent_id": "alice", "tenant_id": "acme", "correlation_id": "leak-spliced", "exp": 60}')
+before=$(wc -c <"$log")
+# psql -c sends both statements as one simple query: one implicit transaction
+psql -XqAt -U app_b -d $db -c "SELECT governance.set_context_signed('$tok'); INSERT INTO orders VALUES (2, 'globex', 'alice', 'x');" >/dev/null 2>&1
+new=$(tail -c +$((before + 1)) "$log")
+for _ in $(seq 100); do
+	n=$(printf "SELECT count(*) FROM governance.denied_log WHERE correlation_id = 'leak-spliced';\n" | as postgres $db)
+	[ "$n" = 1 ] && break; sleep 0.1
+done
+is "$n" 1 "an INSERT denied in the same query string as a spliced token is in denied_log"
+stmt=$(printf "SELECT statement FROM governance.denied_log WHERE correlation_id = 'leak-spliced';\n" | as postgres $db)
+like "$stmt" "set_context_signed\\('\\[token\\]'\\); INSERT INTO orders" "denied_log keeps the statement with the token replaced by [token]"
+grep -qF -e "${tok%%.*}" -e "${tok#*.}" <<<"$stmt"; ok $((! $?)) "no part of the spliced token is in denied_log"
+grep -qF -e "${tok%%.*}" -e "${tok#*.}" <<<"$new"; ok $((! $?)) "no part of the spliced token is in the server log (error without STATEMENT, JSON line redacted)"
 done_testing
