@@ -85,16 +85,16 @@ TRUNCATE pay2;
 INSERT INTO parts VALUES (1, 'a');
 COMMIT;
 SQL
-is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'pay'::regclass AND op <> 'DDL';\n" | as dbowner $db)" \
+is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'pay'::regclass AND op <> 'DDL';\n" | as postgres $db)" \
 	"INSERT,UPDATE,DELETE" "pay: every change has its audit row"
-is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'wallet'::regclass AND op <> 'DDL';\n" | as dbowner $db)" \
+is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'wallet'::regclass AND op <> 'DDL';\n" | as postgres $db)" \
 	"INSERT" "wallet: the audit triggers survived DROP EXTENSION pgcrypto"
-is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'pay2'::regclass AND op <> 'DDL';\n" | as dbowner $db)" \
+is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'pay2'::regclass AND op <> 'DDL';\n" | as postgres $db)" \
 	"INSERT,TRUNCATE" "pay2: audited after the refused tampering"
-is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relation = 'public.parts_a' AND op <> 'DDL';\n" | as dbowner $db)" \
+is "$(printf "SELECT string_agg(op, ',' ORDER BY id) FROM governance.audit_log WHERE relation = 'public.parts_a' AND op <> 'DDL';\n" | as postgres $db)" \
 	"INSERT" "parts: the partition's row is audited"
-is "$(printf "SELECT string_agg(relation::text || '=' || enabled, ',' ORDER BY relation::text) FROM governance.audited_tables;\n" | as dbowner $db)" \
-	"parts=true,pay2=true,pay=true,wallet=true" "audited_tables: all intact"
+is "$(printf "SELECT string_agg(relation::text || '=' || enabled, ',' ORDER BY relation::text) FROM governance.audited_tables;\n" | as postgres $db)" \
+	"parts=true,pay=true,pay2=true,wallet=true" "audited_tables: all intact"
 
 # audited_tables tells the truth when a superuser (out of scope, but it
 # shows what a broken audit looks like) changes the triggers.
@@ -107,14 +107,14 @@ DROP TRIGGER governance_audit_delete ON wallet;
 ALTER TABLE parts_a DISABLE TRIGGER governance_audit_row;
 SQL
 row() { printf "SELECT enabled, array_to_string(problems, '; ') FROM governance.audited_tables WHERE relation = '%s'::regclass;\n" "$1" | as dbowner $db; }
-r=$(row pay2); like "$r" '^false\|.*governance_audit_insert.*replica' "audited_tables: ENABLE REPLICA shows as not enabled ($r)"
-r=$(row pay); like "$r" '^false\|.*governance_audit_insert.*WHEN' "audited_tables: a WHEN condition shows ($r)"
-r=$(row wallet); like "$r" '^false\|.*missing.*governance_audit_delete' "audited_tables: a dropped trigger shows ($r)"
-r=$(row parts); like "$r" '^false\|.*parts_a' "audited_tables: a disabled partition trigger shows ($r)"
+r=$(row pay2); like "$r" '^f\|.*governance_audit_insert.*replica' "audited_tables: ENABLE REPLICA shows as not enabled ($r)"
+r=$(row pay); like "$r" '^f\|.*governance_audit_insert.*WHEN' "audited_tables: a WHEN condition shows ($r)"
+r=$(row wallet); like "$r" '^f\|.*governance_audit_delete.*missing' "audited_tables: a dropped trigger shows ($r)"
+r=$(row parts); like "$r" '^f\|.*parts_a' "audited_tables: a disabled partition trigger shows ($r)"
 # the superuser's DROP TRIGGER and ENABLE REPLICA are recorded
-n=$(printf "SELECT count(*) FROM governance.audit_log WHERE op = 'DDL' AND relid IN ('pay2'::regclass, 'wallet'::regclass) AND new_row->>'action' IN ('ENABLE REPLICA TRIGGER', 'DROP TRIGGER');\n" | as dbowner $db)
+n=$(printf "SELECT count(*) FROM governance.audit_log WHERE op = 'DDL' AND relid IN ('pay2'::regclass, 'wallet'::regclass) AND new_row->>'action' IN ('ENABLE REPLICA TRIGGER', 'DROP TRIGGER');\n" | as postgres $db)
 is "$n" 2 "a superuser's ENABLE REPLICA and DROP TRIGGER are recorded"
-n=$(printf "SELECT count(*) FROM governance.audit_log WHERE op = 'DDL' AND relid = 'pay'::regclass AND new_row->>'action' = 'CREATE OR REPLACE TRIGGER';\n" | as dbowner $db)
+n=$(printf "SELECT count(*) FROM governance.audit_log WHERE op = 'DDL' AND relid = 'pay'::regclass AND new_row->>'action' = 'CREATE OR REPLACE TRIGGER';\n" | as postgres $db)
 is "$n" 1 "a superuser's CREATE OR REPLACE TRIGGER on an audit trigger is recorded"
 # enable_audit repairs all of it (and says so)
 as dbowner $db >/dev/null <<'SQL'
@@ -122,9 +122,9 @@ SELECT governance.enable_audit('pay2');
 SELECT governance.enable_audit('wallet');
 SELECT governance.enable_audit('parts');
 SQL
-r=$(row pay2); is "$r" "true|" "enable_audit repairs ENABLE REPLICA"
-r=$(row wallet); is "$r" "true|" "enable_audit repairs a dropped trigger"
-r=$(row parts); is "$r" "true|" "enable_audit repairs a disabled partition trigger"
+r=$(row pay2); is "$r" "t|" "enable_audit repairs ENABLE REPLICA"
+r=$(row wallet); is "$r" "t|" "enable_audit repairs a dropped trigger"
+r=$(row parts); is "$r" "t|" "enable_audit repairs a disabled partition trigger"
 printf "SELECT governance.enable_audit('pay');\n" | as dbowner $db >/dev/null
-r=$(row pay); is "$r" "true|" "enable_audit replaces an audit trigger with a WHEN condition"
+r=$(row pay); is "$r" "t|" "enable_audit replaces an audit trigger with a WHEN condition"
 done_testing

@@ -79,7 +79,7 @@ out=$(as app_a $db <<<"ALTER TABLE acct ALTER COLUMN balance SET DEFAULT 0;")
 ok $? "ALTER COLUMN SET DEFAULT is allowed ($out)"
 out=$(as app_a $db <<<"ALTER TABLE acct ADD COLUMN note text DEFAULT 'n/a';")
 ok $? "ADD COLUMN with a constant default is allowed ($out)"
-n=$(as app_a $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid = 'acct'::regclass AND op = 'DDL' AND new_row->>'statement' LIKE '%ADD COLUMN note%';")
+n=$(as postgres $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid = 'acct'::regclass AND op = 'DDL' AND new_row->>'statement' LIKE '%ADD COLUMN note%';")
 is "$n" 1 "ADD COLUMN on an audited table is recorded"
 
 # writes after the attempts are audited; the data is what the audited writes made
@@ -91,14 +91,14 @@ COMMIT;
 SQL
 is "$(as app_a $db <<<"SELECT string_agg(id || ':' || balance, ',' ORDER BY id) FROM acct;")" \
 	"1:100,2:50,3:70,4:10" "acct holds only audited changes"
-is "$(as app_a $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid = 'acct'::regclass AND op = 'INSERT';")" \
+is "$(as postgres $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid = 'acct'::regclass AND op = 'INSERT';")" \
 	4 "every acct row has its INSERT audit row"
-is "$(as app_a $db <<<"SELECT string_agg(relation, ',') FROM governance.audit_log WHERE op = 'INSERT' AND new_row->>'id' = '250';")" \
+is "$(as postgres $db <<<"SELECT string_agg(relation, ',') FROM governance.audit_log WHERE op = 'INSERT' AND new_row->>'id' = '250';")" \
 	"public.clean" "a write to the attached (empty) partition is audited"
 is "$(as app_a $db <<<"SELECT count(*) FROM ledger WHERE id = 150;")" 0 "the pre-filled table never joined ledger"
 
 # a superuser may (out of scope), and it is recorded
 out=$(as postgres $db <<<'ALTER TABLE acct DROP COLUMN note;'); ok $? "a superuser may drop a column ($out)"
-is "$(as app_a $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid = 'acct'::regclass AND op = 'DDL' AND new_row->>'statement' LIKE '%DROP COLUMN note%';")" \
+is "$(as postgres $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid = 'acct'::regclass AND op = 'DDL' AND new_row->>'statement' LIKE '%DROP COLUMN note%';")" \
 	1 "a superuser's DROP COLUMN is recorded"
 done_testing

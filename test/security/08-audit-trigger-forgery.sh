@@ -72,7 +72,7 @@ forged "INSTEAD OF on a view" \
 	"CREATE TRIGGER forged INSTEAD OF INSERT ON vault_v FOR EACH ROW EXECUTE FUNCTION governance.audit_trigger(); GRANT INSERT ON vault_v TO app_a;" \
 	"INSERT INTO vault_v VALUES (7, 'bob', 1000000)"
 forged "AFTER UPDATE OF a column (not enable_audit's shape)" \
-	"CREATE TRIGGER forged AFTER UPDATE OF amount ON vault REFERENCING OLD TABLE AS o NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION governance.audit_trigger(); INSERT INTO vault VALUES (1, 'x', 1);" \
+	"CREATE TRIGGER forged AFTER UPDATE OF amount ON vault FOR EACH ROW EXECUTE FUNCTION governance.audit_trigger(); INSERT INTO vault VALUES (1, 'x', 1);" \
 	"UPDATE vault SET amount = 2"
 forged "a trigger with arguments" \
 	"CREATE TRIGGER forged AFTER INSERT ON plain REFERENCING NEW TABLE AS n FOR EACH STATEMENT EXECUTE FUNCTION governance.audit_trigger('x');" \
