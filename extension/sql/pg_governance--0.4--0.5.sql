@@ -40,6 +40,14 @@ CREATE EVENT TRIGGER governance_ddl_watch ON ddl_command_start
 	EXECUTE FUNCTION governance.ddl_watch();
 CREATE EVENT TRIGGER governance_rewrite_watch ON table_rewrite
 	EXECUTE FUNCTION governance.ddl_watch();
+CREATE EVENT TRIGGER governance_drop_watch ON sql_drop
+	EXECUTE FUNCTION governance.ddl_watch();
+-- TRUNCATE of a partition fires no trigger of the partitioned table: each
+-- partition of an audited partitioned table gets its own TRUNCATE audit
+-- trigger, from enable_audit() and, for later partitions, from this one.
+CREATE EVENT TRIGGER governance_partition_watch ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+	EXECUTE FUNCTION governance.ddl_watch();
 COMMENT ON FUNCTION governance.ddl_watch() IS
 	'Event trigger: refuses (or, for a superuser, records) DDL that would change audited rows or silence auditing unrecorded, and the destruction of a non-empty trail; not for direct use';
 
@@ -48,7 +56,7 @@ COMMENT ON FUNCTION governance.ddl_watch() IS
  * audit trigger enable_audit() makes is there, unmodified (timing, level,
  * events, transition tables, no column list, WHEN condition or
  * arguments), enabled in origin mode ('O' or 'A'), every partition's clone
- * likewise, and nothing lets changes pass the triggers (rules, inheritance,
+ * and TRUNCATE trigger likewise, and nothing lets changes pass the triggers (rules, inheritance,
  * a partition audited on its own, an unlogged table).  "problems" says
  * what is wrong.  Only pg_catalog operators and functions.
  */
@@ -68,6 +76,11 @@ WITH fn AS (
 	  JOIN fn ON t.tgfoid OPERATOR(pg_catalog.=) fn.oid
 	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
 	 WHERE t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+	   -- a partition of an audited partitioned table is shown with it
+	   AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger ct
+					    WHERE ct.tgrelid OPERATOR(pg_catalog.=) t.tgrelid
+						  AND ct.tgfoid OPERATOR(pg_catalog.=) fn.oid
+						  AND ct.tgparentid OPERATOR(pg_catalog.<>) 0::pg_catalog.oid)
 ), trig AS (
 	SELECT a.relid, t.tgname, t.tgtype, t.tgenabled, t.tgqual IS NOT NULL AS has_qual,
 		   t.tgoldtable IS NOT NULL AS has_old, t.tgnewtable IS NOT NULL AS has_new,
@@ -116,6 +129,20 @@ WITH fn AS (
 			 WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid::pg_catalog.oid
 			   AND t.tgfoid OPERATOR(pg_catalog.=) fn.oid
 			   AND t.tgname OPERATOR(pg_catalog.=) 'governance_audit_row'::pg_catalog.name
+			   AND t.tgqual IS NULL
+			   AND (t.tgenabled OPERATOR(pg_catalog.=) 'O'::pg_catalog."char"
+					OR t.tgenabled OPERATOR(pg_catalog.=) 'A'::pg_catalog."char"))
+	UNION ALL
+	SELECT a.relid, pg_catalog.format('partition %s has no enabled TRUNCATE audit trigger', d.relid)
+	  FROM audited a, pg_catalog.pg_partition_tree(a.relid) d
+	 WHERE a.relkind OPERATOR(pg_catalog.=) 'p'::pg_catalog."char"
+	   AND d.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) a.relid
+	   AND NOT EXISTS (
+			SELECT FROM pg_catalog.pg_trigger t, fn
+			 WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid::pg_catalog.oid
+			   AND t.tgfoid OPERATOR(pg_catalog.=) fn.oid
+			   AND t.tgname OPERATOR(pg_catalog.=) 'governance_audit_truncate'::pg_catalog.name
+			   AND t.tgtype OPERATOR(pg_catalog.=) 32::pg_catalog.int2
 			   AND t.tgqual IS NULL
 			   AND (t.tgenabled OPERATOR(pg_catalog.=) 'O'::pg_catalog."char"
 					OR t.tgenabled OPERATOR(pg_catalog.=) 'A'::pg_catalog."char"))

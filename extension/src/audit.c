@@ -78,6 +78,7 @@
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -337,10 +338,12 @@ static void audit_record_ddl(Oid relid, const char *command,
 static Oid	audit_function_oid(void);
 static bool relation_is_audited(Oid relid, Oid funcoid);
 static void check_auditable(Relation rel, const char *verb);
+static void create_audit_trigger(Relation rel, const AuditTriggerSpec *spec, Oid funcoid);
 static void watch_alter_table(AlterTableStmt *stmt);
 static void watch_drop(DropStmt *stmt);
 static void watch_drop_owned(DropOwnedStmt *stmt);
 static void refuse_trail_destruction(const char *what);
+static bool trigger_is_audit(Oid relid, const char *tgname, Oid funcoid);
 static void audit_check_attachment(TriggerData *td);
 
 /*
@@ -1776,6 +1779,83 @@ enable_partition_clones(Oid relid, Oid funcoid)
 	return changed;
 }
 
+/* The TRUNCATE trigger's spec (the same in both sets). */
+static const AuditTriggerSpec *
+truncate_spec(void)
+{
+	return audit_spec_named(partitioned_table_triggers, "governance_audit_truncate");
+}
+
+/*
+ * TRUNCATE of a partition fires no trigger of the partitioned table (and
+ * statement triggers are not cloned), so every partition of an audited
+ * partitioned table gets a governance_audit_truncate trigger of its own:
+ * made here for the tables in relids (enable_audit on the partitioned
+ * table, and ddl_command_end after CREATE TABLE ... PARTITION OF or ATTACH
+ * PARTITION), enabled if it was disabled.  Returns whether it changed one.
+ */
+static bool
+ensure_partition_truncate_triggers(List *relids, Oid funcoid)
+{
+	const AuditTriggerSpec *spec = truncate_spec();
+	ListCell   *lc;
+	bool		changed = false;
+
+	foreach(lc, relids)
+	{
+		Oid			partid = lfirst_oid(lc);
+		Relation	part;
+		Relation	tgrel;
+		SysScanDesc scan;
+		ScanKeyData keys[2];
+		HeapTuple	tup;
+		bool		exists = false;
+		bool		disabled = false;
+
+		tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(partid));
+		ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+					F_NAMEEQ, CStringGetDatum(spec->name));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+
+			if (tg->tgfoid != funcoid)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("trigger \"%s\" for table \"%s\" already exists and is not a governance audit trigger",
+								spec->name, get_rel_name(partid)),
+						 errhint("Rename or drop that trigger, then call governance.enable_audit() on the partitioned table again.")));
+			exists = true;
+			disabled = audit_trigger_disabled(tg->tgenabled);
+		}
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		if (exists && !disabled)
+			continue;
+		part = table_open(partid, ShareRowExclusiveLock);
+		if (!exists)
+			create_audit_trigger(part, spec, funcoid);
+		else
+			EnableDisableTrigger(part, spec->name, TRIGGER_FIRES_ON_ORIGIN,
+								 false, ShareRowExclusiveLock);
+		table_close(part, NoLock);
+		CommandCounterIncrement();
+		changed = true;
+	}
+	return changed;
+}
+
+/* The partitions of relid, at every level (relid itself excluded). */
+static List *
+partitions_of(Oid relid, LOCKMODE lockmode)
+{
+	return list_delete_first(find_all_inheritors(relid, lockmode, NULL));
+}
+
 static void
 drop_trigger_by_oid(Oid tgoid)
 {
@@ -1887,9 +1967,14 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 		}
 		CommandCounterIncrement();
 	}
-	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE &&
-		enable_partition_clones(relid, funcoid))
-		changed = true;
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		if (enable_partition_clones(relid, funcoid))
+			changed = true;
+		if (ensure_partition_truncate_triggers(partitions_of(relid, ShareRowExclusiveLock),
+											   funcoid))
+			changed = true;
+	}
 
 	if (changed)
 		audit_record_ddl(relid, "enable_audit", "enable_audit", NULL);
@@ -1939,6 +2024,21 @@ governance_disable_audit(PG_FUNCTION_ARGS)
 	}
 	systable_endscan(scan);
 	table_close(tgrel, AccessShareLock);
+
+	/* the TRUNCATE triggers of a partitioned table's partitions */
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		List	   *parts = partitions_of(relid, AccessExclusiveLock);
+
+		foreach(lc, parts)
+		{
+			Oid			tgoid = get_trigger_oid(lfirst_oid(lc), truncate_spec()->name, true);
+
+			if (OidIsValid(tgoid) &&
+				trigger_is_audit(lfirst_oid(lc), truncate_spec()->name, funcoid))
+				drop = lappend_oid(drop, tgoid);
+		}
+	}
 
 	if (drop == NIL)
 	{
@@ -2732,6 +2832,115 @@ watch_alter_extension_contents(AlterExtensionContentsStmt *stmt)
 					 GOV_EXTENSION_NAME)));
 }
 
+/*
+ * sql_drop: a column of an audited table dropped along with something it
+ * depended on (DROP TYPE / DOMAIN / COLLATION / FUNCTION / EXTENSION ...
+ * CASCADE, ALTER TYPE ... DROP ATTRIBUTE CASCADE on a typed table), which
+ * takes its value in every row.  Such a cascade ignores who owns the
+ * table: the owner of a type can drop another role's column.  ALTER TABLE
+ * ... DROP COLUMN itself was handled at ddl_command_start.  The query is
+ * fixed text over pg_catalog only.
+ */
+static void
+watch_sql_drop(EventTriggerData *trigdata)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(RelationRelationId)};
+	List	   *relids = NIL;
+	List	   *names = NIL;
+	ListCell   *lc1;
+	ListCell   *lc2;
+	Oid			funcoid;
+	uint64		i;
+
+	if (trigdata->tag == CMDTAG_ALTER_TABLE)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT objid, object_identity"
+							  "  FROM pg_catalog.pg_event_trigger_dropped_objects()"
+							  " WHERE classid OPERATOR(pg_catalog.=) $1"
+							  "   AND objsubid OPERATOR(pg_catalog.>) 0",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the dropped objects");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		objid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
+
+		relids = lappend_oid(relids, DatumGetObjectId(objid));
+		names = lappend(names, pstrdup(name ? name : "?"));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (relids == NIL)
+		return;
+	funcoid = audit_function_oid();
+	forboth(lc1, relids, lc2, names)
+	{
+		Oid			relid = lfirst_oid(lc1);
+
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) &&
+			relation_is_audited(relid, funcoid))
+			refuse_or_record(relid, GetCommandTagName(trigdata->tag), "DROP COLUMN",
+							 (char *) lfirst(lc2),
+							 "A column dropped with an object it depended on loses its value in every row, with no audit row.");
+	}
+}
+
+/*
+ * ddl_command_end: a new partition under an audited partitioned table
+ * (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH PARTITION) gets
+ * its TRUNCATE audit trigger (see ensure_partition_truncate_triggers); the
+ * row trigger was cloned to it by PostgreSQL.
+ */
+static void
+watch_command_end(Node *tree)
+{
+	Oid			funcoid;
+	Oid			parentid = InvalidOid;
+	Oid			partid = InvalidOid;
+
+	if (IsA(tree, CreateStmt))
+	{
+		CreateStmt *cs = (CreateStmt *) tree;
+
+		if (cs->partbound == NULL || list_length(cs->inhRelations) != 1)
+			return;
+		parentid = RangeVarGetRelid(linitial_node(RangeVar, cs->inhRelations), NoLock, true);
+		partid = RangeVarGetRelid(cs->relation, NoLock, true);
+	}
+	else if (IsA(tree, AlterTableStmt))
+	{
+		AlterTableStmt *as = (AlterTableStmt *) tree;
+		ListCell   *lc;
+
+		if (as->objtype != OBJECT_TABLE)
+			return;
+		foreach(lc, as->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+			PartitionCmd *pc = (PartitionCmd *) cmd->def;
+
+			if (cmd->subtype == AT_AttachPartition && pc && pc->name)
+			{
+				parentid = RangeVarGetRelid(as->relation, NoLock, true);
+				partid = RangeVarGetRelid(pc->name, NoLock, true);
+			}
+		}
+	}
+	if (!OidIsValid(parentid) || !OidIsValid(partid) ||
+		!OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	funcoid = audit_function_oid();
+	if (!relation_is_audited(parentid, funcoid))
+		return;
+	ensure_partition_truncate_triggers(find_all_inheritors(partid, ShareRowExclusiveLock, NULL),
+									   funcoid);
+}
+
 static const char *
 depends_object_name(Node *object)
 {
@@ -2745,9 +2954,11 @@ depends_object_name(Node *object)
 }
 
 /*
- * governance.ddl_watch(): the event trigger function, for two events.
+ * governance.ddl_watch(): the event trigger function, for four events.
  * ddl_command_start works on the parse tree, before the command runs;
- * table_rewrite, before ALTER TABLE / ALTER TYPE rewrites a table.  What
+ * table_rewrite, before ALTER TABLE / ALTER TYPE rewrites a table;
+ * sql_drop, after a command dropped objects (watch_sql_drop);
+ * ddl_command_end, after a partition was added (watch_command_end).  What
  * it records is written in the command's transaction, so a failed command
  * leaves no trace and a successful one always does.  Event triggers run
  * as the user running the command: nothing here runs anything but
@@ -2768,6 +2979,17 @@ governance_ddl_watch(PG_FUNCTION_ARGS)
 	if (strcmp(trigdata->event, "table_rewrite") == 0)
 	{
 		watch_table_rewrite();
+		PG_RETURN_VOID();
+	}
+	if (strcmp(trigdata->event, "sql_drop") == 0)
+	{
+		watch_sql_drop(trigdata);
+		PG_RETURN_VOID();
+	}
+	if (strcmp(trigdata->event, "ddl_command_end") == 0)
+	{
+		if (trigdata->parsetree != NULL)
+			watch_command_end(trigdata->parsetree);
 		PG_RETURN_VOID();
 	}
 	if (strcmp(trigdata->event, "ddl_command_start") != 0)

@@ -10,7 +10,7 @@
 # ALTER TABLE that changes no row (SET DEFAULT, ADD COLUMN with a constant
 # default) is allowed and recorded (op = 'DDL').
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 30
+plan 35
 db=sec07
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -75,6 +75,14 @@ refused "DROP COLUMN" <<<'ALTER TABLE acct DROP COLUMN owner;'
 refused "ADD COLUMN with a volatile default" <<<'ALTER TABLE acct ADD COLUMN r float8 DEFAULT random();'
 refused "ADD COLUMN ... GENERATED ... STORED (rewrites every row)" <<<'ALTER TABLE acct ADD COLUMN g int GENERATED ALWAYS AS (balance * 2) STORED;'
 refused "SET UNLOGGED (a crash would empty the table)" <<<'ALTER TABLE acct SET UNLOGGED;'
+# a column dropped by a cascade, by the owner of the type it uses (another role)
+as app_b $db >/dev/null <<<'CREATE DOMAIN b_amount AS int;' || bail "cannot create the domain"
+as app_a $db >/dev/null <<<"CREATE TABLE wallet (id int, amt b_amount); SELECT governance.enable_audit('wallet'); INSERT INTO wallet VALUES (1, 5);" || bail "cannot create wallet"
+out=$(as app_b $db <<<'DROP DOMAIN b_amount CASCADE;')
+like "$out" 'ERROR: .*audit' "refused: DROP DOMAIN ... CASCADE dropping an audited table's column (by another role)"
+is "$(as app_a $db <<<'SELECT amt FROM wallet;')" 5 "the audited column and its value are still there"
+out=$(as app_a $db <<<'ALTER TABLE acct ADD COLUMN ts timestamptz DEFAULT now();')
+ok $? "ADD COLUMN with a stable default (no rewrite) is allowed ($out)"
 out=$(as app_a $db <<<"ALTER TABLE acct ALTER COLUMN balance SET DEFAULT 0;")
 ok $? "ALTER COLUMN SET DEFAULT is allowed ($out)"
 out=$(as app_a $db <<<"ALTER TABLE acct ADD COLUMN note text DEFAULT 'n/a';")
@@ -96,6 +104,19 @@ is "$(as postgres $db <<<"SELECT count(*) FROM governance.audit_log WHERE relid 
 is "$(as postgres $db <<<"SELECT string_agg(relation, ',') FROM governance.audit_log WHERE op = 'INSERT' AND new_row->>'id' = '250';")" \
 	"public.clean" "a write to the attached (empty) partition is audited"
 is "$(as app_a $db <<<"SELECT count(*) FROM ledger WHERE id = 150;")" 0 "the pre-filled table never joined ledger"
+
+# TRUNCATE of one partition (present at enable_audit, attached, created later)
+as app_a $db >/dev/null <<'SQL' || bail "truncates failed"
+CREATE TABLE ledger_p3 PARTITION OF ledger FOR VALUES FROM (300) TO (400);
+INSERT INTO ledger VALUES (1, 1), (350, 1);
+TRUNCATE ledger_p1;
+TRUNCATE clean;
+TRUNCATE ledger_p3;
+SQL
+is "$(as postgres $db <<<"SELECT string_agg(relation, ',' ORDER BY id) FROM governance.audit_log WHERE op = 'TRUNCATE';")" \
+	"public.ledger_p1,public.clean,public.ledger_p3" "TRUNCATE of a single partition is audited"
+is "$(as postgres $db <<<"SELECT enabled || '|' || array_to_string(problems, ';') FROM governance.audited_tables WHERE relation = 'ledger'::regclass;")" \
+	"true|" "audited_tables: ledger and all its partitions are audited"
 
 # a superuser may (out of scope), and it is recorded
 out=$(as postgres $db <<<'ALTER TABLE acct DROP COLUMN note;'); ok $? "a superuser may drop a column ($out)"
