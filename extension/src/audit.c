@@ -41,12 +41,27 @@
  * are sorted once per cached relation), and a batch's rows one array
  * JsonbValue serialised at once: no pushJsonbValue, no per-row key sort.
  *
- * Silencing.  governance.ddl_watch(), a ddl_command_start event trigger
- * owned by the superuser, records (op = 'DDL', in the command's own
- * transaction) every ALTER TABLE ... ENABLE/DISABLE TRIGGER, DROP TRIGGER,
- * DETACH PARTITION and DROP TABLE touching an audited table, and refuses
- * DROP EXTENSION / DROP SCHEMA / DROP OWNED ... CASCADE that would destroy
- * a non-empty trail unless run by a superuser.
+ * No change without its audit row.  audit_trigger() refuses to run as
+ * any attachment enable_audit() would not make (audit_check_attachment),
+ * and governance.ddl_watch(), owned by the superuser and fired on
+ * ddl_command_start, table_rewrite, sql_drop and ddl_command_end, refuses
+ * to every non-superuser -- the table's owner included -- the DDL that
+ * would change an audited table's rows or let changes pass its triggers
+ * unrecorded: rules, inheritance, ATTACH PARTITION of a filled table, DROP
+ * COLUMN (also by cascade), ALTER COLUMN TYPE and other value-computing
+ * rewrites, SET UNLOGGED, and every way of disabling, replacing, renaming,
+ * dropping or hand-attaching an audit trigger.  A superuser's such
+ * command is recorded instead (op = 'DDL', in the command's transaction),
+ * as are DROP TABLE, DETACH PARTITION and any other ALTER TABLE of an
+ * audited table.  governance.disable_audit() is the recorded way to stop
+ * auditing.  Every partition of an audited partitioned table also has its
+ * own TRUNCATE trigger (TRUNCATE of a partition fires none of its
+ * parent's).
+ *
+ * The trail survives its installer: DROP EXTENSION, DROP SCHEMA, DROP
+ * OWNED (of the extension's, the schema's or a log's owner), DROP TABLE of
+ * a log and ALTER EXTENSION ... ADD/DROP are refused to non-superusers
+ * while audit_batch or denied_log holds anything.
  *
  *-------------------------------------------------------------------------
  */
@@ -2891,6 +2906,58 @@ watch_sql_drop(EventTriggerData *trigdata)
 }
 
 /*
+ * A partition detached from an audited partitioned table lost its clone
+ * of the row trigger; its TRUNCATE audit trigger goes too, so that it is
+ * plainly not audited (the DETACH itself was recorded at
+ * ddl_command_start).  Partitions still attached keep theirs.
+ */
+/* Does relid carry a partition clone of an audit trigger? */
+static bool
+has_audit_clone(Oid relid, Oid funcoid)
+{
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+
+		found = tg->tgfoid == funcoid && OidIsValid(tg->tgparentid);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return found;
+}
+
+static void
+drop_detached_truncate_triggers(Oid partid)
+{
+	Oid			funcoid;
+	List	   *tree;
+	ListCell   *lc;
+
+	if (!OidIsValid(partid) || !OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	funcoid = audit_function_oid();
+	tree = find_all_inheritors(partid, AccessExclusiveLock, NULL);
+	foreach(lc, tree)
+	{
+		Oid			oid = lfirst_oid(lc);
+		const char *name = truncate_spec()->name;
+
+		if (trigger_is_audit(oid, name, funcoid) && !has_audit_clone(oid, funcoid))
+			drop_trigger_by_oid(get_trigger_oid(oid, name, false));
+	}
+}
+
+/*
  * ddl_command_end: a new partition under an audited partitioned table
  * (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH PARTITION) gets
  * its TRUNCATE audit trigger (see ensure_partition_truncate_triggers); the
@@ -2929,6 +2996,9 @@ watch_command_end(Node *tree)
 				parentid = RangeVarGetRelid(as->relation, NoLock, true);
 				partid = RangeVarGetRelid(pc->name, NoLock, true);
 			}
+			else if ((cmd->subtype == AT_DetachPartition ||
+					  cmd->subtype == AT_DetachPartitionFinalize) && pc && pc->name)
+				drop_detached_truncate_triggers(RangeVarGetRelid(pc->name, NoLock, true));
 		}
 	}
 	if (!OidIsValid(parentid) || !OidIsValid(partid) ||

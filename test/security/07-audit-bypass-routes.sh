@@ -10,7 +10,7 @@
 # ALTER TABLE that changes no row (SET DEFAULT, ADD COLUMN with a constant
 # default) is allowed and recorded (op = 'DDL').
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 35
+plan 38
 db=sec07
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -117,6 +117,13 @@ is "$(as postgres $db <<<"SELECT string_agg(relation, ',' ORDER BY id) FROM gove
 	"public.ledger_p1,public.clean,public.ledger_p3" "TRUNCATE of a single partition is audited"
 is "$(as postgres $db <<<"SELECT enabled || '|' || array_to_string(problems, ';') FROM governance.audited_tables WHERE relation = 'ledger'::regclass;")" \
 	"true|" "audited_tables: ledger and all its partitions are audited"
+
+# DETACH PARTITION is recorded; the detached table is plainly not audited
+out=$(as app_a $db <<<'ALTER TABLE ledger DETACH PARTITION ledger_p3;'); ok $? "DETACH PARTITION is allowed ($out)"
+is "$(as postgres $db <<<"SELECT new_row->>'detail' FROM governance.audit_log WHERE relid = 'ledger'::regclass AND new_row->>'action' = 'DETACH PARTITION';")" \
+	"ledger_p3" "DETACH PARTITION is recorded"
+is "$(as postgres $db <<<"SELECT count(*) FROM pg_trigger WHERE tgrelid = 'ledger_p3'::regclass AND tgfoid = 'governance.audit_trigger()'::regprocedure;")" \
+	0 "the detached table keeps no audit trigger"
 
 # a superuser may (out of scope), and it is recorded
 out=$(as postgres $db <<<'ALTER TABLE acct DROP COLUMN note;'); ok $? "a superuser may drop a column ($out)"
