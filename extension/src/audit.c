@@ -3098,6 +3098,35 @@ governance_ddl_watch(PG_FUNCTION_ARGS)
 				if (rs->renameType == OBJECT_TRIGGER)
 					watch_alter_trigger(rs->relation, rs->subname, "ALTER TRIGGER RENAME",
 										"enable_audit() and the audit trigger know audit triggers by name.");
+				else if ((rs->renameType == OBJECT_TABLE || rs->renameType == OBJECT_COLUMN) &&
+						 rs->relation != NULL)
+				{
+					/*
+					 * Not a row change, but a reviewer needs it: the
+					 * trail names rows by column, and applications find
+					 * the table by name.
+					 */
+					Oid			relid = RangeVarGetRelid(rs->relation, NoLock, true);
+
+					if (OidIsValid(relid) && relation_is_audited(relid, audit_function_oid()))
+						audit_record_ddl(relid, "ALTER TABLE",
+										 rs->renameType == OBJECT_TABLE ? "RENAME" : "RENAME COLUMN",
+										 rs->renameType == OBJECT_TABLE ? rs->newname :
+										 psprintf("%s -> %s", rs->subname, rs->newname));
+				}
+			}
+			break;
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *os = (AlterObjectSchemaStmt *) tree;
+
+				if (os->objectType == OBJECT_TABLE && os->relation != NULL)
+				{
+					Oid			relid = RangeVarGetRelid(os->relation, NoLock, true);
+
+					if (OidIsValid(relid) && relation_is_audited(relid, audit_function_oid()))
+						audit_record_ddl(relid, "ALTER TABLE", "SET SCHEMA", os->newschema);
+				}
 			}
 			break;
 		case T_AlterObjectDependsStmt:

@@ -10,7 +10,7 @@
 # ALTER TABLE that changes no row (SET DEFAULT, ADD COLUMN with a constant
 # default) is allowed and recorded (op = 'DDL').
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 38
+plan 39
 db=sec07
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -124,6 +124,15 @@ is "$(as postgres $db <<<"SELECT new_row->>'detail' FROM governance.audit_log WH
 	"ledger_p3" "DETACH PARTITION is recorded"
 is "$(as postgres $db <<<"SELECT count(*) FROM pg_trigger WHERE tgrelid = 'ledger_p3'::regclass AND tgfoid = 'governance.audit_trigger()'::regprocedure;")" \
 	0 "the detached table keeps no audit trigger"
+
+# renaming the table or a column is not a row change, but it is recorded
+as app_a $db >/dev/null <<'SQL' || bail "renames failed"
+ALTER TABLE acct RENAME COLUMN owner TO holder;
+ALTER TABLE acct RENAME TO acct_renamed;
+ALTER TABLE acct_renamed RENAME TO acct;
+SQL
+is "$(as postgres $db <<<"SELECT string_agg(new_row->>'action' || ':' || (new_row->>'detail'), ',' ORDER BY id) FROM governance.audit_log WHERE relid = 'acct'::regclass AND new_row->>'action' LIKE 'RENAME%';")" \
+	"RENAME COLUMN:owner -> holder,RENAME:acct_renamed,RENAME:acct" "RENAME of an audited table and of its columns is recorded"
 
 # a superuser may (out of scope), and it is recorded
 out=$(as postgres $db <<<'ALTER TABLE acct DROP COLUMN note;'); ok $? "a superuser may drop a column ($out)"
