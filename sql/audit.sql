@@ -272,6 +272,56 @@ DROP DOMAIN posint;
 -- Trigger functions cannot be called directly
 SELECT governance.audit_trigger();
 
+-- 0.5: DDL that would change an audited table's rows or silence its audit
+-- triggers without an audit row is refused for every non-superuser, the
+-- table's owner included; a superuser's is recorded; audited_tables says
+-- what is really audited
+ALTER EXTENSION pg_governance UPDATE TO '0.5';
+CREATE ROLE regress_audit_owner;
+GRANT CREATE ON SCHEMA public TO regress_audit_owner;
+SET ROLE regress_audit_owner;
+CREATE TABLE guarded (id int, v int);
+SELECT governance.enable_audit('guarded');
+CREATE TABLE guarded_side (id int, v int);
+ALTER TABLE guarded DROP COLUMN v;
+ALTER TABLE guarded ALTER COLUMN v TYPE bigint;
+ALTER TABLE guarded ADD COLUMN r float8 DEFAULT random();
+ALTER TABLE guarded SET UNLOGGED;
+ALTER TABLE guarded INHERIT guarded_side;
+CREATE TABLE guarded_child () INHERITS (guarded);
+CREATE RULE r AS ON INSERT TO guarded DO INSTEAD NOTHING;
+ALTER TABLE guarded DISABLE TRIGGER governance_audit_insert;
+ALTER TABLE guarded ENABLE REPLICA TRIGGER governance_audit_insert;
+ALTER TABLE guarded DISABLE TRIGGER USER;
+DROP TRIGGER governance_audit_delete ON guarded;
+ALTER TRIGGER governance_audit_delete ON guarded RENAME TO renamed;
+CREATE OR REPLACE TRIGGER governance_audit_insert AFTER INSERT ON guarded
+	REFERENCING NEW TABLE AS n FOR EACH STATEMENT WHEN (false)
+	EXECUTE FUNCTION governance.audit_trigger();
+CREATE TRIGGER forged BEFORE INSERT ON guarded
+	FOR EACH ROW EXECUTE FUNCTION governance.audit_trigger();
+-- what changes no row is allowed, and recorded
+ALTER TABLE guarded ADD COLUMN note text DEFAULT 'n/a';
+RESET ROLE;
+-- a superuser may; audited_tables then shows the damage
+ALTER TABLE guarded ENABLE REPLICA TRIGGER governance_audit_insert;
+CREATE TRIGGER forged BEFORE INSERT ON guarded
+	FOR EACH ROW EXECUTE FUNCTION governance.audit_trigger();
+SELECT relation, enabled, triggers, problems
+  FROM governance.audited_tables WHERE relation = 'guarded'::regclass;
+-- audit_trigger() refuses to run as anything enable_audit would not attach
+INSERT INTO guarded VALUES (1);
+-- enable_audit repairs it all
+SELECT governance.enable_audit('guarded');
+SELECT relation, enabled, triggers, problems
+  FROM governance.audited_tables WHERE relation = 'guarded'::regclass;
+SELECT new_row->>'command' AS command, new_row->>'action' AS action,
+	   new_row->>'detail' AS detail, db_user
+  FROM governance.audit_log WHERE relid = 'guarded'::regclass AND op = 'DDL' ORDER BY id;
+DROP TABLE guarded, guarded_side;
+REVOKE CREATE ON SCHEMA public FROM regress_audit_owner;
+DROP ROLE regress_audit_owner;
+
 DROP VIEW trail;
 DROP TABLE events, clash;
 DROP FUNCTION clash_trg();

@@ -41,12 +41,27 @@
  * are sorted once per cached relation), and a batch's rows one array
  * JsonbValue serialised at once: no pushJsonbValue, no per-row key sort.
  *
- * Silencing.  governance.ddl_watch(), a ddl_command_start event trigger
- * owned by the superuser, records (op = 'DDL', in the command's own
- * transaction) every ALTER TABLE ... ENABLE/DISABLE TRIGGER, DROP TRIGGER,
- * DETACH PARTITION and DROP TABLE touching an audited table, and refuses
- * DROP EXTENSION / DROP SCHEMA / DROP OWNED ... CASCADE that would destroy
- * a non-empty trail unless run by a superuser.
+ * No change without its audit row.  audit_trigger() refuses to run as
+ * any attachment enable_audit() would not make (audit_check_attachment),
+ * and governance.ddl_watch(), owned by the superuser and fired on
+ * ddl_command_start, table_rewrite, sql_drop and ddl_command_end, refuses
+ * to every non-superuser -- the table's owner included -- the DDL that
+ * would change an audited table's rows or let changes pass its triggers
+ * unrecorded: rules, inheritance, ATTACH PARTITION of a filled table, DROP
+ * COLUMN (also by cascade), ALTER COLUMN TYPE and other value-computing
+ * rewrites, SET UNLOGGED, and every way of disabling, replacing, renaming,
+ * dropping or hand-attaching an audit trigger.  A superuser's such
+ * command is recorded instead (op = 'DDL', in the command's transaction),
+ * as are DROP TABLE, DETACH PARTITION and any other ALTER TABLE of an
+ * audited table.  governance.disable_audit() is the recorded way to stop
+ * auditing.  Every partition of an audited partitioned table also has its
+ * own TRUNCATE trigger (TRUNCATE of a partition fires none of its
+ * parent's).
+ *
+ * The trail survives its installer: DROP EXTENSION, DROP SCHEMA, DROP
+ * OWNED (of the extension's, the schema's or a log's owner), DROP TABLE of
+ * a log and ALTER EXTENSION ... ADD/DROP are refused to non-superusers
+ * while audit_batch or denied_log holds anything.
  *
  *-------------------------------------------------------------------------
  */
@@ -66,7 +81,9 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_trigger.h"
@@ -76,6 +93,7 @@
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -91,6 +109,7 @@
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/snapmgr.h"
 #include "utils/inval.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -149,6 +168,43 @@ static const AuditTriggerSpec partitioned_table_triggers[] = {
 	{"governance_audit_truncate", false, TRIGGER_TYPE_AFTER, TRIGGER_TYPE_TRUNCATE, false, false},
 	{NULL}
 };
+
+/* The triggers enable_audit() gives a relation of this kind (NULL: none). */
+static const AuditTriggerSpec *
+audit_specs_for(char relkind)
+{
+	if (relkind == RELKIND_RELATION)
+		return plain_table_triggers;
+	if (relkind == RELKIND_PARTITIONED_TABLE)
+		return partitioned_table_triggers;
+	return NULL;
+}
+
+static const AuditTriggerSpec *
+audit_spec_named(const AuditTriggerSpec *spec, const char *name)
+{
+	for (; spec != NULL && spec->name != NULL; spec++)
+		if (strcmp(spec->name, name) == 0)
+			return spec;
+	return NULL;
+}
+
+/*
+ * Is a trigger exactly what enable_audit() makes from spec: its timing,
+ * level and events (pg_trigger.tgtype), its transition tables, and no
+ * column list, WHEN condition or arguments (each of which would make it
+ * fire for some changes only)?
+ */
+static bool
+audit_shape_matches(const AuditTriggerSpec *spec, int16 tgtype,
+					bool has_old_table, bool has_new_table, int nattr,
+					bool has_qual, int nargs)
+{
+	int16		want = (spec->row ? TRIGGER_TYPE_ROW : 0) | spec->timing | spec->events;
+
+	return tgtype == want && has_old_table == spec->old_table &&
+		has_new_table == spec->new_table && nattr == 0 && !has_qual && nargs == 0;
+}
 
 /*---- The appender ----*/
 
@@ -297,10 +353,13 @@ static void audit_record_ddl(Oid relid, const char *command,
 static Oid	audit_function_oid(void);
 static bool relation_is_audited(Oid relid, Oid funcoid);
 static void check_auditable(Relation rel, const char *verb);
+static void create_audit_trigger(Relation rel, const AuditTriggerSpec *spec, Oid funcoid);
 static void watch_alter_table(AlterTableStmt *stmt);
 static void watch_drop(DropStmt *stmt);
 static void watch_drop_owned(DropOwnedStmt *stmt);
 static void refuse_trail_destruction(const char *what);
+static bool trigger_is_audit(Oid relid, const char *tgname, Oid funcoid);
+static void audit_check_attachment(TriggerData *td);
 
 /*
  * Find the schema of the installed extension (not by name: the schema is
@@ -1237,6 +1296,42 @@ batch_write(AuditBatch *batch, GovAppender *app, Datum *values, bool *nulls)
 }
 
 /*
+ * Refuse to record through any attachment enable_audit() would not have
+ * made.  A BEFORE trigger could record a change and then cancel it (by
+ * returning NULL, or by a later BEFORE trigger doing so), an INSTEAD OF
+ * trigger would record a write that never happens, a WHEN condition, a
+ * column list or another level or event would record some changes only.
+ * CREATE TRIGGER naming this function is refused by ddl_watch for every
+ * non-superuser; this check holds whoever made the trigger.  A partition's
+ * clone of the partitioned table's row trigger has that trigger's shape.
+ */
+static void
+audit_check_attachment(TriggerData *td)
+{
+	Trigger    *tg = td->tg_trigger;
+	Relation	rel = td->tg_relation;
+	const AuditTriggerSpec *specs;
+	const AuditTriggerSpec *spec;
+
+	if (rel->rd_rel->relkind == RELKIND_RELATION && tg->tgisclone)
+		specs = partitioned_table_triggers;
+	else
+		specs = audit_specs_for(rel->rd_rel->relkind);
+	spec = audit_spec_named(specs, tg->tgname);
+	if (spec != NULL && TRIGGER_FIRED_AFTER(td->tg_event) &&
+		audit_shape_matches(spec, tg->tgtype, tg->tgoldtable != NULL,
+							tg->tgnewtable != NULL, tg->tgnattr,
+							tg->tgqual != NULL, tg->tgnargs))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("trigger \"%s\" on \"%s\" is not an audit trigger made by governance.enable_audit()",
+					tg->tgname, RelationGetRelationName(rel)),
+			 errdetail("governance.audit_trigger() records changes only as the AFTER triggers that governance.enable_audit() attaches; this attachment could record changes that never happened or miss some that did."),
+			 errhint("Drop the trigger and run governance.enable_audit() on the table.")));
+}
+
+/*
  * governance.audit_trigger(): every trigger enable_audit() attaches.
  *
  * Every call first applies governance.require_context.
@@ -1268,6 +1363,7 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	td = (TriggerData *) fcinfo->context;
 	ev = td->tg_event;
 	rel = td->tg_relation;
+	audit_check_attachment(td);
 
 	if (TRIGGER_FIRED_BY_INSERT(ev))
 		op = "INSERT";
@@ -1602,9 +1698,198 @@ create_audit_trigger(Relation rel, const AuditTriggerSpec *spec, Oid funcoid)
 }
 
 /*
- * governance.enable_audit(tbl regclass): make sure every audit trigger the
- * table needs exists and is enabled.  Recorded in audit_log when it
- * changed anything; a NOTICE otherwise.
+ * What enable_audit() refuses beyond check_auditable(): tables whose
+ * changes its triggers would not all see.  A rule can replace a write
+ * (DO INSTEAD) before any trigger fires; a statement that names an
+ * inheritance parent changes its children's rows while only the parent's
+ * statement triggers fire; a statement routed through a partitioned table
+ * fires no statement trigger of the partition; an unlogged table is
+ * emptied by a crash.
+ */
+static void
+check_enable_preconditions(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	const char *relname = RelationGetRelationName(rel);
+
+	if (rel->rd_rel->relhasrules)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot enable auditing of \"%s\" because it has rules", relname),
+				 errdetail("A rule can rewrite or replace a write before any audit trigger sees it."),
+				 errhint("Drop the table's rules, then call governance.enable_audit() again.")));
+	if (rel->rd_rel->relispartition)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot enable auditing of \"%s\" because it is a partition", relname),
+				 errdetail("Writes routed through the partitioned table would not fire its statement triggers."),
+				 errhint("Audit the partitioned table (the root of the hierarchy): every partition is then audited.")));
+	if (has_superclass(relid) ||
+		(rel->rd_rel->relkind == RELKIND_RELATION &&
+		 find_inheritance_children(relid, NoLock) != NIL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot enable auditing of \"%s\" because it is part of an inheritance tree", relname),
+				 errdetail("A statement on an inheritance parent changes its children's rows, and fires only the parent's statement triggers."),
+				 errhint("Use declarative partitioning, or remove the inheritance (ALTER TABLE ... NO INHERIT).")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot enable auditing of unlogged table \"%s\"", relname),
+				 errdetail("A crash empties an unlogged table without any audit row."),
+				 errhint("Run ALTER TABLE ... SET LOGGED first.")));
+}
+
+/* Is this audit trigger disabled, or does it fire on replicas only? */
+static bool
+audit_trigger_disabled(char tgenabled)
+{
+	return tgenabled != TRIGGER_FIRES_ON_ORIGIN && tgenabled != TRIGGER_FIRES_ALWAYS;
+}
+
+/*
+ * The partitions of an audited partitioned table carry clones of its row
+ * trigger; enable any that were disabled.  Returns whether it changed one.
+ */
+static bool
+enable_partition_clones(Oid relid, Oid funcoid)
+{
+	List	   *tree = find_all_inheritors(relid, ShareRowExclusiveLock, NULL);
+	ListCell   *lc;
+	bool		changed = false;
+
+	foreach(lc, tree)
+	{
+		Oid			partid = lfirst_oid(lc);
+		Relation	tgrel;
+		SysScanDesc scan;
+		ScanKeyData keys[2];
+		HeapTuple	tup;
+		bool		disabled = false;
+
+		if (partid == relid)
+			continue;
+		tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(partid));
+		ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+					F_NAMEEQ, CStringGetDatum(partitioned_table_triggers[0].name));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) &&
+			((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid)
+			disabled = audit_trigger_disabled(((Form_pg_trigger) GETSTRUCT(tup))->tgenabled);
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		if (disabled)
+		{
+			Relation	part = table_open(partid, ShareRowExclusiveLock);
+
+			EnableDisableTrigger(part, partitioned_table_triggers[0].name,
+								 TRIGGER_FIRES_ON_ORIGIN, false, ShareRowExclusiveLock);
+			table_close(part, NoLock);
+			CommandCounterIncrement();
+			changed = true;
+		}
+	}
+	return changed;
+}
+
+/* The TRUNCATE trigger's spec (the same in both sets). */
+static const AuditTriggerSpec *
+truncate_spec(void)
+{
+	return audit_spec_named(partitioned_table_triggers, "governance_audit_truncate");
+}
+
+/*
+ * TRUNCATE of a partition fires no trigger of the partitioned table (and
+ * statement triggers are not cloned), so every partition of an audited
+ * partitioned table gets a governance_audit_truncate trigger of its own:
+ * made here for the tables in relids (enable_audit on the partitioned
+ * table, and ddl_command_end after CREATE TABLE ... PARTITION OF or ATTACH
+ * PARTITION), enabled if it was disabled.  Returns whether it changed one.
+ */
+static bool
+ensure_partition_truncate_triggers(List *relids, Oid funcoid)
+{
+	const AuditTriggerSpec *spec = truncate_spec();
+	ListCell   *lc;
+	bool		changed = false;
+
+	foreach(lc, relids)
+	{
+		Oid			partid = lfirst_oid(lc);
+		Relation	part;
+		Relation	tgrel;
+		SysScanDesc scan;
+		ScanKeyData keys[2];
+		HeapTuple	tup;
+		bool		exists = false;
+		bool		disabled = false;
+
+		tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(partid));
+		ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+					F_NAMEEQ, CStringGetDatum(spec->name));
+		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup))
+		{
+			Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+
+			if (tg->tgfoid != funcoid)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_OBJECT),
+						 errmsg("trigger \"%s\" for table \"%s\" already exists and is not a governance audit trigger",
+								spec->name, get_rel_name(partid)),
+						 errhint("Rename or drop that trigger, then call governance.enable_audit() on the partitioned table again.")));
+			exists = true;
+			disabled = audit_trigger_disabled(tg->tgenabled);
+		}
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		if (exists && !disabled)
+			continue;
+		part = table_open(partid, ShareRowExclusiveLock);
+		if (!exists)
+			create_audit_trigger(part, spec, funcoid);
+		else
+			EnableDisableTrigger(part, spec->name, TRIGGER_FIRES_ON_ORIGIN,
+								 false, ShareRowExclusiveLock);
+		table_close(part, NoLock);
+		CommandCounterIncrement();
+		changed = true;
+	}
+	return changed;
+}
+
+/* The partitions of relid, at every level (relid itself excluded). */
+static List *
+partitions_of(Oid relid, LOCKMODE lockmode)
+{
+	return list_delete_first(find_all_inheritors(relid, lockmode, NULL));
+}
+
+static void
+drop_trigger_by_oid(Oid tgoid)
+{
+	ObjectAddress addr;
+
+	ObjectAddressSet(addr, TriggerRelationId, tgoid);
+	performDeletion(&addr, DROP_RESTRICT, 0);
+	CommandCounterIncrement();
+}
+
+/*
+ * governance.enable_audit(tbl regclass): make sure the table has exactly
+ * the audit triggers it needs, each unmodified and enabled in origin mode
+ * (and, on a partitioned table, every partition's clone enabled).  An
+ * audit trigger of the wrong shape (a WHEN condition, a column list,
+ * another timing, level or event) is replaced, any other trigger calling
+ * audit_trigger() dropped.  Recorded in audit_log when it changed
+ * anything; a NOTICE otherwise.
  */
 Datum
 governance_enable_audit(PG_FUNCTION_ARGS)
@@ -1612,8 +1897,15 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Oid			funcoid = audit_function_oid();
 	Relation	rel;
+	const AuditTriggerSpec *specs;
 	const AuditTriggerSpec *spec;
 	bool		changed = false;
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	List	   *drop = NIL;
+	ListCell   *lc;
 
 	rel = try_relation_open(relid, ShareRowExclusiveLock);
 	if (rel == NULL)
@@ -1621,10 +1913,45 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 	check_auditable(rel, "enable");
+	check_enable_preconditions(rel);
+	specs = audit_specs_for(rel->rd_rel->relkind);
 
-	spec = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
-		partitioned_table_triggers : plain_table_triggers;
-	for (; spec->name != NULL; spec++)
+	/* Which triggers calling audit_trigger() are not as enable_audit makes them? */
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+
+		spec = audit_spec_named(specs, NameStr(tg->tgname));
+		if (spec != NULL && tg->tgfoid != funcoid)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("trigger \"%s\" for table \"%s\" already exists and is not a governance audit trigger",
+							spec->name, RelationGetRelationName(rel)),
+					 errhint("Rename or drop that trigger, then call governance.enable_audit() again.")));
+		if (tg->tgfoid != funcoid || OidIsValid(tg->tgparentid))
+			continue;
+		if (spec == NULL ||
+			!audit_shape_matches(spec, tg->tgtype,
+								 !heap_attisnull(tup, Anum_pg_trigger_tgoldtable, NULL),
+								 !heap_attisnull(tup, Anum_pg_trigger_tgnewtable, NULL),
+								 tg->tgattr.dim1,
+								 !heap_attisnull(tup, Anum_pg_trigger_tgqual, NULL),
+								 tg->tgnargs))
+			drop = lappend_oid(drop, tg->oid);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	foreach(lc, drop)
+	{
+		drop_trigger_by_oid(lfirst_oid(lc));
+		changed = true;
+	}
+
+	for (spec = specs; spec->name != NULL; spec++)
 	{
 		Oid			tgoid = get_trigger_oid(relid, spec->name, true);
 
@@ -1635,28 +1962,16 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 		}
 		else
 		{
-			HeapTuple	tup;
-			Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
-			ScanKeyData key;
-			SysScanDesc scan;
-			Form_pg_trigger tg;
 			bool		disabled;
 
+			tgrel = table_open(TriggerRelationId, AccessShareLock);
 			ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber,
 						F_OIDEQ, ObjectIdGetDatum(tgoid));
 			scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
 			tup = systable_getnext(scan);
 			if (!HeapTupleIsValid(tup))
 				elog(ERROR, "could not find trigger %u", tgoid);
-			tg = (Form_pg_trigger) GETSTRUCT(tup);
-			if (tg->tgfoid != funcoid)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUPLICATE_OBJECT),
-						 errmsg("trigger \"%s\" for table \"%s\" already exists and is not a governance audit trigger",
-								spec->name, RelationGetRelationName(rel)),
-						 errhint("Rename or drop that trigger, then call governance.enable_audit() again.")));
-			disabled = (tg->tgenabled == TRIGGER_DISABLED ||
-						tg->tgenabled == TRIGGER_FIRES_ON_REPLICA);
+			disabled = audit_trigger_disabled(((Form_pg_trigger) GETSTRUCT(tup))->tgenabled);
 			systable_endscan(scan);
 			table_close(tgrel, AccessShareLock);
 			if (disabled)
@@ -1667,6 +1982,14 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 			}
 		}
 		CommandCounterIncrement();
+	}
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		if (enable_partition_clones(relid, funcoid))
+			changed = true;
+		if (ensure_partition_truncate_triggers(partitions_of(relid, ShareRowExclusiveLock),
+											   funcoid))
+			changed = true;
 	}
 
 	if (changed)
@@ -1717,6 +2040,21 @@ governance_disable_audit(PG_FUNCTION_ARGS)
 	}
 	systable_endscan(scan);
 	table_close(tgrel, AccessShareLock);
+
+	/* the TRUNCATE triggers of a partitioned table's partitions */
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		List	   *parts = partitions_of(relid, AccessExclusiveLock);
+
+		foreach(lc, parts)
+		{
+			Oid			tgoid = get_trigger_oid(lfirst_oid(lc), truncate_spec()->name, true);
+
+			if (OidIsValid(tgoid) &&
+				trigger_is_audit(lfirst_oid(lc), truncate_spec()->name, funcoid))
+				drop = lappend_oid(drop, tgoid);
+		}
+	}
 
 	if (drop == NIL)
 	{
@@ -1793,109 +2131,518 @@ trigger_is_audit(Oid relid, const char *tgname, Oid funcoid)
 	return result;
 }
 
-static const char *
-trigger_subcommand_action(AlterTableType subtype)
+/*
+ * DDL that would change an audited table's rows, or stop its audit
+ * triggers from seeing changes, without any audit row: refused for every
+ * non-superuser (the table's owner included; governance.disable_audit()
+ * is the recorded way to stop auditing first), recorded (op = 'DDL') when
+ * a superuser runs it.
+ */
+static void
+refuse_or_record(Oid relid, const char *command, const char *action,
+				 const char *detail, const char *why)
 {
-	switch (subtype)
+	if (superuser())
 	{
-		case AT_EnableTrig:
-			return "ENABLE TRIGGER";
-		case AT_EnableAlwaysTrig:
-			return "ENABLE ALWAYS TRIGGER";
-		case AT_EnableReplicaTrig:
-			return "ENABLE REPLICA TRIGGER";
-		case AT_DisableTrig:
-			return "DISABLE TRIGGER";
-		case AT_EnableTrigAll:
-			return "ENABLE TRIGGER ALL";
-		case AT_DisableTrigAll:
-			return "DISABLE TRIGGER ALL";
-		case AT_EnableTrigUser:
-			return "ENABLE TRIGGER USER";
-		case AT_DisableTrigUser:
-			return "DISABLE TRIGGER USER";
-		case AT_DetachPartition:
-		case AT_DetachPartitionFinalize:
-			return "DETACH PARTITION";
-		default:
-			return NULL;
+		audit_record_ddl(relid, command, action, detail);
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot run %s on audited table \"%s\"", action,
+					gov_relation_name(relid)),
+			 errdetail("%s", why),
+			 errhint("Run governance.disable_audit() on the table first (the audit trail records it), or ask a superuser.")));
+}
+
+/* Is relid audited, or (recurse) any table below it? */
+static bool
+tree_is_audited(Oid relid, bool recurse, Oid funcoid)
+{
+	List	   *tree;
+	ListCell   *lc;
+
+	if (relation_is_audited(relid, funcoid))
+		return true;
+	if (!recurse || !has_subclass(relid))
+		return false;
+	tree = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, tree)
+		if (relation_is_audited(lfirst_oid(lc), funcoid))
+			return true;
+	return false;
+}
+
+/* Is tgname an audit trigger on relid or (recurse) on any table below it? */
+static bool
+tree_has_audit_trigger(Oid relid, bool recurse, const char *tgname, Oid funcoid)
+{
+	List	   *tree;
+	ListCell   *lc;
+
+	if (trigger_is_audit(relid, tgname, funcoid))
+		return true;
+	if (!recurse || !has_subclass(relid))
+		return false;
+	tree = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, tree)
+		if (trigger_is_audit(lfirst_oid(lc), tgname, funcoid))
+			return true;
+	return false;
+}
+
+/* Does the table hold a row visible to a fresh snapshot? */
+static bool
+table_has_rows(Relation rel)
+{
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snap, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snap);
+	return found;
+}
+
+/*
+ * ALTER TABLE parent ATTACH PARTITION part.  The partition's rows would
+ * become rows of an audited table without ever having had audit rows, so
+ * attaching a non-empty table (or any foreign table) under an audited
+ * table is refused; so is attaching a table that is audited on its own
+ * (its statement triggers would not fire for writes routed through the
+ * parent).  The partition and its own partitions are locked as ATTACH
+ * would lock them, so the emptiness seen here is the one ATTACH sees.
+ */
+static void
+watch_attach(Oid parentid, bool parent_audited, PartitionCmd *pc, Oid funcoid)
+{
+	Oid			partid;
+	List	   *tree;
+	ListCell   *lc;
+
+	if (pc == NULL || pc->name == NULL)
+		return;
+	partid = RangeVarGetRelid(pc->name, AccessExclusiveLock, true);
+	if (!OidIsValid(partid))
+		return;
+	tree = find_all_inheritors(partid, AccessExclusiveLock, NULL);
+	foreach(lc, tree)
+	{
+		Oid			oid = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(oid);
+		char	   *name = gov_relation_name(oid);
+
+		if (relation_is_audited(oid, funcoid))
+			refuse_or_record(oid, "ALTER TABLE", "ATTACH PARTITION", name,
+							 "The table is audited on its own: writes routed through the partitioned table would not fire its statement triggers.");
+		if (!parent_audited)
+			continue;
+		if (relkind == RELKIND_FOREIGN_TABLE)
+			refuse_or_record(parentid, "ALTER TABLE", "ATTACH PARTITION", name,
+							 "The rows of a foreign table change on its server, where no audit trigger sees them.");
+		else if (relkind == RELKIND_RELATION)
+		{
+			Relation	rel = table_open(oid, NoLock);
+			bool		rows = table_has_rows(rel);
+
+			table_close(rel, NoLock);
+			if (rows)
+				refuse_or_record(parentid, "ALTER TABLE", "ATTACH PARTITION", name,
+								 psprintf("Table \"%s\" already holds rows, which have no audit rows.", name));
+		}
 	}
 }
 
 /*
- * ALTER TABLE on an audited table: record trigger enabling/disabling (of
- * our triggers, by name or through ALL/USER) and partition detaching
- * (the detached partition loses its cloned audit trigger).
+ * ALTER TABLE (and ALTER FOREIGN TABLE) on an audited table, or on one
+ * with audited tables below it when the command recurses.  Refused (see
+ * refuse_or_record): DROP COLUMN and ALTER COLUMN TYPE (they change every
+ * row's values; ADD COLUMN with a volatile default and every other
+ * rewrite are caught by the table_rewrite event), SET UNLOGGED, INHERIT
+ * and NO INHERIT with an audited table on either side, ATTACH PARTITION
+ * (watch_attach), and disabling an audit trigger (DISABLE TRIGGER by name,
+ * USER or ALL, ENABLE REPLICA TRIGGER).  Recorded: enabling triggers,
+ * DETACH PARTITION (the partition leaves the audited table with its rows),
+ * and, once per statement, any other subcommand (ADD COLUMN with a
+ * constant default, SET DEFAULT, constraints, ...), which change no row.
  */
 static void
 watch_alter_table(AlterTableStmt *stmt)
 {
 	Oid			relid;
 	Oid			funcoid;
+	bool		recurse;
+	bool		audited;
+	bool		tree_audited;
+	bool		other = false;
 	ListCell   *lc;
 
-	if (stmt->objtype != OBJECT_TABLE || stmt->relation == NULL)
+	if ((stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_FOREIGN_TABLE) ||
+		stmt->relation == NULL)
 		return;
 	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
 	if (!OidIsValid(relid))
 		return;
 	funcoid = audit_function_oid();
-	if (!relation_is_audited(relid, funcoid))
-		return;
+	recurse = stmt->relation->inh;
+	audited = relation_is_audited(relid, funcoid);
+	tree_audited = audited || tree_is_audited(relid, recurse, funcoid);
 
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-		const char *action = trigger_subcommand_action(cmd->subtype);
-		char	   *detail = NULL;
 
-		if (action == NULL)
-			continue;
-		if (cmd->subtype == AT_EnableTrig || cmd->subtype == AT_EnableAlwaysTrig ||
-			cmd->subtype == AT_EnableReplicaTrig || cmd->subtype == AT_DisableTrig)
+		switch (cmd->subtype)
 		{
-			if (cmd->name == NULL || !trigger_is_audit(relid, cmd->name, funcoid))
+			case AT_AttachPartition:
+				watch_attach(relid, audited, (PartitionCmd *) cmd->def, funcoid);
 				continue;
-			detail = cmd->name;
-		}
-		else if (cmd->subtype == AT_DetachPartition ||
-				 cmd->subtype == AT_DetachPartitionFinalize)
-		{
-			PartitionCmd *pc = (PartitionCmd *) cmd->def;
+			case AT_AddInherit:
+			case AT_DropInherit:
+				{
+					RangeVar   *prv = (RangeVar *) cmd->def;
+					Oid			parentid = RangeVarGetRelid(prv, NoLock, true);
+					const char *action = cmd->subtype == AT_AddInherit ? "INHERIT" : "NO INHERIT";
+					const char *why = "A statement on an inheritance parent changes its children's rows and fires only the parent's statement triggers.";
 
-			if (pc && pc->name)
-				detail = quote_qualified_identifier(pc->name->schemaname,
-													pc->name->relname);
+					if (audited)
+						refuse_or_record(relid, "ALTER TABLE", action,
+										 quote_qualified_identifier(prv->schemaname, prv->relname), why);
+					else if (OidIsValid(parentid) && relation_is_audited(parentid, funcoid))
+						refuse_or_record(parentid, "ALTER TABLE", action,
+										 gov_relation_name(relid), why);
+				}
+				continue;
+			default:
+				break;
 		}
-		audit_record_ddl(relid, "ALTER TABLE", action, detail);
+		if (!tree_audited)
+			continue;
+		switch (cmd->subtype)
+		{
+			case AT_DropColumn:
+				refuse_or_record(relid, "ALTER TABLE", "DROP COLUMN", cmd->name,
+								 "Dropping a column destroys its value in every row, with no audit row.");
+				break;
+			case AT_AlterColumnType:
+				refuse_or_record(relid, "ALTER TABLE", "ALTER COLUMN TYPE", cmd->name,
+								 "Changing a column's type can change its value in every row, with no audit row.");
+				break;
+			case AT_SetUnLogged:
+				refuse_or_record(relid, "ALTER TABLE", "SET UNLOGGED", NULL,
+								 "A crash empties an unlogged table, with no audit row.");
+				break;
+			case AT_DisableTrigAll:
+				refuse_or_record(relid, "ALTER TABLE", "DISABLE TRIGGER ALL", NULL,
+								 "It would disable the table's audit triggers.");
+				break;
+			case AT_DisableTrigUser:
+				refuse_or_record(relid, "ALTER TABLE", "DISABLE TRIGGER USER", NULL,
+								 "It would disable the table's audit triggers.");
+				break;
+			case AT_DisableTrig:
+			case AT_EnableReplicaTrig:
+				if (cmd->name != NULL &&
+					tree_has_audit_trigger(relid, recurse, cmd->name, funcoid))
+					refuse_or_record(relid, "ALTER TABLE",
+									 cmd->subtype == AT_DisableTrig ? "DISABLE TRIGGER" : "ENABLE REPLICA TRIGGER",
+									 cmd->name,
+									 cmd->subtype == AT_DisableTrig ?
+									 "It would stop the audit trigger from firing." :
+									 "An audit trigger enabled for replicas only does not fire for ordinary sessions.");
+				else
+					other = true;
+				break;
+			case AT_EnableTrig:
+			case AT_EnableAlwaysTrig:
+				if (cmd->name != NULL &&
+					tree_has_audit_trigger(relid, recurse, cmd->name, funcoid))
+					audit_record_ddl(relid, "ALTER TABLE",
+									 cmd->subtype == AT_EnableTrig ? "ENABLE TRIGGER" : "ENABLE ALWAYS TRIGGER",
+									 cmd->name);
+				else
+					other = true;
+				break;
+			case AT_EnableTrigAll:
+				audit_record_ddl(relid, "ALTER TABLE", "ENABLE TRIGGER ALL", NULL);
+				break;
+			case AT_EnableTrigUser:
+				audit_record_ddl(relid, "ALTER TABLE", "ENABLE TRIGGER USER", NULL);
+				break;
+			case AT_DetachPartition:
+			case AT_DetachPartitionFinalize:
+				{
+					PartitionCmd *pc = (PartitionCmd *) cmd->def;
+
+					audit_record_ddl(relid, "ALTER TABLE", "DETACH PARTITION",
+									 pc && pc->name ?
+									 quote_qualified_identifier(pc->name->schemaname,
+																pc->name->relname) : NULL);
+				}
+				break;
+			default:
+				other = true;
+				break;
+		}
 	}
+	if (other)
+		audit_record_ddl(relid, "ALTER TABLE", "ALTER TABLE", NULL);
 }
 
 /*
- * Refuse to let a non-superuser destroy the audit trail wholesale (DROP
- * EXTENSION, DROP SCHEMA governance CASCADE, DROP OWNED ... CASCADE) once
- * it holds anything.
+ * table_rewrite: ALTER TABLE or ALTER TYPE is about to rewrite an audited
+ * table (or a partition of one).  A rewrite for a column's new type or
+ * for a new column's volatile (or generated, or identity) value writes
+ * values into every row without audit rows; SET UNLOGGED makes the rows
+ * vanish at the next crash.  Refused for non-superusers (a superuser's
+ * command was recorded at ddl_command_start).  SET LOGGED and SET ACCESS
+ * METHOD rewrite storage, not values.
+ */
+static void
+watch_table_rewrite(void)
+{
+	Oid			relid = DatumGetObjectId(OidFunctionCall0(F_PG_EVENT_TRIGGER_TABLE_REWRITE_OID));
+	int			reason = DatumGetInt32(OidFunctionCall0(F_PG_EVENT_TRIGGER_TABLE_REWRITE_REASON));
+
+	if (superuser() || !relation_is_audited(relid, audit_function_oid()))
+		return;
+	if (reason & (AT_REWRITE_DEFAULT_VAL | AT_REWRITE_COLUMN_REWRITE))
+		refuse_or_record(relid, "ALTER TABLE", "a table rewrite", NULL,
+						 "The command computes new values for every row (a new column's volatile or generated value, or a column's new type), with no audit row.");
+	if ((reason & AT_REWRITE_ALTER_PERSISTENCE) &&
+		get_rel_persistence(relid) == RELPERSISTENCE_PERMANENT)
+		refuse_or_record(relid, "ALTER TABLE", "SET UNLOGGED", NULL,
+						 "A crash empties an unlogged table, with no audit row.");
+}
+
+/*
+ * CREATE TRIGGER / CREATE CONSTRAINT TRIGGER.  Only enable_audit() (which
+ * creates its triggers without going through this command) may attach
+ * audit_trigger(): by hand it could be BEFORE, INSTEAD OF, or on the wrong
+ * events (audit_check_attachment refuses those at run time as well).  The
+ * function is resolved as CREATE TRIGGER will resolve it.  CREATE OR
+ * REPLACE TRIGGER on an audit trigger (a WHEN condition, another function)
+ * is refused.
+ */
+static void
+watch_create_trigger(CreateTrigStmt *stmt)
+{
+	Oid			funcoid = audit_function_oid();
+	Oid			target = LookupFuncName(stmt->funcname, 0, NULL, true);
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+	if (target == funcoid && !superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only governance.enable_audit() may attach governance.audit_trigger()"),
+				 errdetail("A trigger made by hand could record changes that never happened or miss some that did."),
+				 errhint("Run governance.enable_audit() on the table.")));
+	if (stmt->replace && OidIsValid(relid) &&
+		trigger_is_audit(relid, stmt->trigname, funcoid))
+		refuse_or_record(relid, "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER",
+						 stmt->trigname,
+						 "Replacing an audit trigger (a WHEN condition, another function) silences it.");
+}
+
+/* CREATE RULE on an audited table: a rule rewrites writes before triggers see them. */
+static void
+watch_create_rule(RuleStmt *stmt)
+{
+	Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+
+	if (OidIsValid(relid) && relation_is_audited(relid, audit_function_oid()))
+		refuse_or_record(relid, "CREATE RULE", "CREATE RULE", stmt->rulename,
+						 "A rule can replace or redirect a write (DO INSTEAD) before any audit trigger sees it.");
+}
+
+/*
+ * CREATE TABLE ... INHERITS (audited): the child's rows would show in the
+ * audited table and change through it with only its statement triggers
+ * firing.  CREATE TABLE ... PARTITION OF an audited table is what
+ * partitioning is for (the row trigger is cloned to the new partition);
+ * a foreign partition is not, its rows change on another server.
+ */
+static void
+watch_create_table(CreateStmt *stmt, bool foreign)
+{
+	Oid			funcoid = InvalidOid;
+	ListCell   *lc;
+
+	foreach(lc, stmt->inhRelations)
+	{
+		RangeVar   *prv = lfirst_node(RangeVar, lc);
+		Oid			parentid = RangeVarGetRelid(prv, NoLock, true);
+
+		if (!OidIsValid(parentid))
+			continue;
+		if (!OidIsValid(funcoid))
+			funcoid = audit_function_oid();
+		if (!relation_is_audited(parentid, funcoid))
+			continue;
+		if (stmt->partbound == NULL)
+			refuse_or_record(parentid, foreign ? "CREATE FOREIGN TABLE" : "CREATE TABLE",
+							 "INHERITS", stmt->relation->relname,
+							 "A statement on an inheritance parent changes its children's rows and fires only the parent's statement triggers.");
+		else if (foreign)
+			refuse_or_record(parentid, "CREATE FOREIGN TABLE", "PARTITION OF",
+							 stmt->relation->relname,
+							 "The rows of a foreign table change on its server, where no audit trigger sees them.");
+	}
+}
+
+/* ALTER TRIGGER ... RENAME, and ALTER TRIGGER ... DEPENDS ON EXTENSION */
+static void
+watch_alter_trigger(RangeVar *relation, const char *tgname, const char *action,
+					const char *why)
+{
+	Oid			relid;
+
+	if (relation == NULL || tgname == NULL)
+		return;
+	relid = RangeVarGetRelid(relation, NoLock, true);
+	if (OidIsValid(relid) && trigger_is_audit(relid, tgname, audit_function_oid()))
+		refuse_or_record(relid, "ALTER TRIGGER", action, tgname, why);
+}
+
+/*
+ * DROP EXTENSION of another extension: audit triggers made dependent on
+ * it (ALTER TRIGGER ... DEPENDS ON EXTENSION, refused since 0.5, or done
+ * before) would be dropped with it.
+ */
+static void
+watch_drop_other_extension(const char *extname)
+{
+	Oid			extoid = get_extension_oid(extname, true);
+	Oid			funcoid;
+	Relation	deprel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	HeapTuple	tup;
+	List	   *tgoids = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(extoid))
+		return;
+	funcoid = audit_function_oid();
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->classid == TriggerRelationId)
+			tgoids = lappend_oid(tgoids, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+
+	foreach(lc, tgoids)
+	{
+		Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
+		ScanKeyData key;
+		Oid			relid = InvalidOid;
+		char	   *tgname = NULL;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+		tup = systable_getnext(scan);
+		if (HeapTupleIsValid(tup) && ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid)
+		{
+			relid = ((Form_pg_trigger) GETSTRUCT(tup))->tgrelid;
+			tgname = pstrdup(NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname));
+		}
+		systable_endscan(scan);
+		table_close(tgrel, AccessShareLock);
+		if (OidIsValid(relid))
+			refuse_or_record(relid, "DROP EXTENSION", "DROP TRIGGER", tgname,
+							 psprintf("The audit trigger depends on extension \"%s\" and would be dropped with it.", extname));
+	}
+}
+
+/*---- The trail's survival ----*/
+
+/* The extension's OID and owner (by name: extension names are unique). */
+static bool
+gov_extension_row(Oid *extoid, Oid *owner)
+{
+	Relation	extrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	extrel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(GOV_EXTENSION_NAME));
+	scan = systable_beginscan(extrel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		*extoid = ((Form_pg_extension) GETSTRUCT(tup))->oid;
+		*owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		found = true;
+	}
+	systable_endscan(scan);
+	table_close(extrel, AccessShareLock);
+	return found;
+}
+
+/* Does audit_batch or denied_log hold anything (any page)? */
+static bool
+trail_holds_rows(void)
+{
+	GovLog		log;
+
+	for (log = GOV_LOG_AUDIT; log <= GOV_LOG_DENIED; log++)
+	{
+		Relation	rel;
+		BlockNumber nblocks;
+
+		if (!lookup_log(log, true))
+			continue;
+		rel = table_open(cached_log_relid[log], AccessShareLock);
+		nblocks = RelationGetNumberOfBlocks(rel);
+		table_close(rel, AccessShareLock);
+		if (nblocks > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Is relid governance.audit_batch or governance.denied_log? */
+static bool
+is_log_relation(Oid relid)
+{
+	GovLog		log;
+
+	for (log = GOV_LOG_AUDIT; log <= GOV_LOG_DENIED; log++)
+		if (lookup_log(log, true) && cached_log_relid[log] == relid)
+			return true;
+	return false;
+}
+
+/*
+ * Refuse to let a non-superuser destroy the audit trail or denied_log
+ * (DROP EXTENSION, DROP SCHEMA, DROP OWNED, DROP TABLE of a log, ALTER
+ * EXTENSION ... DROP) once either holds anything.
  */
 static void
 refuse_trail_destruction(const char *what)
 {
-	Relation	rel;
-	BlockNumber nblocks;
-
-	if (superuser())
-		return;
-	if (!lookup_log(GOV_LOG_AUDIT, true))
-		return;
-	rel = table_open(cached_log_relid[GOV_LOG_AUDIT], AccessShareLock);
-	nblocks = RelationGetNumberOfBlocks(rel);
-	table_close(rel, AccessShareLock);
-	if (nblocks == 0)
+	if (superuser() || !trail_holds_rows())
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("permission denied to drop %s", what),
-			 errdetail("Dropping it would destroy the audit trail in governance.audit_log."),
-			 errhint("A superuser must drop it; export the audit trail first.")));
+			 errdetail("It would destroy the audit trail (governance.audit_log) or governance.denied_log, which hold rows."),
+			 errhint("A superuser must do it; export the trail first.")));
 }
 
 /*
@@ -1955,6 +2702,8 @@ watch_drop(DropStmt *stmt)
 			{
 				if (strcmp(strVal(lfirst(lc)), GOV_EXTENSION_NAME) == 0)
 					refuse_trail_destruction("extension \"" GOV_EXTENSION_NAME "\"");
+				else
+					watch_drop_other_extension(strVal(lfirst(lc)));
 			}
 			break;
 		case OBJECT_SCHEMA:
@@ -1964,12 +2713,17 @@ watch_drop(DropStmt *stmt)
 				foreach(lc, stmt->objects)
 				{
 					char	   *name = strVal(lfirst(lc));
-
 					Oid			nspoid = get_namespace_oid(name, true);
+					bool		holds_log = false;
+					GovLog		log;
 
 					if (!OidIsValid(nspoid))
 						continue;
-					if (nspoid == schema)
+					for (log = GOV_LOG_AUDIT; log <= GOV_LOG_DENIED; log++)
+						if (lookup_log(log, true) &&
+							get_rel_namespace(cached_log_relid[log]) == nspoid)
+							holds_log = true;
+					if (nspoid == schema || holds_log)
 						refuse_trail_destruction(psprintf("schema \"%s\"", name));
 					else if (stmt->behavior == DROP_CASCADE)
 						record_audited_tables_in(nspoid, InvalidOid, "DROP SCHEMA");
@@ -1984,6 +2738,8 @@ watch_drop(DropStmt *stmt)
 
 				if (!OidIsValid(relid))
 					continue;
+				if (is_log_relation(relid))
+					refuse_trail_destruction(psprintf("table \"%s\"", gov_relation_name(relid)));
 				if (!OidIsValid(funcoid))
 					funcoid = audit_function_oid();
 				if (relation_is_audited(relid, funcoid))
@@ -2008,7 +2764,8 @@ watch_drop(DropStmt *stmt)
 				if (!OidIsValid(funcoid))
 					funcoid = audit_function_oid();
 				if (trigger_is_audit(relid, tgname, funcoid))
-					audit_record_ddl(relid, "DROP TRIGGER", "DROP TRIGGER", tgname);
+					refuse_or_record(relid, "DROP TRIGGER", "DROP TRIGGER", tgname,
+									 "Dropping an audit trigger stops auditing.");
 			}
 			break;
 		default:
@@ -2016,64 +2773,375 @@ watch_drop(DropStmt *stmt)
 	}
 }
 
+/*
+ * DROP OWNED BY a role that owns the extension, its schema or a log drops
+ * the trail with them (with or without CASCADE): refused while the trail
+ * holds rows.  DROP OWNED drops the role's audited tables: recorded.
+ */
 static void
 watch_drop_owned(DropOwnedStmt *stmt)
 {
+	Oid			extoid;
+	Oid			extowner;
+	Oid			nspowner = InvalidOid;
 	Oid			schema;
-	Oid			owner;
 	ListCell   *lc;
-	HeapTuple	tup;
 
+	if (!gov_extension_row(&extoid, &extowner))
+		return;
 	schema = get_extension_schema_or_invalid();
-	if (!OidIsValid(schema))
-		return;
-	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(schema));
-	if (!HeapTupleIsValid(tup))
-		return;
-	owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
-	ReleaseSysCache(tup);
+	if (OidIsValid(schema))
+	{
+		HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(schema));
+
+		if (HeapTupleIsValid(tup))
+		{
+			nspowner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+			ReleaseSysCache(tup);
+		}
+	}
 	foreach(lc, stmt->roles)
 	{
 		Oid			roleid = get_rolespec_oid(lfirst(lc), true);
+		GovLog		log;
+		bool		owns_log = false;
 
 		if (!OidIsValid(roleid))
 			continue;
-		if (roleid == owner && stmt->behavior == DROP_CASCADE)
-			refuse_trail_destruction("objects owned by the owner of the governance schema");
+		for (log = GOV_LOG_AUDIT; log <= GOV_LOG_DENIED; log++)
+		{
+			HeapTuple	tup;
+
+			if (!lookup_log(log, true))
+				continue;
+			tup = SearchSysCache1(RELOID, ObjectIdGetDatum(cached_log_relid[log]));
+			if (HeapTupleIsValid(tup))
+			{
+				owns_log |= ((Form_pg_class) GETSTRUCT(tup))->relowner == roleid;
+				ReleaseSysCache(tup);
+			}
+		}
+		if (roleid == extowner || roleid == nspowner || owns_log)
+			refuse_trail_destruction(psprintf("objects owned by role \"%s\"",
+											  GetUserNameFromId(roleid, false)));
 		/* DROP OWNED drops the role's tables, with or without CASCADE */
 		record_audited_tables_in(InvalidOid, roleid, "DROP OWNED");
 	}
 }
 
 /*
- * governance.ddl_watch(): ddl_command_start event trigger.  Works on the
- * parse tree, before the command runs; what it records is written in the
- * command's transaction, so a failed command leaves no trace and a
- * successful one always does.
+ * ALTER EXTENSION pg_governance ADD/DROP: membership decides what DROP
+ * EXTENSION takes with it and what the privileged code trusts; only the
+ * extension's scripts (run as a superuser) and superusers change it.
+ */
+static void
+watch_alter_extension_contents(AlterExtensionContentsStmt *stmt)
+{
+	if (strcmp(stmt->extname, GOV_EXTENSION_NAME) != 0 || superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to change the members of extension \"%s\"",
+					GOV_EXTENSION_NAME),
+			 errdetail("Removing a member could detach the audit trail or denied_log from the extension."),
+			 errhint("Only a superuser can run ALTER EXTENSION %s ADD or DROP.",
+					 GOV_EXTENSION_NAME)));
+}
+
+/*
+ * sql_drop: a column of an audited table dropped along with something it
+ * depended on (DROP TYPE / DOMAIN / COLLATION / FUNCTION / EXTENSION ...
+ * CASCADE, ALTER TYPE ... DROP ATTRIBUTE CASCADE on a typed table), which
+ * takes its value in every row.  Such a cascade ignores who owns the
+ * table: the owner of a type can drop another role's column.  ALTER TABLE
+ * ... DROP COLUMN itself was handled at ddl_command_start.  The query is
+ * fixed text over pg_catalog only.
+ */
+static void
+watch_sql_drop(EventTriggerData *trigdata)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(RelationRelationId)};
+	List	   *relids = NIL;
+	List	   *names = NIL;
+	ListCell   *lc1;
+	ListCell   *lc2;
+	Oid			funcoid;
+	uint64		i;
+
+	if (trigdata->tag == CMDTAG_ALTER_TABLE)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT objid, object_identity"
+							  "  FROM pg_catalog.pg_event_trigger_dropped_objects()"
+							  " WHERE classid OPERATOR(pg_catalog.=) $1"
+							  "   AND objsubid OPERATOR(pg_catalog.>) 0",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the dropped objects");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Datum		objid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		char	   *name = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
+
+		relids = lappend_oid(relids, DatumGetObjectId(objid));
+		names = lappend(names, pstrdup(name ? name : "?"));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+	if (relids == NIL)
+		return;
+	funcoid = audit_function_oid();
+	forboth(lc1, relids, lc2, names)
+	{
+		Oid			relid = lfirst_oid(lc1);
+
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)) &&
+			relation_is_audited(relid, funcoid))
+			refuse_or_record(relid, GetCommandTagName(trigdata->tag), "DROP COLUMN",
+							 (char *) lfirst(lc2),
+							 "A column dropped with an object it depended on loses its value in every row, with no audit row.");
+	}
+}
+
+/*
+ * A partition detached from an audited partitioned table lost its clone
+ * of the row trigger; its TRUNCATE audit trigger goes too, so that it is
+ * plainly not audited (the DETACH itself was recorded at
+ * ddl_command_start).  Partitions still attached keep theirs.
+ */
+/* Does relid carry a partition clone of an audit trigger? */
+static bool
+has_audit_clone(Oid relid, Oid funcoid)
+{
+	Relation	tgrel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		found = false;
+
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
+
+		found = tg->tgfoid == funcoid && OidIsValid(tg->tgparentid);
+	}
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
+	return found;
+}
+
+static void
+drop_detached_truncate_triggers(Oid partid)
+{
+	Oid			funcoid;
+	List	   *tree;
+	ListCell   *lc;
+
+	if (!OidIsValid(partid) || !OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	funcoid = audit_function_oid();
+	tree = find_all_inheritors(partid, AccessExclusiveLock, NULL);
+	foreach(lc, tree)
+	{
+		Oid			oid = lfirst_oid(lc);
+		const char *name = truncate_spec()->name;
+
+		if (trigger_is_audit(oid, name, funcoid) && !has_audit_clone(oid, funcoid))
+			drop_trigger_by_oid(get_trigger_oid(oid, name, false));
+	}
+}
+
+/*
+ * ddl_command_end: a new partition under an audited partitioned table
+ * (CREATE TABLE ... PARTITION OF, ALTER TABLE ... ATTACH PARTITION) gets
+ * its TRUNCATE audit trigger (see ensure_partition_truncate_triggers); the
+ * row trigger was cloned to it by PostgreSQL.
+ */
+static void
+watch_command_end(Node *tree)
+{
+	Oid			funcoid;
+	Oid			parentid = InvalidOid;
+	Oid			partid = InvalidOid;
+
+	if (IsA(tree, CreateStmt))
+	{
+		CreateStmt *cs = (CreateStmt *) tree;
+
+		if (cs->partbound == NULL || list_length(cs->inhRelations) != 1)
+			return;
+		parentid = RangeVarGetRelid(linitial_node(RangeVar, cs->inhRelations), NoLock, true);
+		partid = RangeVarGetRelid(cs->relation, NoLock, true);
+	}
+	else if (IsA(tree, AlterTableStmt))
+	{
+		AlterTableStmt *as = (AlterTableStmt *) tree;
+		ListCell   *lc;
+
+		if (as->objtype != OBJECT_TABLE)
+			return;
+		foreach(lc, as->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+			PartitionCmd *pc = (PartitionCmd *) cmd->def;
+
+			if (cmd->subtype == AT_AttachPartition && pc && pc->name)
+			{
+				parentid = RangeVarGetRelid(as->relation, NoLock, true);
+				partid = RangeVarGetRelid(pc->name, NoLock, true);
+			}
+			else if ((cmd->subtype == AT_DetachPartition ||
+					  cmd->subtype == AT_DetachPartitionFinalize) && pc && pc->name)
+				drop_detached_truncate_triggers(RangeVarGetRelid(pc->name, NoLock, true));
+		}
+	}
+	if (!OidIsValid(parentid) || !OidIsValid(partid) ||
+		!OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	funcoid = audit_function_oid();
+	if (!relation_is_audited(parentid, funcoid))
+		return;
+	ensure_partition_truncate_triggers(find_all_inheritors(partid, ShareRowExclusiveLock, NULL),
+									   funcoid);
+}
+
+static const char *
+depends_object_name(Node *object)
+{
+	if (object == NULL)
+		return NULL;
+	if (IsA(object, String))
+		return strVal(object);
+	if (IsA(object, List) && list_length((List *) object) > 0)
+		return strVal(llast((List *) object));
+	return NULL;
+}
+
+/*
+ * governance.ddl_watch(): the event trigger function, for four events.
+ * ddl_command_start works on the parse tree, before the command runs;
+ * table_rewrite, before ALTER TABLE / ALTER TYPE rewrites a table;
+ * sql_drop, after a command dropped objects (watch_sql_drop);
+ * ddl_command_end, after a partition was added (watch_command_end).  What
+ * it records is written in the command's transaction, so a failed command
+ * leaves no trace and a successful one always does.  Event triggers run
+ * as the user running the command: nothing here runs anything but
+ * catalog lookups (and the appender); refusals do not depend on anything
+ * that user can change.
  */
 Datum
 governance_ddl_watch(PG_FUNCTION_ARGS)
 {
 	EventTriggerData *trigdata;
+	Node	   *tree;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("governance.ddl_watch() can only be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
-	if (trigdata->parsetree == NULL)
+	if (strcmp(trigdata->event, "table_rewrite") == 0)
+	{
+		watch_table_rewrite();
+		PG_RETURN_VOID();
+	}
+	if (strcmp(trigdata->event, "sql_drop") == 0)
+	{
+		watch_sql_drop(trigdata);
+		PG_RETURN_VOID();
+	}
+	if (strcmp(trigdata->event, "ddl_command_end") == 0)
+	{
+		if (trigdata->parsetree != NULL)
+			watch_command_end(trigdata->parsetree);
+		PG_RETURN_VOID();
+	}
+	if (strcmp(trigdata->event, "ddl_command_start") != 0)
+		PG_RETURN_VOID();
+	tree = trigdata->parsetree;
+	if (tree == NULL)
 		PG_RETURN_VOID();
 
-	switch (nodeTag(trigdata->parsetree))
+	switch (nodeTag(tree))
 	{
 		case T_AlterTableStmt:
-			watch_alter_table((AlterTableStmt *) trigdata->parsetree);
+			watch_alter_table((AlterTableStmt *) tree);
 			break;
 		case T_DropStmt:
-			watch_drop((DropStmt *) trigdata->parsetree);
+			watch_drop((DropStmt *) tree);
 			break;
 		case T_DropOwnedStmt:
-			watch_drop_owned((DropOwnedStmt *) trigdata->parsetree);
+			watch_drop_owned((DropOwnedStmt *) tree);
+			break;
+		case T_CreateTrigStmt:
+			watch_create_trigger((CreateTrigStmt *) tree);
+			break;
+		case T_RuleStmt:
+			watch_create_rule((RuleStmt *) tree);
+			break;
+		case T_CreateStmt:
+			watch_create_table((CreateStmt *) tree, false);
+			break;
+		case T_CreateForeignTableStmt:
+			watch_create_table(&((CreateForeignTableStmt *) tree)->base, true);
+			break;
+		case T_RenameStmt:
+			{
+				RenameStmt *rs = (RenameStmt *) tree;
+
+				if (rs->renameType == OBJECT_TRIGGER)
+					watch_alter_trigger(rs->relation, rs->subname, "ALTER TRIGGER RENAME",
+										"enable_audit() and the audit trigger know audit triggers by name.");
+				else if ((rs->renameType == OBJECT_TABLE || rs->renameType == OBJECT_COLUMN) &&
+						 rs->relation != NULL)
+				{
+					/*
+					 * Not a row change, but a reviewer needs it: the
+					 * trail names rows by column, and applications find
+					 * the table by name.
+					 */
+					Oid			relid = RangeVarGetRelid(rs->relation, NoLock, true);
+
+					if (OidIsValid(relid) && relation_is_audited(relid, audit_function_oid()))
+						audit_record_ddl(relid, "ALTER TABLE",
+										 rs->renameType == OBJECT_TABLE ? "RENAME" : "RENAME COLUMN",
+										 rs->renameType == OBJECT_TABLE ? rs->newname :
+										 psprintf("%s -> %s", rs->subname, rs->newname));
+				}
+			}
+			break;
+		case T_AlterObjectSchemaStmt:
+			{
+				AlterObjectSchemaStmt *os = (AlterObjectSchemaStmt *) tree;
+
+				if (os->objectType == OBJECT_TABLE && os->relation != NULL)
+				{
+					Oid			relid = RangeVarGetRelid(os->relation, NoLock, true);
+
+					if (OidIsValid(relid) && relation_is_audited(relid, audit_function_oid()))
+						audit_record_ddl(relid, "ALTER TABLE", "SET SCHEMA", os->newschema);
+				}
+			}
+			break;
+		case T_AlterObjectDependsStmt:
+			{
+				AlterObjectDependsStmt *ds = (AlterObjectDependsStmt *) tree;
+
+				if (ds->objectType == OBJECT_TRIGGER && !ds->remove)
+					watch_alter_trigger(ds->relation, depends_object_name(ds->object),
+										"ALTER TRIGGER DEPENDS ON EXTENSION",
+										"The audit trigger would be dropped, unrecorded, with that extension.");
+			}
+			break;
+		case T_AlterExtensionContentsStmt:
+			watch_alter_extension_contents((AlterExtensionContentsStmt *) tree);
 			break;
 		default:
 			break;
