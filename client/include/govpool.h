@@ -291,6 +291,9 @@ extern int	govpool_wait_timeout_ms(const govpool_wait *w);
 /* A reusable operation handle.  NULL only when out of memory. */
 extern govpool_op *govpool_op_create(govpool *pool);
 
+/* Bytes of one handle (what a queued request costs, besides its copied arguments). */
+extern size_t govpool_op_size(void);
+
 /* Cancels what is still in flight (see govpool_op_cancel), then frees. */
 extern void govpool_op_destroy(govpool_op *op);
 

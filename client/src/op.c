@@ -1493,6 +1493,12 @@ govpool_op_create(govpool *pool)
 	return op;
 }
 
+size_t
+govpool_op_size(void)
+{
+	return sizeof(govpool_op);
+}
+
 void
 govpool_op_destroy(govpool_op *op)
 {
