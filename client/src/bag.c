@@ -7,6 +7,9 @@
  * under bag->lock.  The connection inside an entry belongs to whoever
  * borrowed the slot and is never touched here.
  *
+ * The bag counts nothing: what a borrow cost (waits, timeouts) is recorded
+ * by its caller in the pool's metrics (stats.c).
+ *
  * Fairness: a caller that finds no idle connection and no free slot queues
  * a waiter with its own condition variable.  Giving back hands the entry
  * straight to the first waiter (or, when the connection is gone, hands it
@@ -127,17 +130,13 @@ gp_bag_try_borrow(gp_bag *bag, gp_waiter *w, int64_t deadline_ns, gp_entry **out
 	r = take_now(bag, out);
 	if (r != GP_BORROW_QUEUED)
 	{
-		gp_hist_add(&bag->wait_hist, 0);
 		pthread_mutex_unlock(&bag->lock);
 		return r;
 	}
 	/* exhausted: queue up, or give up at once */
-	bag->exhaustion_events++;
 	now = gp_now_ns();
 	if (w == NULL || deadline_ns < 0 || deadline_ns <= now)
 	{
-		bag->timeouts++;
-		gp_hist_add(&bag->wait_hist, 0);
 		pthread_mutex_unlock(&bag->lock);
 		return GP_BORROW_TIMEOUT;
 	}
@@ -171,17 +170,10 @@ check_waiter(gp_bag *bag, gp_waiter *w, int64_t now_ns, int64_t deadline_ns, gp_
 	else if (bag->closed || now_ns >= deadline_ns)
 	{
 		unlink_waiter(bag, w);
-		if (bag->closed)
-			r = GP_BORROW_CLOSED;
-		else
-		{
-			bag->timeouts++;
-			r = GP_BORROW_TIMEOUT;
-		}
+		r = bag->closed ? GP_BORROW_CLOSED : GP_BORROW_TIMEOUT;
 	}
 	else
 		return GP_BORROW_QUEUED;
-	gp_hist_add(&bag->wait_hist, now_ns - w->since_ns);
 	return r;
 }
 

@@ -75,7 +75,7 @@ extern bool gp_breaker_failure(gp_breaker *b, int64_t now_ns);
 /* Milliseconds until a probe is admitted (0 unless open). */
 extern int64_t gp_breaker_retry_in_ms(const gp_breaker *b, int64_t now_ns);
 
-/* ---- Wait-time histogram (stats.c); caller holds the pool lock ---- */
+/* ---- Wait-time histogram (stats.c); the caller serializes ---- */
 #define GP_HIST_BUCKETS 64
 typedef struct gp_hist
 {
@@ -85,6 +85,43 @@ typedef struct gp_hist
 
 extern void gp_hist_add(gp_hist *h, int64_t ns);
 extern double gp_hist_quantile_us(const gp_hist *h, double q);
+
+/*
+ * ---- Metrics (stats.c): what the pool counts, apart from the bag ----
+ * Counters are relaxed atomics (GP_INC/GP_LOAD, any thread, no lock); the
+ * two histograms change under their own lock.  A stats snapshot reads them
+ * together with the bag's current counts.
+ */
+typedef struct gp_metrics
+{
+	pthread_mutex_t lock;		/* the histograms */
+	gp_hist		acquire_wait;	/* checkout waits */
+	gp_hist		query;			/* statement round trips */
+	uint64_t	acquires;
+	uint64_t	timeouts;
+	uint64_t	exhaustion_events;
+	uint64_t	connects;
+	uint64_t	connect_failures;
+	uint64_t	invalidated;
+	uint64_t	recycled;
+	uint64_t	begun;
+	uint64_t	committed;
+	uint64_t	rolled_back;
+	uint64_t	retries;
+	uint64_t	leaks;
+} gp_metrics;
+
+extern void gp_metrics_init(gp_metrics *m);
+extern void gp_metrics_destroy(gp_metrics *m);
+/* A checkout's wait (0 when it did not wait); timed_out counts a timeout. */
+extern void gp_metrics_wait(gp_metrics *m, int64_t ns, bool timed_out);
+/* A statement round trip that started at start_ns. */
+extern void gp_metrics_query(gp_metrics *m, int64_t start_ns);
+/*
+ * The report_pool_stats() fields of a snapshot, as JSON members without
+ * braces (one table in stats.c drives JSON, Prometheus and this).
+ */
+extern int	gp_stats_report_members(const govpool_stats *s, char *buf, size_t len);
 
 /* ---- Session state (embedded in the entry) ---- */
 typedef enum gp_session_state
@@ -187,11 +224,6 @@ typedef struct gp_bag
 	gp_waiter  *wait_tail;
 	int			n_waiters;
 	bool		closed;
-	/* counters updated under lock (read by stats) */
-	uint64_t	timeouts;
-	uint64_t	exhaustion_events;
-	gp_hist		wait_hist;
-	gp_hist		query_hist;		/* statement round trips */
 } gp_bag;
 
 extern int	gp_bag_init(gp_bag *bag, int keep, int capacity);
@@ -246,17 +278,7 @@ struct govpool
 	/* breaker state, under bag.lock */
 	gp_breaker	breaker;
 	unsigned int rand_state;
-	/* counters: relaxed atomics (GP_INC), any thread */
-	uint64_t	acquires;
-	uint64_t	connects;
-	uint64_t	connect_failures;
-	uint64_t	invalidated;
-	uint64_t	recycled;
-	uint64_t	begun;
-	uint64_t	committed;
-	uint64_t	rolled_back;
-	uint64_t	retries;
-	uint64_t	leaks;
+	gp_metrics	m;				/* counters and histograms */
 	/* housekeeper (leak detection) */
 	pthread_t	housekeeper;
 	bool		housekeeper_running;
@@ -294,8 +316,6 @@ extern bool gp_report_take(govpool *pool, char *buf, size_t size);
 /* The report's own result (NULL if none arrived); not the caller's to clear. */
 extern void gp_report_done(govpool *pool, const PGresult *res);
 extern const char gp_report_sql[];
-/* Record a statement round trip that started at start_ns. */
-extern void gp_query_done(govpool *pool, int64_t start_ns);
 
 /* ---- Operations (op.c): the one state machine of checkout and sessions ---- */
 typedef enum gp_op_kind

@@ -474,6 +474,10 @@ checkout(govpool_op *op)
 	op->waiter.wake = op_wake;
 	op->waiter.wake_arg = op;
 	r = gp_bag_try_borrow(&pool->bag, &op->waiter, op->deadline_ns, &e);
+	if (r == GP_BORROW_QUEUED || r == GP_BORROW_TIMEOUT)
+		GP_INC(pool->m.exhaustion_events);
+	if (r != GP_BORROW_QUEUED && r != GP_BORROW_CLOSED)
+		gp_metrics_wait(&pool->m, 0, r == GP_BORROW_TIMEOUT);
 	return borrowed(op, r, e);
 }
 
@@ -485,6 +489,8 @@ queued(govpool_op *op, govpool_wait *w)
 
 	if (r == GP_BORROW_QUEUED)
 		return wait_for(w, GOVPOOL_POLL_WAITING, -1, op->deadline_ns);
+	if (r != GP_BORROW_CLOSED)
+		gp_metrics_wait(&op->pool->m, gp_now_ns() - op->waiter.since_ns, r == GP_BORROW_TIMEOUT);
 	return borrowed(op, r, e);
 }
 
@@ -501,7 +507,7 @@ validate(govpool_op *op)
 
 	if (c->pool_recycle_ms > 0 && (now - e->created_ns) / 1000000 >= c->pool_recycle_ms)
 	{
-		GP_INC(pool->recycled);
+		GP_INC(pool->m.recycled);
 		gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "recycle", (char *) NULL);
 		gp_entry_close(e);
 	}
@@ -516,7 +522,7 @@ validate(govpool_op *op)
 	}
 	if (why)
 	{
-		GP_INC(pool->invalidated);
+		GP_INC(pool->m.invalidated);
 		gp_log(&pool->logger, GOVPOOL_LOG_INFO, "connection_replaced", "reason", why, (char *) NULL);
 		gp_entry_close(e);
 	}
@@ -537,7 +543,7 @@ ping_done(govpool_op *op)
 		op->phase = PH_ACQUIRED;
 		return CONTINUE;
 	}
-	GP_INC(pool->invalidated);
+	GP_INC(pool->m.invalidated);
 	gp_log(&pool->logger, GOVPOOL_LOG_INFO, "connection_replaced", "reason", "pre-ping failed",
 		   (char *) NULL);
 	gp_entry_close(op->entry);
@@ -556,7 +562,7 @@ connect_gave_up(govpool_op *op)
 		govpool_session *s = op->session;
 
 		s->state = GP_SESSION_FAILED;
-		GP_INC(op->pool->rolled_back);
+		GP_INC(op->pool->m.rolled_back);
 		op->entry = NULL;
 		return finish(op);
 	}
@@ -625,7 +631,7 @@ connect_failed(govpool_op *op, govpool_wait *w, const char *what)
 					 pool->describe);
 	gp_redact(op->err.message, sizeof(op->err.message), pool->password);
 	gp_entry_close(e);
-	GP_INC(pool->connect_failures);
+	GP_INC(pool->m.connect_failures);
 	pthread_mutex_lock(&pool->bag.lock);
 	opened = gp_breaker_failure(&pool->breaker, now);
 	pthread_mutex_unlock(&pool->bag.lock);
@@ -700,7 +706,7 @@ connecting(govpool_op *op, govpool_wait *w)
 			   "target", pool->describe, (char *) NULL);
 	gp_breaker_success(&pool->breaker);
 	pthread_mutex_unlock(&pool->bag.lock);
-	GP_INC(pool->connects);
+	GP_INC(pool->m.connects);
 	gp_error_clear(&op->err);
 	e->created_ns = e->last_used_ns = gp_now_ns();
 	gp_bag_opened(&pool->bag, e);
@@ -719,7 +725,7 @@ static int
 reopen(govpool_op *op, int after)
 {
 	gp_pool_invalidate(op->pool, op->entry, "failed before sending");
-	GP_INC(op->pool->retries);
+	GP_INC(op->pool->m.retries);
 	op->retried = true;
 	op->reopening = true;
 	op->after_reopen = after;
@@ -736,7 +742,7 @@ acquired(govpool_op *op)
 	govpool    *pool = op->pool;
 	gp_entry   *e = op->entry;
 
-	GP_INC(pool->acquires);
+	GP_INC(pool->m.acquires);
 	switch (op->kind)
 	{
 		case GP_OP_BEGIN:
@@ -744,7 +750,7 @@ acquired(govpool_op *op)
 				govpool_session *s = &e->session;
 
 				gp_fill_session(s, e, op->ctx[0], op->ctx[1], op->ctx[2], op->file, op->line);
-				GP_INC(pool->begun);
+				GP_INC(pool->m.begun);
 				if (pool->cfg.leak_threshold_ms > 0)
 				{
 					s->begun_ns = gp_now_ns();
@@ -757,7 +763,7 @@ acquired(govpool_op *op)
 				return finish(op);
 			}
 		case GP_OP_RUN:
-			GP_INC(pool->begun);
+			GP_INC(pool->m.begun);
 			if (pool->cfg.echo)
 			{
 				gp_fill_session(&e->session, e, op->ctx[0], op->ctx[1], op->ctx[2], NULL, 0);
@@ -818,10 +824,10 @@ run_done(govpool_op *op)
 	switch (b->outcome)
 	{
 		case GB_OK:
-			gp_query_done(pool, op->start_ns);
+			gp_metrics_query(&pool->m, op->start_ns);
 			op->result = b->res[2];
 			clear_results(b, 2);
-			GP_INC(pool->committed);
+			GP_INC(pool->m.committed);
 			op->counted = true;
 			op->phase = PH_CHECKIN;
 			return CONTINUE;
@@ -829,7 +835,7 @@ run_done(govpool_op *op)
 			gp_error_from_result(&op->err, b->res[b->failed_at], step_name(b->failed_at));
 			note_timeout(pool, &op->err);
 			clear_results(b, -1);
-			GP_INC(pool->rolled_back);
+			GP_INC(pool->m.rolled_back);
 			op->counted = true;
 			return error_rollback(op, PH_CHECKIN);
 		case GB_NOT_SENT:
@@ -860,7 +866,7 @@ run_done(govpool_op *op)
 	unknown = op->err.kind == GOVPOOL_ERR_COMMIT_UNKNOWN;
 	clear_results(b, -1);
 	if (!unknown)
-		GP_INC(pool->rolled_back);
+		GP_INC(pool->m.rolled_back);
 	op->counted = true;
 	gp_pool_invalidate(pool, e, "connection lost during govpool_run");
 	op->phase = PH_CHECKIN;
@@ -893,7 +899,7 @@ static void
 session_failed(govpool_op *op, const char *why)
 {
 	op->session->state = GP_SESSION_FAILED;
-	GP_INC(op->pool->rolled_back);
+	GP_INC(op->pool->m.rolled_back);
 	if (why)
 		gp_pool_invalidate(op->pool, op->entry, why);
 }
@@ -912,7 +918,7 @@ exec_done(govpool_op *op)
 	{
 		case GB_OK:
 			if (op->sql)
-				gp_query_done(pool, op->start_ns);
+				gp_metrics_query(&pool->m, op->start_ns);
 			if (!prelude && PQtransactionStatus(e->conn) == PQTRANS_IDLE)
 			{
 				/* the statement itself ended the governed transaction */
@@ -970,7 +976,7 @@ commit_send(govpool_op *op)
 	}
 	if (s->state == GP_SESSION_QUEUED)
 	{
-		GP_INC(op->pool->committed);	/* nothing was sent: nothing to commit */
+		GP_INC(op->pool->m.committed);	/* nothing was sent: nothing to commit */
 		op->phase = PH_CHECKIN;
 		return CONTINUE;
 	}
@@ -993,16 +999,16 @@ commit_done(govpool_op *op)
 		gp_error_from_result(&op->err, r, "COMMIT");
 		note_timeout(pool, &op->err);
 		op->err.kind = GOVPOOL_ERR_QUERY;
-		GP_INC(pool->rolled_back);
+		GP_INC(pool->m.rolled_back);
 	}
 	else if (strcmp(PQcmdStatus(r), "ROLLBACK") == 0)
 	{
 		gp_error_set(&op->err, GOVPOOL_ERR_ROLLED_BACK,
 					 "not committed: the transaction had failed, the server rolled it back");
-		GP_INC(pool->rolled_back);
+		GP_INC(pool->m.rolled_back);
 	}
 	else
-		GP_INC(pool->committed);
+		GP_INC(pool->m.committed);
 	clear_results(b, -1);
 	op->phase = PH_CHECKIN;
 	return CONTINUE;
@@ -1015,7 +1021,7 @@ rollback_send(govpool_op *op)
 	gp_entry   *e = op->entry;
 
 	if (s->state != GP_SESSION_FAILED)
-		GP_INC(op->pool->rolled_back);
+		GP_INC(op->pool->m.rolled_back);
 	op->phase = PH_CHECKIN;
 	if (s->state == GP_SESSION_OPEN)
 	{
@@ -1180,7 +1186,7 @@ checkin_finish(govpool_op *op)
 	if (pool->cfg.pool_recycle_ms > 0 &&
 		(now - e->created_ns) / 1000000 >= pool->cfg.pool_recycle_ms)
 	{
-		GP_INC(pool->recycled);
+		GP_INC(pool->m.recycled);
 		gp_entry_close(e);
 		gp_bag_remove(&pool->bag, e);
 		return finish(op);
@@ -1461,7 +1467,7 @@ govpool_op_cancel(govpool_op *op)
 		if (op->session->state != GP_SESSION_FAILED)
 		{
 			op->session->state = GP_SESSION_FAILED;
-			GP_INC(pool->rolled_back);
+			GP_INC(pool->m.rolled_back);
 		}
 		if (op->entry)
 			gp_pool_invalidate(pool, op->entry, "operation cancelled");
@@ -1471,7 +1477,7 @@ govpool_op_cancel(govpool_op *op)
 	{
 		if (op->kind == GP_OP_RUN && op->start_ns != 0 && !op->counted &&
 			op->err.kind != GOVPOOL_ERR_COMMIT_UNKNOWN)
-			GP_INC(pool->rolled_back);
+			GP_INC(pool->m.rolled_back);
 		op->counted = true;
 		if (op->entry)
 			drop_entry(op, "operation cancelled");

@@ -152,7 +152,7 @@ gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why)
 {
 	if (e->conn == NULL)
 		return;					/* already dropped */
-	GP_INC(pool->invalidated);
+	GP_INC(pool->m.invalidated);
 	gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connection_invalidated", "reason", why, (char *) NULL);
 	gp_entry_close(e);
 }
@@ -228,7 +228,7 @@ housekeeper_main(void *arg)
 		pthread_mutex_unlock(&pool->bag.lock);
 		for (int i = 0; i < n; i++)
 		{
-			GP_INC(pool->leaks);
+			GP_INC(pool->m.leaks);
 			gp_log(&pool->logger, GOVPOOL_LOG_WARN, "session_leak",
 				   "agent_id", reports[i].agent,
 				   "tenant_id", reports[i].tenant[0] ? reports[i].tenant : NULL,
@@ -333,6 +333,7 @@ govpool_create(const govpool_config *cfg, govpool_error *err)
 	}
 	pool->cfg = *cfg;
 	gp_logger_init(&pool->logger);
+	gp_metrics_init(&pool->m);
 	pool->rand_state = (unsigned int) gp_now_ns() ^ (unsigned int) (uintptr_t) pool;
 	gp_breaker_init(&pool->breaker, cfg->breaker_threshold, cfg->breaker_cooldown_ms);
 	{
@@ -379,6 +380,7 @@ failed_nobag:
 	{
 		free_params(pool);
 		gp_logger_destroy(&pool->logger);
+		gp_metrics_destroy(&pool->m);
 		pthread_cond_destroy(&pool->hk_cond);
 		free(pool);
 		return NULL;
@@ -418,6 +420,7 @@ govpool_destroy(govpool *pool)
 	}
 	free_params(pool);
 	gp_logger_destroy(&pool->logger);
+	gp_metrics_destroy(&pool->m);
 	pthread_cond_destroy(&pool->hk_cond);
 	free(pool);
 }
