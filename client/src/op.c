@@ -813,62 +813,86 @@ error_rollback_done(govpool_op *op)
 	return CONTINUE;
 }
 
+/*
+ * The one failure path of governed statements (run, the prelude, exec):
+ * what the failed batch means for the transaction, the error, the count,
+ * and where the operation goes.  commit_at: index of our COMMIT in the
+ * batch (-1: none sent); named: the batch is BEGIN, set_context, statement
+ * [, COMMIT] (messages name the step); retry_phase: where a retry resumes
+ * when nothing was sent (-1: none); after: the next phase.
+ */
 static int
-run_done(govpool_op *op)
+governed_failure(govpool_op *op, int commit_at, bool named, int retry_phase, int after)
 {
 	govpool    *pool = op->pool;
 	gp_batch   *b = &op->b;
 	gp_entry   *e = op->entry;
-	bool		unknown;
+	const PGresult *failed = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] : NULL;
+	const char *what = named ? step_name(b->failed_at) : NULL;
 
+	if (b->outcome == GB_NOT_SENT && retry_phase >= 0 && !op->retried)
+	{
+		clear_results(b, -1);
+		return reopen(op, retry_phase);
+	}
 	switch (b->outcome)
 	{
 		case GB_OK:
-			gp_metrics_query(&pool->m, op->start_ns);
-			op->result = b->res[2];
-			clear_results(b, 2);
-			GP_INC(pool->m.committed);
-			op->counted = true;
-			op->phase = PH_CHECKIN;
-			return CONTINUE;
 		case GB_SERVER_ERROR:
-			gp_error_from_result(&op->err, b->res[b->failed_at], step_name(b->failed_at));
+			gp_error_from_result(&op->err, failed, what);
 			note_timeout(pool, &op->err);
-			clear_results(b, -1);
-			GP_INC(pool->m.rolled_back);
-			op->counted = true;
-			return error_rollback(op, PH_CHECKIN);
+			break;
 		case GB_NOT_SENT:
-			clear_results(b, -1);
-			if (!op->retried)
-				return reopen(op, PH_RUN_SEND);
 			gp_error_from_conn(&op->err, GOVPOOL_ERR_CONNECTION_LOST, e->conn,
 							   "could not send (nothing was executed)");
 			break;
 		case GB_LOST:
 
 			/*
-			 * An error response for a query before COMMIT means the server
-			 * skipped the rest: not committed.  Otherwise COMMIT may have run.
+			 * An error response for a query before our COMMIT means the
+			 * server skipped the rest: not committed.  Otherwise a COMMIT
+			 * we sent may have run.
 			 */
-			if (b->failed_at >= 0 && b->failed_at < 3 && b->res[b->failed_at] &&
-				PQresultErrorField(b->res[b->failed_at], PG_DIAG_SQLSTATE))
+			if (failed && PQresultErrorField(failed, PG_DIAG_SQLSTATE) &&
+				(commit_at < 0 || b->failed_at < commit_at))
 			{
-				gp_error_from_result(&op->err, b->res[b->failed_at], step_name(b->failed_at));
+				gp_error_from_result(&op->err, failed, what);
 				op->err.kind = GOVPOOL_ERR_CONNECTION_LOST;
 			}
-			else
+			else if (commit_at >= 0)
 				gp_error_from_conn(&op->err, GOVPOOL_ERR_COMMIT_UNKNOWN, e->conn,
 								   "connection lost after COMMIT was sent: outcome unknown, not retried");
+			else
+				gp_error_from_conn(&op->err, GOVPOOL_ERR_CONNECTION_LOST, e->conn, "connection lost");
 			break;
 	}
-	/* connection unusable */
-	unknown = op->err.kind == GOVPOOL_ERR_COMMIT_UNKNOWN;
 	clear_results(b, -1);
-	if (!unknown)
+	if (op->err.kind != GOVPOOL_ERR_COMMIT_UNKNOWN)
 		GP_INC(pool->m.rolled_back);
 	op->counted = true;
-	gp_pool_invalidate(pool, e, "connection lost during govpool_run");
+	if (op->session)
+		op->session->state = GP_SESSION_FAILED;
+	if (b->outcome == GB_SERVER_ERROR)
+		return error_rollback(op, after);
+	gp_pool_invalidate(pool, e, op->session ? "connection lost during a session" :
+					   "connection lost during govpool_run");
+	op->phase = after;
+	return CONTINUE;
+}
+
+static int
+run_done(govpool_op *op)
+{
+	govpool    *pool = op->pool;
+	gp_batch   *b = &op->b;
+
+	if (b->outcome != GB_OK)
+		return governed_failure(op, 3, true, PH_RUN_SEND, PH_CHECKIN);
+	gp_metrics_query(&pool->m, op->start_ns);
+	op->result = b->res[2];
+	clear_results(b, 2);
+	GP_INC(pool->m.committed);
+	op->counted = true;
 	op->phase = PH_CHECKIN;
 	return CONTINUE;
 }
@@ -894,71 +918,33 @@ exec_send(govpool_op *op)
 	return batch(op, 1, false, PH_EXEC_DONE);
 }
 
-/* The session failed: count it once, and drop its connection if why. */
-static void
-session_failed(govpool_op *op, const char *why)
-{
-	op->session->state = GP_SESSION_FAILED;
-	GP_INC(op->pool->m.rolled_back);
-	if (why)
-		gp_pool_invalidate(op->pool, op->entry, why);
-}
-
 static int
 exec_done(govpool_op *op)
 {
 	govpool    *pool = op->pool;
 	gp_batch   *b = &op->b;
 	govpool_session *s = op->session;
-	gp_entry   *e = op->entry;
 	bool		prelude = s->state == GP_SESSION_QUEUED;
 	int			stmt = prelude ? 2 : 0;
 
-	switch (b->outcome)
+	if (b->outcome != GB_OK)
+		return governed_failure(op, -1, prelude, prelude ? PH_EXEC_SEND : -1, PH_FINISHED);
+	if (op->sql)
+		gp_metrics_query(&pool->m, op->start_ns);
+	if (!prelude && PQtransactionStatus(op->entry->conn) == PQTRANS_IDLE)
 	{
-		case GB_OK:
-			if (op->sql)
-				gp_metrics_query(&pool->m, op->start_ns);
-			if (!prelude && PQtransactionStatus(e->conn) == PQTRANS_IDLE)
-			{
-				/* the statement itself ended the governed transaction */
-				clear_results(b, -1);
-				gp_error_set(&op->err, GOVPOOL_ERR_MISUSE,
-							 "the statement ended the session's transaction; use govpool_commit/govpool_rollback");
-				session_failed(op, NULL);
-				return finish(op);
-			}
-			s->state = GP_SESSION_OPEN;
-			if (op->sql)
-				op->result = b->res[stmt];
-			clear_results(b, op->sql ? stmt : -1);
-			return finish(op);
-		case GB_SERVER_ERROR:
-			gp_error_from_result(&op->err, b->res[b->failed_at],
-								 prelude ? step_name(b->failed_at) : NULL);
-			note_timeout(pool, &op->err);
-			clear_results(b, -1);
-			session_failed(op, NULL);
-			return error_rollback(op, PH_FINISHED);
-		case GB_NOT_SENT:
-			if (prelude && !op->retried)
-			{
-				clear_results(b, -1);
-				return reopen(op, PH_EXEC_SEND);
-			}
-			/* FALLTHROUGH */
-		case GB_LOST:
-			if (b->failed_at >= 0 && b->failed_at < b->n && b->res[b->failed_at] &&
-				PQresultErrorField(b->res[b->failed_at], PG_DIAG_SQLSTATE))
-				gp_error_from_result(&op->err, b->res[b->failed_at],
-									 prelude ? step_name(b->failed_at) : NULL);
-			else
-				gp_error_from_conn(&op->err, GOVPOOL_ERR_CONNECTION_LOST, e->conn, "connection lost");
-			op->err.kind = GOVPOOL_ERR_CONNECTION_LOST;
-			clear_results(b, -1);
-			session_failed(op, "connection lost during a session");
-			return finish(op);
+		/* the statement itself ended the governed transaction */
+		clear_results(b, -1);
+		gp_error_set(&op->err, GOVPOOL_ERR_MISUSE,
+					 "the statement ended the session's transaction; use govpool_commit/govpool_rollback");
+		s->state = GP_SESSION_FAILED;
+		GP_INC(pool->m.rolled_back);
+		return finish(op);
 	}
+	s->state = GP_SESSION_OPEN;
+	if (op->sql)
+		op->result = b->res[stmt];
+	clear_results(b, op->sql ? stmt : -1);
 	return finish(op);
 }
 
