@@ -159,7 +159,11 @@ typedef struct govpool_context
  */
 extern govpool *govpool_create(const govpool_config *cfg, govpool_error *err);
 
-/* Closes every idle connection and frees the pool.  No session may be open. */
+/*
+ * Closes every idle connection and frees the pool.  No session may be open
+ * and no non-blocking operation may be running (finish, cancel or destroy
+ * them first).
+ */
 extern void govpool_destroy(govpool *pool);
 
 /* ---- Sessions ---- */
