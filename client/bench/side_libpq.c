@@ -8,6 +8,8 @@
  *
  *	  gov-run       govpool_run: the four statements in one pipeline, one round trip
  *	  gov-session   govpool_begin / govpool_exec / govpool_commit: two round trips
+ *	  gov-async     govpool_run_start driven from ONE thread by an epoll loop,
+ *	                -c N operations in flight (no thread per request)
  *	  raw-pipe      one dedicated connection per client, the four statements in
  *	                one libpq pipeline with one sync (the floor)
  *	  raw-naive     one dedicated connection per client, one PQexecParams per
@@ -26,8 +28,10 @@
  *	  last line is
  *	    summary: stack=... workload=... clients=N seconds=S tx=N errors=N tps=N p50_ms=N p99_ms=N
  */
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,10 +51,11 @@ typedef enum stack
 	GOV_SESSION,
 	RAW_PIPE,
 	RAW_NAIVE,
-	RAW_CONNECT
+	RAW_CONNECT,
+	GOV_ASYNC
 } stack;
 
-static const char *const stack_names[] = {"gov-run", "gov-session", "raw-pipe", "raw-naive", "raw-connect"};
+static const char *const stack_names[] = {"gov-run", "gov-session", "raw-pipe", "raw-naive", "raw-connect", "gov-async"};
 static const char *const set_ctx = "SELECT governance.set_context($1, $2, $3, true)";
 
 /* ---- set once before the threads start ---- */
@@ -74,6 +79,12 @@ typedef struct worker
 				cap;
 	long		errors;
 	char		last_error[GOVPOOL_MESSAGE_MAX];
+	/* gov-async: one operation in flight per worker, all in one thread */
+	govpool_op *op;
+	double		t0;
+	int			fd;
+	bool		ready;
+	struct worker *next_ready;
 } worker;
 
 static double
@@ -207,6 +218,7 @@ run(void *arg)
 		{
 			case GOV_RUN:
 			case GOV_SESSION:
+			case GOV_ASYNC:		/* not run by threads */
 				good = tx_gov(w, &ctx, pk, p);
 				break;
 			case RAW_PIPE:
@@ -296,10 +308,174 @@ prewarm(int k)
 	free(held);
 }
 
+/* ---- gov-async: one thread, one epoll set, N operations in flight ---- */
+
+static worker *ready_head;
+static worker **fd_owner;
+static int	fd_cap;
+
+static void
+make_ready(worker *w)
+{
+	if (!w->ready)
+	{
+		w->ready = true;
+		w->next_ready = ready_head;
+		ready_head = w;
+	}
+}
+
+static void
+on_wake(govpool_op *op, void *ud)
+{
+	(void) op;
+	make_ready(ud);
+}
+
+/* (Re)register w's socket; a closed fd number may already be another's. */
+static void
+watch(int ep, worker *w, const govpool_wait *gw)
+{
+	struct epoll_event ev = {0};
+	int			fd = gw ? gw->fd : -1;
+
+	if (w->fd >= 0 && w->fd != fd)
+	{
+		if (fd_owner[w->fd] == w)
+		{
+			(void) epoll_ctl(ep, EPOLL_CTL_DEL, w->fd, NULL);
+			fd_owner[w->fd] = NULL;
+		}
+		w->fd = -1;
+	}
+	if (fd < 0 || fd >= fd_cap)
+		return;
+	ev.events = (gw->want_read ? EPOLLIN : 0) | (gw->want_write ? EPOLLOUT : 0);
+	ev.data.ptr = w;
+	if (epoll_ctl(ep, w->fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
+		(void) epoll_ctl(ep, errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+	w->fd = fd;
+	fd_owner[fd] = w;
+}
+
+static void
+async_start(worker *w)
+{
+	char		agent[32],
+				corr[48],
+				id[16];
+	const char *p[1] = {id};
+	govpool_context ctx = {agent, "bench", corr};
+
+	snprintf(agent, sizeof(agent), "bench-%d", w->id);
+	snprintf(corr, sizeof(corr), "req-%d-%lu", w->id, ++w->seq);
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 7;
+	w->rng ^= w->rng << 17;
+	snprintf(id, sizeof(id), "%d", (int) (w->rng % PK_ROWS) + 1);
+	w->t0 = now_s();
+	govpool_run_start(w->op, &ctx, stmt, pk, p);	/* arguments are copied */
+}
+
+static void
+async_done(worker *w, govpool_poll p)
+{
+	PGresult   *r = govpool_op_result(w->op);
+	bool		good = p == GOVPOOL_POLL_OK && r && PQntuples(r) == 1;
+	double		t1 = now_s();
+
+	PQclear(r);
+	if (!good)
+	{
+		w->errors++;
+		snprintf(w->last_error, sizeof(w->last_error), "%s", govpool_op_error(w->op)->message);
+		return;
+	}
+	if (t1 < measure_from || t1 >= measure_to)
+		return;
+	if (w->n == w->cap)
+	{
+		size_t		cap = w->cap ? w->cap * 2 : 1024;
+		double	   *lat = realloc(w->lat, cap * sizeof(double));
+
+		if (lat == NULL)
+			return;
+		w->lat = lat;
+		w->cap = cap;
+	}
+	w->lat[w->n++] = (t1 - w->t0) * 1e3;
+}
+
+static void
+async_loop(worker *ws, int n)
+{
+	int			ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event *ev = calloc(n, sizeof(*ev));
+	int			active = n;
+
+	fd_cap = 1 << 16;
+	fd_owner = calloc(fd_cap, sizeof(*fd_owner));
+	if (ep < 0 || ev == NULL || fd_owner == NULL)
+		exit(1);
+	for (int i = 0; i < n; i++)
+	{
+		ws[i].fd = -1;
+		ws[i].op = govpool_op_create(pool);
+		if (ws[i].op == NULL)
+			exit(1);
+		govpool_op_set_wake(ws[i].op, on_wake, &ws[i]);
+		async_start(&ws[i]);
+		make_ready(&ws[i]);
+	}
+	while (active > 0)
+	{
+		int			got;
+
+		while (ready_head)
+		{
+			worker	   *w = ready_head;
+
+			ready_head = w->next_ready;
+			w->ready = false;
+			for (;;)
+			{
+				govpool_wait gw;
+				govpool_poll p = govpool_op_poll(w->op, &gw);
+
+				if (p != GOVPOOL_POLL_OK && p != GOVPOOL_POLL_FAILED)
+				{
+					watch(ep, w, &gw);
+					break;
+				}
+				async_done(w, p);
+				if (now_s() >= measure_to)
+				{
+					watch(ep, w, NULL);
+					active--;
+					break;
+				}
+				async_start(w);
+			}
+		}
+		if (active == 0)
+			break;
+		got = epoll_wait(ep, ev, n, 100);
+		for (int i = 0; i < got; i++)
+			make_ready(ev[i].data.ptr);
+		if (got == 0)			/* deadlines (queue timeout, connect): poll everyone */
+			for (int i = 0; i < n; i++)
+				make_ready(&ws[i]);
+	}
+	for (int i = 0; i < n; i++)
+		govpool_op_destroy(ws[i].op);
+	free(ev);
+	free(fd_owner);
+}
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|raw-pipe|raw-naive|raw-connect\n"
+	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|gov-async|raw-pipe|raw-naive|raw-connect\n"
 			"                  [--workload select1|pk] [-c CLIENTS] [-T SECONDS] [-W WARMUP] [--url URL]\n");
 	exit(2);
 }
@@ -356,7 +532,7 @@ main(int argc, char **argv)
 	w = calloc(clients, sizeof(*w));
 	if (w == NULL)
 		return 1;
-	if (which == GOV_RUN || which == GOV_SESSION)
+	if (which == GOV_RUN || which == GOV_SESSION || which == GOV_ASYNC)
 	{
 		govpool_error err;
 
@@ -392,10 +568,18 @@ main(int argc, char **argv)
 	{
 		w[i].id = i;
 		w[i].rng = 0x9E3779B97F4A7C15ull * (uint64_t) (i + 1) ^ (uint64_t) (start * 1e6);
-		pthread_create(&w[i].th, NULL, run, &w[i]);
+		if (which != GOV_ASYNC)
+			pthread_create(&w[i].th, NULL, run, &w[i]);
 	}
-	for (int i = 0; i < clients; i++)
-		pthread_join(w[i].th, NULL);
+	if (which == GOV_ASYNC)
+	{
+		async_loop(w, clients);
+		printf("async: in_flight=%d threads=1 bytes_per_request=%zu (govpool_op) + arguments\n",
+			   clients, govpool_op_size());
+	}
+	else
+		for (int i = 0; i < clients; i++)
+			pthread_join(w[i].th, NULL);
 
 	for (int i = 0; i < clients; i++)
 	{

@@ -159,7 +159,11 @@ typedef struct govpool_context
  */
 extern govpool *govpool_create(const govpool_config *cfg, govpool_error *err);
 
-/* Closes every idle connection and frees the pool.  No session may be open. */
+/*
+ * Closes every idle connection and frees the pool.  No session may be open
+ * and no non-blocking operation may be running (finish, cancel or destroy
+ * them first).
+ */
 extern void govpool_destroy(govpool *pool);
 
 /* ---- Sessions ---- */
@@ -213,6 +217,144 @@ extern void govpool_rollback(govpool_session *s);
 extern PGresult *govpool_run(govpool *pool, const govpool_context *ctx,
 							 const char *sql, int nparams,
 							 const char *const *params, govpool_error *err);
+
+/* ---- Non-blocking operations (for event loops) ----
+ *
+ * Every blocking call above has a non-blocking pair that an event loop
+ * drives, in the tradition of PQconnectStart/PQconnectPoll:
+ *
+ *	  govpool_run          govpool_run_start
+ *	  govpool_begin        govpool_begin_start    (then govpool_op_session)
+ *	  govpool_exec         govpool_exec_start
+ *	  govpool_commit       govpool_commit_start
+ *	  govpool_rollback     govpool_rollback_start
+ *	  govpool_health       govpool_health_start
+ *
+ * The blocking calls are loops over these same operations: there is one
+ * implementation of a session's protocol.
+ *
+ *	  govpool_op *op = govpool_op_create(pool);          (NULL only on OOM)
+ *	  govpool_op_set_wake(op, on_wake, me);              (for queued checkouts)
+ *	  govpool_run_start(op, &ctx, "SELECT 1", 0, NULL);
+ *	  for (;;) {
+ *	      govpool_wait w;
+ *	      govpool_poll p = govpool_op_poll(op, &w);
+ *	      if (p == GOVPOOL_POLL_OK || p == GOVPOOL_POLL_FAILED) break;
+ *	      ... wait for w.fd (read/write), the wake callback, or w.deadline_ns ...
+ *	  }
+ *	  PGresult *r = govpool_op_result(op);               (or govpool_op_error(op))
+ *	  govpool_op_destroy(op);
+ *
+ * govpool_op_poll does everything that can be done without blocking and
+ * says what to wait for next; calling it early (spuriously) is harmless.
+ * The socket can change from one step to the next (while connecting,
+ * and when a broken connection is replaced): re-read w.fd every time.
+ * Deadlines are CLOCK_MONOTONIC nanoseconds (govpool_now_ns).
+ *
+ * Starting never blocks and does no network work; the first poll does.
+ * Two things are outside libpq's non-blocking reach and may block briefly
+ * in a poll: resolving a host name (use hostaddr= to avoid it) and the
+ * TLS handshake's first step.
+ *
+ * Waiting for a connection costs no thread: a checkout that finds the pool
+ * exhausted queues the operation (FIFO, as in the blocking calls) and
+ * polls GOVPOOL_POLL_WAITING until the pool hands it a connection, which
+ * calls the wake callback, or until the pool timeout (w.deadline_ns).
+ *
+ * An operation belongs to one thread at a time; different operations on
+ * one pool may run in any threads.  An operation object is reusable: start
+ * the next operation once the previous one finished.
+ */
+typedef struct govpool_op govpool_op;
+
+typedef enum govpool_poll
+{
+	GOVPOOL_POLL_READING = 0,	/* poll again when w.fd is readable (or at the deadline) */
+	GOVPOOL_POLL_WRITING,		/* ... when w.fd is writable or readable (or at the deadline) */
+	GOVPOOL_POLL_WAITING,		/* queued for a connection: poll again after the wake
+								 * callback ran (or at the deadline) */
+	GOVPOOL_POLL_TIMER,			/* poll again at the deadline (connect back-off) */
+	GOVPOOL_POLL_OK,			/* finished: take the outcome */
+	GOVPOOL_POLL_FAILED			/* finished with an error: govpool_op_error() */
+} govpool_poll;
+
+typedef struct govpool_wait
+{
+	int			fd;				/* socket to watch, -1 when none */
+	bool		want_read;
+	bool		want_write;
+	int64_t		deadline_ns;	/* poll again by then (CLOCK_MONOTONIC ns); -1 = none */
+} govpool_wait;
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every deadline. */
+extern int64_t govpool_now_ns(void);
+
+/* Milliseconds from now until w's deadline (>= 0), or -1: for poll()/epoll_wait(). */
+extern int	govpool_wait_timeout_ms(const govpool_wait *w);
+
+/* A reusable operation handle.  NULL only when out of memory. */
+extern govpool_op *govpool_op_create(govpool *pool);
+
+/* Bytes of one handle (what a queued request costs, besides its copied arguments). */
+extern size_t govpool_op_size(void);
+
+/* Cancels what is still in flight (see govpool_op_cancel), then frees. */
+extern void govpool_op_destroy(govpool_op *op);
+
+/*
+ * Called when a queued checkout has been handed a connection (or the pool
+ * closes): poll the operation again soon.  Runs in the thread that gave the
+ * connection back (maybe another one), with a pool lock held: it must not
+ * call any govpool function; make a note (queue the op, write an eventfd,
+ * loop.call_soon_threadsafe) and return.
+ */
+typedef void (*govpool_wake_fn) (govpool_op *op, void *userdata);
+extern void govpool_op_set_wake(govpool_op *op, govpool_wake_fn fn, void *userdata);
+
+/*
+ * Starting an operation: GOVPOOL_OK, or GOVPOOL_ERR_MISUSE (bad arguments,
+ * operation still running) / GOVPOOL_ERR_OOM, also in govpool_op_error;
+ * then the operation is finished (polls GOVPOOL_POLL_FAILED).  The
+ * arguments are copied: they need not outlive the call.
+ */
+extern govpool_status govpool_run_start(govpool_op *op, const govpool_context *ctx,
+										const char *sql, int nparams,
+										const char *const *params);
+#define govpool_begin_start(op, ctx, timeout_ms) \
+	govpool_begin_start_at((op), (ctx), (timeout_ms), __FILE__, __LINE__)
+extern govpool_status govpool_begin_start_at(govpool_op *op, const govpool_context *ctx,
+											 int timeout_ms, const char *file, int line);
+extern govpool_status govpool_exec_start(govpool_op *op, govpool_session *s, const char *sql,
+										 int nparams, const char *const *params);
+extern govpool_status govpool_commit_start(govpool_op *op, govpool_session *s);
+extern govpool_status govpool_rollback_start(govpool_op *op, govpool_session *s);
+extern govpool_status govpool_health_start(govpool_op *op);
+
+/* One step: all the work possible without blocking; fills *w (may be NULL when done). */
+extern govpool_poll govpool_op_poll(govpool_op *op, govpool_wait *w);
+
+/*
+ * Abandon the operation at whatever step it is; never blocks.  A queued
+ * checkout leaves the queue (a connection granted meanwhile goes to the
+ * next in line).  A connection with anything in flight is closed, never
+ * returned to the pool in an unknown state: the server rolls back what it
+ * had not committed.  A cancelled exec leaves its session rolled back (end
+ * it with rollback); a cancelled commit or rollback ends the session; a
+ * COMMIT cancelled after it was sent reports GOVPOOL_ERR_COMMIT_UNKNOWN.
+ * The operation then reports GOVPOOL_POLL_FAILED with a message starting
+ * "cancelled" and the status GOVPOOL_ERR_CONNECTION_LOST (nothing was
+ * committed), or GOVPOOL_ERR_COMMIT_UNKNOWN (a COMMIT was in flight).  A
+ * finished operation is left as it is.
+ */
+extern void govpool_op_cancel(govpool_op *op);
+
+/* The outcome of a finished operation. */
+extern govpool_status govpool_op_status(const govpool_op *op);
+extern const govpool_error *govpool_op_error(const govpool_op *op);
+/* run / exec: the statement's result, once; the caller PQclear()s it. */
+extern PGresult *govpool_op_result(govpool_op *op);
+/* begin: the session, now the caller's (end it with commit or rollback). */
+extern govpool_session *govpool_op_session(const govpool_op *op);
 
 /* ---- Health, stats, logs ---- */
 

@@ -7,6 +7,9 @@
  * under bag->lock.  The connection inside an entry belongs to whoever
  * borrowed the slot and is never touched here.
  *
+ * The bag counts nothing: what a borrow cost (waits, timeouts) is recorded
+ * by its caller in the pool's metrics (stats.c).
+ *
  * Fairness: a caller that finds no idle connection and no free slot queues
  * a waiter with its own condition variable.  Giving back hands the entry
  * straight to the first waiter (or, when the connection is gone, hands it
@@ -62,20 +65,15 @@ n_open(const gp_bag *bag)
 	return bag->n_idle + bag->n_in_use + bag->n_opening;
 }
 
-gp_borrow_result
-gp_bag_borrow(gp_bag *bag, int64_t deadline_ns, gp_entry **out)
+/*
+ * Under the lock: take an idle entry or a free slot, or NULL.  A free slot
+ * is only taken when nobody queues before us (FIFO).
+ */
+static gp_borrow_result
+take_now(gp_bag *bag, gp_entry **out)
 {
-	gp_waiter	w;
 	gp_entry   *e;
-	int64_t		start = 0;
-	gp_borrow_result result;
 
-	pthread_mutex_lock(&bag->lock);
-	if (bag->closed)
-	{
-		pthread_mutex_unlock(&bag->lock);
-		return GP_BORROW_CLOSED;
-	}
 	if (bag->idle)
 	{
 		e = bag->idle;
@@ -84,8 +82,6 @@ gp_bag_borrow(gp_bag *bag, int64_t deadline_ns, gp_entry **out)
 		bag->n_idle--;
 		e->state = GP_SLOT_IN_USE;
 		bag->n_in_use++;
-		gp_hist_add(&bag->wait_hist, 0);
-		pthread_mutex_unlock(&bag->lock);
 		*out = e;
 		return GP_BORROW_IDLE;
 	}
@@ -94,81 +90,168 @@ gp_bag_borrow(gp_bag *bag, int64_t deadline_ns, gp_entry **out)
 		e = find_empty(bag);
 		e->state = GP_SLOT_OPENING;
 		bag->n_opening++;
-		gp_hist_add(&bag->wait_hist, 0);
-		pthread_mutex_unlock(&bag->lock);
 		*out = e;
 		return GP_BORROW_OPEN;
 	}
+	return GP_BORROW_QUEUED;
+}
 
-	/* exhausted: queue up, or give up at once */
-	bag->exhaustion_events++;
-	start = gp_now_ns();
-	if (deadline_ns < 0 || deadline_ns <= start)
+/* Under the lock: unlink w from the FIFO (it must be queued). */
+static void
+unlink_waiter(gp_bag *bag, gp_waiter *w)
+{
+	gp_waiter **pp = &bag->wait_head;
+	gp_waiter  *prev = NULL;
+
+	while (*pp != w)
 	{
-		bag->timeouts++;
-		gp_hist_add(&bag->wait_hist, 0);
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = w->next;
+	if (bag->wait_tail == w)
+		bag->wait_tail = prev;
+	bag->n_waiters--;
+	w->queued = false;
+}
+
+gp_borrow_result
+gp_bag_try_borrow(gp_bag *bag, gp_waiter *w, int64_t deadline_ns, gp_entry **out)
+{
+	gp_borrow_result r;
+	int64_t		now;
+
+	pthread_mutex_lock(&bag->lock);
+	if (bag->closed)
+	{
+		pthread_mutex_unlock(&bag->lock);
+		return GP_BORROW_CLOSED;
+	}
+	r = take_now(bag, out);
+	if (r != GP_BORROW_QUEUED)
+	{
+		pthread_mutex_unlock(&bag->lock);
+		return r;
+	}
+	/* exhausted: queue up, or give up at once */
+	now = gp_now_ns();
+	if (w == NULL || deadline_ns < 0 || deadline_ns <= now)
+	{
 		pthread_mutex_unlock(&bag->lock);
 		return GP_BORROW_TIMEOUT;
 	}
+	w->granted = NULL;
+	w->done = false;
+	w->queued = true;
+	w->next = NULL;
+	w->since_ns = now;
+	if (bag->wait_tail)
+		bag->wait_tail->next = w;
+	else
+		bag->wait_head = w;
+	bag->wait_tail = w;
+	bag->n_waiters++;
+	pthread_mutex_unlock(&bag->lock);
+	return GP_BORROW_QUEUED;
+}
+
+/* Under the lock: the outcome of a queued waiter at now_ns. */
+static gp_borrow_result
+check_waiter(gp_bag *bag, gp_waiter *w, int64_t now_ns, int64_t deadline_ns, gp_entry **out)
+{
+	gp_borrow_result r;
+
+	if (w->done)
+	{
+		*out = w->granted;
+		w->done = false;
+		r = w->granted->state == GP_SLOT_OPENING ? GP_BORROW_OPEN : GP_BORROW_IDLE;
+	}
+	else if (bag->closed || now_ns >= deadline_ns)
+	{
+		unlink_waiter(bag, w);
+		r = bag->closed ? GP_BORROW_CLOSED : GP_BORROW_TIMEOUT;
+	}
+	else
+		return GP_BORROW_QUEUED;
+	return r;
+}
+
+gp_borrow_result
+gp_bag_check_wait(gp_bag *bag, gp_waiter *w, int64_t deadline_ns, gp_entry **out)
+{
+	gp_borrow_result r;
+
+	pthread_mutex_lock(&bag->lock);
+	r = check_waiter(bag, w, gp_now_ns(), deadline_ns, out);
+	pthread_mutex_unlock(&bag->lock);
+	return r;
+}
+
+gp_borrow_result
+gp_bag_wait(gp_bag *bag, gp_waiter *w, int64_t deadline_ns, gp_entry **out)
+{
+	gp_borrow_result r;
+
+	pthread_mutex_lock(&bag->lock);
+	for (;;)
+	{
+		struct timespec ts;
+
+		r = check_waiter(bag, w, gp_now_ns(), deadline_ns, out);
+		if (r != GP_BORROW_QUEUED)
+			break;
+		ts.tv_sec = deadline_ns / 1000000000;
+		ts.tv_nsec = deadline_ns % 1000000000;
+		pthread_cond_timedwait(w->cond, &bag->lock, &ts);
+	}
+	pthread_mutex_unlock(&bag->lock);
+	return r;
+}
+
+gp_entry *
+gp_bag_abandon(gp_bag *bag, gp_waiter *w)
+{
+	gp_entry   *granted = NULL;
+
+	pthread_mutex_lock(&bag->lock);
+	if (w->done)
+	{
+		granted = w->granted;
+		w->done = false;
+	}
+	else if (w->queued)
+		unlink_waiter(bag, w);
+	pthread_mutex_unlock(&bag->lock);
+	return granted;
+}
+
+gp_borrow_result
+gp_bag_borrow(gp_bag *bag, int64_t deadline_ns, gp_entry **out)
+{
+	gp_waiter	w;
+	pthread_cond_t cond;
+	gp_borrow_result r;
+
+	memset(&w, 0, sizeof(w));
+	r = gp_bag_try_borrow(bag, &w, deadline_ns, out);
+	if (r != GP_BORROW_QUEUED)
+		return r;
+	/* queued: w is linked, but nobody signals before w.cond is set (lock) */
 	{
 		pthread_condattr_t attr;
 
 		pthread_condattr_init(&attr);
 		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-		pthread_cond_init(&w.cond, &attr);
+		pthread_cond_init(&cond, &attr);
 		pthread_condattr_destroy(&attr);
 	}
-	w.granted = NULL;
-	w.done = false;
-	w.next = NULL;
-	if (bag->wait_tail)
-		bag->wait_tail->next = &w;
-	else
-		bag->wait_head = &w;
-	bag->wait_tail = &w;
-	bag->n_waiters++;
-
-	while (!w.done && !bag->closed)
-	{
-		struct timespec ts;
-
-		ts.tv_sec = deadline_ns / 1000000000;
-		ts.tv_nsec = deadline_ns % 1000000000;
-		if (pthread_cond_timedwait(&w.cond, &bag->lock, &ts) == ETIMEDOUT && !w.done)
-			break;
-	}
-	if (w.done)
-	{
-		*out = w.granted;
-		result = w.granted->state == GP_SLOT_OPENING ? GP_BORROW_OPEN : GP_BORROW_IDLE;
-	}
-	else
-	{
-		/* timed out or closed: leave the queue */
-		gp_waiter **pp = &bag->wait_head;
-		gp_waiter  *prev = NULL;
-
-		while (*pp != &w)
-		{
-			prev = *pp;
-			pp = &(*pp)->next;
-		}
-		*pp = w.next;
-		if (bag->wait_tail == &w)
-			bag->wait_tail = prev;
-		bag->n_waiters--;
-		if (bag->closed)
-			result = GP_BORROW_CLOSED;
-		else
-		{
-			bag->timeouts++;
-			result = GP_BORROW_TIMEOUT;
-		}
-	}
-	gp_hist_add(&bag->wait_hist, gp_now_ns() - start);
+	pthread_mutex_lock(&bag->lock);
+	w.cond = &cond;
 	pthread_mutex_unlock(&bag->lock);
-	pthread_cond_destroy(&w.cond);
-	return result;
+	r = gp_bag_wait(bag, &w, deadline_ns, out);
+	pthread_cond_destroy(&cond);
+	return r;
 }
 
 /* Under the lock: pop the first waiter, or NULL. */
@@ -183,8 +266,24 @@ pop_waiter(gp_bag *bag)
 		if (bag->wait_head == NULL)
 			bag->wait_tail = NULL;
 		bag->n_waiters--;
+		w->queued = false;
 	}
 	return w;
+}
+
+/*
+ * Under the lock: tell a popped waiter it has been granted w->granted.  A
+ * blocked thread is signalled; a non-blocking operation's wake callback is
+ * called (with the lock held: it may only take note, see govpool.h).
+ */
+static void
+grant(gp_waiter *w)
+{
+	w->done = true;
+	if (w->cond)
+		pthread_cond_signal(w->cond);
+	else if (w->wake)
+		w->wake(w->wake_arg);
 }
 
 bool
@@ -198,8 +297,7 @@ gp_bag_give_back(gp_bag *bag, gp_entry *e)
 	{
 		/* stays IN_USE: ownership moves to the waiter */
 		w->granted = e;
-		w->done = true;
-		pthread_cond_signal(&w->cond);
+		grant(w);
 		pthread_mutex_unlock(&bag->lock);
 		return true;
 	}
@@ -234,8 +332,7 @@ gp_bag_remove(gp_bag *bag, gp_entry *e)
 		e->state = GP_SLOT_OPENING;
 		bag->n_opening++;
 		w->granted = e;
-		w->done = true;
-		pthread_cond_signal(&w->cond);
+		grant(w);
 	}
 	else
 		e->state = GP_SLOT_EMPTY;

@@ -1,7 +1,8 @@
 /*
  * entry.c
- *	  One pooled connection: opening it, closing it, and telling whether an
- *	  idle one is still alive.
+ *	  One pooled connection: preparing a new one, closing it, and telling
+ *	  whether an idle one is still alive.  (Connecting is a step of the
+ *	  operation state machine, op.c.)
  *
  * An entry is owned by whoever holds its slot (see bag.c); nothing here
  * takes a lock.
@@ -29,26 +30,11 @@ notice_to_log(void *arg, const char *message)
 	gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "notice", "message", msg, (char *) NULL);
 }
 
-PGconn *
-gp_entry_connect(govpool *pool, govpool_error *err)
+void
+gp_entry_opened(govpool *pool, PGconn *conn)
 {
-	PGconn	   *conn = PQconnectdbParams(pool->kw, pool->val, 0);
-
-	if (conn == NULL)
-	{
-		gp_error_set(err, GOVPOOL_ERR_OOM, "out of memory opening a connection");
-		return NULL;
-	}
-	if (PQstatus(conn) != CONNECTION_OK)
-	{
-		gp_error_from_conn(err, GOVPOOL_ERR_CONNECT, conn, "connection failed");
-		if (err)
-			gp_redact(err->message, sizeof(err->message), pool->password);
-		PQfinish(conn);
-		return NULL;
-	}
 	PQsetNoticeProcessor(conn, notice_to_log, pool);
-	return conn;
+	(void) PQsetnonblocking(conn, 1);
 }
 
 void
@@ -112,19 +98,4 @@ gp_entry_liveness(gp_entry *e)
 			PQfreemem(n);
 	}
 	return GP_ALIVE;
-}
-
-bool
-gp_entry_ping(gp_entry *e)
-{
-	PGresult   *r;
-	bool		ok;
-
-	if (e->conn == NULL || PQstatus(e->conn) != CONNECTION_OK)
-		return false;
-	r = PQexec(e->conn, "SELECT 1");
-	ok = PQresultStatus(r) == PGRES_TUPLES_OK &&
-		PQtransactionStatus(e->conn) == PQTRANS_IDLE;
-	PQclear(r);
-	return ok;
 }

@@ -75,7 +75,7 @@ extern bool gp_breaker_failure(gp_breaker *b, int64_t now_ns);
 /* Milliseconds until a probe is admitted (0 unless open). */
 extern int64_t gp_breaker_retry_in_ms(const gp_breaker *b, int64_t now_ns);
 
-/* ---- Wait-time histogram (stats.c); caller holds the pool lock ---- */
+/* ---- Wait-time histogram (stats.c); the caller serializes ---- */
 #define GP_HIST_BUCKETS 64
 typedef struct gp_hist
 {
@@ -85,6 +85,43 @@ typedef struct gp_hist
 
 extern void gp_hist_add(gp_hist *h, int64_t ns);
 extern double gp_hist_quantile_us(const gp_hist *h, double q);
+
+/*
+ * ---- Metrics (stats.c): what the pool counts, apart from the bag ----
+ * Counters are relaxed atomics (GP_INC/GP_LOAD, any thread, no lock); the
+ * two histograms change under their own lock.  A stats snapshot reads them
+ * together with the bag's current counts.
+ */
+typedef struct gp_metrics
+{
+	pthread_mutex_t lock;		/* the histograms */
+	gp_hist		acquire_wait;	/* checkout waits */
+	gp_hist		query;			/* statement round trips */
+	uint64_t	acquires;
+	uint64_t	timeouts;
+	uint64_t	exhaustion_events;
+	uint64_t	connects;
+	uint64_t	connect_failures;
+	uint64_t	invalidated;
+	uint64_t	recycled;
+	uint64_t	begun;
+	uint64_t	committed;
+	uint64_t	rolled_back;
+	uint64_t	retries;
+	uint64_t	leaks;
+} gp_metrics;
+
+extern void gp_metrics_init(gp_metrics *m);
+extern void gp_metrics_destroy(gp_metrics *m);
+/* A checkout's wait (0 when it did not wait); timed_out counts a timeout. */
+extern void gp_metrics_wait(gp_metrics *m, int64_t ns, bool timed_out);
+/* A statement round trip that started at start_ns. */
+extern void gp_metrics_query(gp_metrics *m, int64_t start_ns);
+/*
+ * The report_pool_stats() fields of a snapshot, as JSON members without
+ * braces (one table in stats.c drives JSON, Prometheus and this).
+ */
+extern int	gp_stats_report_members(const govpool_stats *s, char *buf, size_t len);
 
 /* ---- Session state (embedded in the entry) ---- */
 typedef enum gp_session_state
@@ -134,8 +171,8 @@ typedef struct gp_entry
 	struct gp_entry *next_idle; /* bag's idle stack */
 } gp_entry;
 
-/* Open a connection with the pool's libpq parameters; NULL + *err on failure. */
-extern PGconn *gp_entry_connect(struct govpool *pool, govpool_error *err);
+/* A connection just opened: notices to the pool's log, non-blocking mode. */
+extern void gp_entry_opened(struct govpool *pool, PGconn *conn);
 extern void gp_entry_close(gp_entry *e);
 /* Zero-round-trip liveness check of an idle connection: false = dead. */
 typedef enum gp_liveness
@@ -145,15 +182,22 @@ typedef enum gp_liveness
 	GP_UNSURE					/* readable but unreadable (TLS): pre-ping */
 } gp_liveness;
 extern gp_liveness gp_entry_liveness(gp_entry *e);
-/* SELECT 1 round trip; false = dead. */
-extern bool gp_entry_ping(gp_entry *e);
 
 /* ---- Bag (bag.c): concurrency only ---- */
+/*
+ * A place in the FIFO.  Blocking callers set cond (signalled on grant);
+ * non-blocking operations set wake (called on grant, bag lock held).  The
+ * waiter lives in its owner's memory: a stack frame or a govpool_op.
+ */
 typedef struct gp_waiter
 {
-	pthread_cond_t cond;
+	pthread_cond_t *cond;
+	void		(*wake) (void *arg);
+	void	   *wake_arg;
 	gp_entry   *granted;		/* handed an entry (IN_USE or OPENING) */
-	bool		done;
+	bool		done;			/* granted, not yet collected */
+	bool		queued;			/* linked in the FIFO */
+	int64_t		since_ns;
 	struct gp_waiter *next;
 } gp_waiter;
 
@@ -162,7 +206,8 @@ typedef enum gp_borrow_result
 	GP_BORROW_IDLE,				/* *out is an idle connection, now IN_USE */
 	GP_BORROW_OPEN,				/* *out is a reserved empty slot: connect it */
 	GP_BORROW_TIMEOUT,
-	GP_BORROW_CLOSED
+	GP_BORROW_CLOSED,
+	GP_BORROW_QUEUED			/* the waiter is in the FIFO */
 } gp_borrow_result;
 
 typedef struct gp_bag
@@ -179,17 +224,29 @@ typedef struct gp_bag
 	gp_waiter  *wait_tail;
 	int			n_waiters;
 	bool		closed;
-	/* counters updated under lock (read by stats) */
-	uint64_t	timeouts;
-	uint64_t	exhaustion_events;
-	gp_hist		wait_hist;
-	gp_hist		query_hist;		/* statement round trips */
 } gp_bag;
 
 extern int	gp_bag_init(gp_bag *bag, int keep, int capacity);
 extern void gp_bag_destroy(gp_bag *bag);
 /* Borrow: an idle entry, a slot to open, or wait FIFO until deadline_ns (<0: no wait). */
 extern gp_borrow_result gp_bag_borrow(gp_bag *bag, int64_t deadline_ns, gp_entry **out);
+/*
+ * Never blocks: an idle entry, a slot to open, or (w not NULL, deadline in
+ * the future) w queued FIFO: GP_BORROW_QUEUED.  Otherwise TIMEOUT/CLOSED.
+ */
+extern gp_borrow_result gp_bag_try_borrow(gp_bag *bag, gp_waiter *w, int64_t deadline_ns,
+										  gp_entry **out);
+/* A queued waiter: granted (IDLE/OPEN), TIMEOUT/CLOSED (dequeued), or still QUEUED. */
+extern gp_borrow_result gp_bag_check_wait(gp_bag *bag, gp_waiter *w, int64_t deadline_ns,
+										  gp_entry **out);
+/* Same, blocking on w->cond until granted, closed or the deadline. */
+extern gp_borrow_result gp_bag_wait(gp_bag *bag, gp_waiter *w, int64_t deadline_ns,
+									gp_entry **out);
+/*
+ * Leave the queue.  Returns the entry granted meanwhile (the caller must
+ * pass it on: give back / remove), or NULL.
+ */
+extern gp_entry *gp_bag_abandon(gp_bag *bag, gp_waiter *w);
 /*
  * Give back an IN_USE entry whose connection is healthy.  Hands it to the
  * first waiter, or keeps it idle; returns false when the caller must close
@@ -221,17 +278,7 @@ struct govpool
 	/* breaker state, under bag.lock */
 	gp_breaker	breaker;
 	unsigned int rand_state;
-	/* counters: relaxed atomics (GP_INC), any thread */
-	uint64_t	acquires;
-	uint64_t	connects;
-	uint64_t	connect_failures;
-	uint64_t	invalidated;
-	uint64_t	recycled;
-	uint64_t	begun;
-	uint64_t	committed;
-	uint64_t	rolled_back;
-	uint64_t	retries;
-	uint64_t	leaks;
+	gp_metrics	m;				/* counters and histograms */
 	/* housekeeper (leak detection) */
 	pthread_t	housekeeper;
 	bool		housekeeper_running;
@@ -254,8 +301,6 @@ struct govpool
 extern gp_entry *gp_pool_checkout(govpool *pool, int timeout_ms, govpool_error *err);
 /* Return a connection: reset per policy, keep/close/invalidate. */
 extern void gp_pool_checkin(govpool *pool, gp_entry *e);
-/* Close and reopen the connection of a held slot (a safe retry). */
-extern bool gp_pool_reopen(govpool *pool, gp_entry *e, govpool_error *err);
 /* Drop a broken connection that is checked out (no-op once dropped). */
 extern void gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why);
 #define GP_INC(counter) __atomic_fetch_add(&(counter), 1, __ATOMIC_RELAXED)
@@ -271,8 +316,99 @@ extern bool gp_report_take(govpool *pool, char *buf, size_t size);
 /* The report's own result (NULL if none arrived); not the caller's to clear. */
 extern void gp_report_done(govpool *pool, const PGresult *res);
 extern const char gp_report_sql[];
-/* Record a statement round trip that started at start_ns. */
-extern void gp_query_done(govpool *pool, int64_t start_ns);
+
+/* ---- Operations (op.c): the one state machine of checkout and sessions ---- */
+typedef enum gp_op_kind
+{
+	GP_OP_NONE = 0,
+	GP_OP_CHECKOUT,				/* internal: a checked-out entry */
+	GP_OP_CHECKIN,				/* internal: reset and return an entry */
+	GP_OP_BEGIN,
+	GP_OP_RUN,
+	GP_OP_EXEC,					/* sql NULL: send the queued prelude only */
+	GP_OP_COMMIT,
+	GP_OP_ROLLBACK,
+	GP_OP_HEALTH
+} gp_op_kind;
+
+typedef struct gp_query
+{
+	const char *sql;
+	int			nparams;
+	const char *const *params;
+} gp_query;
+
+typedef enum gp_batch_outcome
+{
+	GB_OK,
+	GB_NOT_SENT,				/* failed before anything reached the socket */
+	GB_SERVER_ERROR,			/* query failed_at failed; connection fine */
+	GB_LOST						/* connection broke; see failed_at */
+} gp_batch_outcome;
+
+/* Queries sent in one pipeline with one Sync, read without blocking. */
+typedef struct gp_batch
+{
+	int			n;
+	gp_query	q[4];
+	PGresult   *res[4];
+	bool		report;			/* a stats report and its own Sync go first */
+	int			pos;			/* next item to read: report, its sync, q[0..n-1], sync */
+	int			failed_at;
+	bool		server_error;
+	gp_batch_outcome outcome;
+	int			next_phase;		/* where the operation goes when it is read */
+} gp_batch;
+
+struct govpool_op
+{
+	govpool    *pool;
+	gp_op_kind	kind;
+	int			phase;
+	govpool_error err;
+	/* arguments (copied into arena by the public starts) */
+	const char *ctx[4];			/* agent, tenant, correlation, timeout value */
+	const char *sql;
+	int			nparams;
+	const char *const *params;
+	char	   *arena;
+	int			timeout_ms;
+	const char *file;
+	int			line;
+	govpool_session *session;
+	/* checkout */
+	gp_entry   *entry;
+	gp_waiter	waiter;
+	int64_t		deadline_ns;	/* checkout deadline, -1 none */
+	int64_t		timer_ns;		/* connect deadline or back-off end */
+	int			attempt;
+	PostgresPollingStatusType cpoll;
+	bool		reopening;		/* connecting for a safe retry, not a checkout */
+	int			after_reopen;
+	bool		retried;
+	bool		commit_sent;	/* a COMMIT of ours may have reached the server */
+	int			reset_step;
+	int64_t		start_ns;
+	char		timeout_buf[16];
+	gp_batch	b;
+	PGresult   *result;
+	bool		counted;		/* session outcome counted */
+	govpool_wake_fn wake_fn;
+	void	   *wake_ud;
+};
+
+/* Run an operation to its end, blocking this thread (the blocking API). */
+extern govpool_poll gp_op_block(govpool_op *op);
+extern void gp_op_init(govpool_op *op, govpool *pool);
+extern void gp_op_clear(govpool_op *op);
+/* Internal starts: arguments are borrowed, not copied (blocking callers). */
+extern void gp_op_start(govpool_op *op, gp_op_kind kind);
+/* Validate a context (limits, UTF-8, correlation characters). */
+extern bool gp_check_ctx(const govpool_context *ctx, govpool_error *err);
+extern bool gp_session_usable(govpool_session *s, govpool_error *err);
+extern void gp_fill_session(govpool_session *s, gp_entry *e, const char *agent,
+							const char *tenant, const char *correlation,
+							const char *file, int line);
 
 /* Echo a statement when cfg.echo. */
 extern void gp_echo(govpool *pool, const govpool_session *s, const char *sql);

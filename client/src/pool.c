@@ -130,213 +130,21 @@ oom:
 	return GOVPOOL_ERR_OOM;
 }
 
-/* ---- Opening connections: retry with backoff, circuit breaker ---- */
-
-static void
-sleep_ms(int64_t ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
-/*
- * Open a connection, attempting up to connect_attempts times with
- * exponential backoff and full jitter (sleep uniform in [0, min(max,
- * base * 2^attempt)]), never sleeping past deadline_ns.  The breaker is
- * consulted before every attempt and told every outcome.
- */
-static PGconn *
-connect_with_retry(govpool *pool, int64_t deadline_ns, govpool_error *err)
-{
-	const govpool_config *c = &pool->cfg;
-
-	for (int attempt = 1;; attempt++)
-	{
-		bool		allowed,
-					opened;
-		int64_t		now = gp_now_ns(),
-					retry_in;
-		PGconn	   *conn;
-		char		num[16],
-					max[16];
-
-		pthread_mutex_lock(&pool->bag.lock);
-		allowed = gp_breaker_allow(&pool->breaker, now);
-		retry_in = gp_breaker_retry_in_ms(&pool->breaker, now);
-		pthread_mutex_unlock(&pool->bag.lock);
-		if (!allowed)
-		{
-			gp_error_set(err, GOVPOOL_ERR_CIRCUIT_OPEN,
-						 "circuit breaker open after %d consecutive connection failures to %s: "
-						 "failing fast, next probe in %lld ms",
-						 c->breaker_threshold, pool->describe, (long long) retry_in);
-			return NULL;
-		}
-
-		conn = gp_entry_connect(pool, err);
-		now = gp_now_ns();
-		if (conn)
-		{
-			pthread_mutex_lock(&pool->bag.lock);
-			if (pool->breaker.state != GOVPOOL_CIRCUIT_CLOSED)
-				gp_log(&pool->logger, GOVPOOL_LOG_INFO, "circuit_closed",
-					   "target", pool->describe, (char *) NULL);
-			gp_breaker_success(&pool->breaker);
-			pthread_mutex_unlock(&pool->bag.lock);
-			GP_INC(pool->connects);
-			return conn;
-		}
-		if (err && err->kind == GOVPOOL_ERR_OOM)
-			return NULL;
-		GP_INC(pool->connect_failures);
-		pthread_mutex_lock(&pool->bag.lock);
-		opened = gp_breaker_failure(&pool->breaker, now);
-		pthread_mutex_unlock(&pool->bag.lock);
-		snprintf(num, sizeof(num), "%d", attempt);
-		snprintf(max, sizeof(max), "%d", c->connect_attempts);
-		gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connect_failed", "attempt", num,
-			   "max_attempts", max, "target", pool->describe,
-			   "error", err ? err->message : "", (char *) NULL);
-		if (opened)
-		{
-			snprintf(num, sizeof(num), "%d", c->breaker_cooldown_ms);
-			gp_log(&pool->logger, GOVPOOL_LOG_ERROR, "circuit_open", "target", pool->describe,
-				   "cooldown_ms", num, (char *) NULL);
-			return NULL;
-		}
-		if (attempt >= c->connect_attempts)
-			return NULL;
-		{
-			int64_t		cap = (int64_t) c->connect_backoff_ms << (attempt - 1 < 20 ? attempt - 1 : 20);
-			int64_t		wait;
-
-			if (cap > c->connect_backoff_max_ms)
-				cap = c->connect_backoff_max_ms;
-			pthread_mutex_lock(&pool->bag.lock);
-			wait = cap > 0 ? (int64_t) (rand_r(&pool->rand_state) % (cap + 1)) : 0;
-			pthread_mutex_unlock(&pool->bag.lock);
-			if (deadline_ns >= 0 && now + wait * 1000000 >= deadline_ns)
-				return NULL;
-			sleep_ms(wait);
-		}
-	}
-}
-
-/* Open a connection into a slot we hold (OPENING or IN_USE). */
-static bool
-fill_slot(govpool *pool, gp_entry *e, int64_t deadline_ns, govpool_error *err)
-{
-	e->conn = connect_with_retry(pool, deadline_ns, err);
-	if (e->conn == NULL)
-		return false;
-	e->created_ns = e->last_used_ns = gp_now_ns();
-	gp_bag_opened(&pool->bag, e);
-	return true;
-}
-
-/* ---- Checkout / checkin ---- */
+/* ---- Checkout / checkin (blocking loops over op.c's state machine) ---- */
 
 gp_entry *
 gp_pool_checkout(govpool *pool, int timeout_ms, govpool_error *err)
 {
-	const govpool_config *c = &pool->cfg;
-	int64_t		now = gp_now_ns();
-	int64_t		deadline;
-	gp_entry   *e = NULL;
+	govpool_op	op;
 
-	if (pool->failed)
-	{
-		gp_error_set(err, GOVPOOL_ERR_CLOSED, "pool failed to start: %s", pool->start_error.message);
-		return NULL;
-	}
-	if (timeout_ms < 0)
-		timeout_ms = c->pool_timeout_ms;
-	deadline = timeout_ms > 0 ? now + (int64_t) timeout_ms * 1000000 : -1;
-
-	switch (gp_bag_borrow(&pool->bag, deadline, &e))
-	{
-		case GP_BORROW_TIMEOUT:
-			{
-				int			open,
-							in_use,
-							idle,
-							waiters;
-
-				pthread_mutex_lock(&pool->bag.lock);
-				gp_bag_counts(&pool->bag, &open, &in_use, &idle, &waiters);
-				pthread_mutex_unlock(&pool->bag.lock);
-				gp_error_set(err, GOVPOOL_ERR_TIMEOUT,
-							 "pool exhausted: all %d connections in use (pool_size=%d, max_overflow=%d), "
-							 "none free within timeout=%d ms (%d other callers waiting)",
-							 c->pool_size + c->max_overflow, c->pool_size, c->max_overflow,
-							 timeout_ms, waiters);
-				gp_log(&pool->logger, GOVPOOL_LOG_WARN, "pool_exhausted", "error",
-					   err ? err->message : "pool exhausted", (char *) NULL);
-				return NULL;
-			}
-		case GP_BORROW_CLOSED:
-			gp_error_set(err, GOVPOOL_ERR_CLOSED, "pool is being destroyed");
-			return NULL;
-		case GP_BORROW_OPEN:
-			if (!fill_slot(pool, e, deadline, err))
-			{
-				gp_bag_remove(&pool->bag, e);
-				return NULL;
-			}
-			GP_INC(pool->acquires);
-			return e;
-		case GP_BORROW_IDLE:
-			break;
-	}
-
-	/* An idle connection: is it still good? */
-	{
-		const char *why = NULL;
-		int64_t		idle_ms = (now - e->last_used_ns) / 1000000;
-
-		if (c->pool_recycle_ms > 0 && (now - e->created_ns) / 1000000 >= c->pool_recycle_ms)
-		{
-			GP_INC(pool->recycled);
-			gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "recycle", (char *) NULL);
-			gp_entry_close(e);
-		}
-		else if (idle_ms >= c->liveness_idle_ms)
-		{
-			gp_liveness l = gp_entry_liveness(e);
-
-			if (l == GP_DEAD)
-				why = "socket closed by the server";
-			else if ((l == GP_UNSURE || (c->preping_idle_ms >= 0 && idle_ms > c->preping_idle_ms))
-					 && !gp_entry_ping(e))
-				why = "pre-ping failed";
-		}
-		if (why)
-		{
-			GP_INC(pool->invalidated);
-			gp_log(&pool->logger, GOVPOOL_LOG_INFO, "connection_replaced", "reason", why, (char *) NULL);
-			gp_entry_close(e);
-		}
-		if (e->conn == NULL && !fill_slot(pool, e, deadline, err))
-		{
-			gp_bag_remove(&pool->bag, e);
-			return NULL;
-		}
-	}
-	GP_INC(pool->acquires);
-	return e;
-}
-
-bool
-gp_pool_reopen(govpool *pool, gp_entry *e, govpool_error *err)
-{
-	gp_entry_close(e);
-	return fill_slot(pool, e, -1, err);
+	gp_op_init(&op, pool);
+	gp_op_clear(&op);
+	op.timeout_ms = timeout_ms;
+	gp_op_start(&op, GP_OP_CHECKOUT);
+	gp_op_block(&op);
+	if (err)
+		*err = op.err;
+	return op.err.kind == GOVPOOL_OK ? op.entry : NULL;
 }
 
 void
@@ -344,102 +152,21 @@ gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why)
 {
 	if (e->conn == NULL)
 		return;					/* already dropped */
-	GP_INC(pool->invalidated);
+	GP_INC(pool->m.invalidated);
 	gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connection_invalidated", "reason", why, (char *) NULL);
 	gp_entry_close(e);
-}
-
-/* Run a reset statement; false if the connection is unusable afterwards. */
-static bool
-reset_exec(PGconn *conn, const char *sql)
-{
-	PGresult   *r = PQexec(conn, sql);
-	bool		ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	PQclear(r);
-	return ok && PQtransactionStatus(conn) == PQTRANS_IDLE;
 }
 
 void
 gp_pool_checkin(govpool *pool, gp_entry *e)
 {
-	PGconn	   *conn = e->conn;
-	const char *broken = NULL;
-	int64_t		now;
+	govpool_op	op;
 
-	if (e->watched)
-	{
-		pthread_mutex_lock(&pool->bag.lock);
-		e->watched = false;
-		pthread_mutex_unlock(&pool->bag.lock);
-	}
-	e->session.state = GP_SESSION_ENDED;
-
-	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
-		broken = "connection lost";
-	else if (PQpipelineStatus(conn) != PQ_PIPELINE_OFF)
-		broken = "returned in pipeline mode";
-	else
-	{
-		switch (PQtransactionStatus(conn))
-		{
-			case PQTRANS_IDLE:
-				if (pool->cfg.reset_on_return == GOVPOOL_RESET_DISCARD &&
-					!reset_exec(conn, "DISCARD ALL"))
-					broken = "DISCARD ALL failed";
-				break;
-			case PQTRANS_INTRANS:
-			case PQTRANS_INERROR:
-				switch (pool->cfg.reset_on_return)
-				{
-					case GOVPOOL_RESET_ROLLBACK:
-						if (!reset_exec(conn, "ROLLBACK"))
-							broken = "ROLLBACK on return failed";
-						break;
-					case GOVPOOL_RESET_COMMIT:
-						if (!reset_exec(conn, "COMMIT"))
-							broken = "COMMIT on return failed";
-						break;
-					case GOVPOOL_RESET_NONE:
-						broken = "returned inside a transaction (reset_on_return=none)";
-						break;
-					case GOVPOOL_RESET_DISCARD:
-						if (!reset_exec(conn, "ROLLBACK") || !reset_exec(conn, "DISCARD ALL"))
-							broken = "ROLLBACK/DISCARD ALL on return failed";
-						break;
-				}
-				break;
-			case PQTRANS_ACTIVE:
-				broken = "returned with a query in progress";
-				break;
-			case PQTRANS_UNKNOWN:
-				broken = "connection state unknown";
-				break;
-		}
-	}
-	if (broken)
-	{
-		gp_pool_invalidate(pool, e, broken);	/* no-op if already dropped */
-		gp_bag_remove(&pool->bag, e);
-		return;
-	}
-
-	now = gp_now_ns();
-	if (pool->cfg.pool_recycle_ms > 0 &&
-		(now - e->created_ns) / 1000000 >= pool->cfg.pool_recycle_ms)
-	{
-		GP_INC(pool->recycled);
-		gp_entry_close(e);
-		gp_bag_remove(&pool->bag, e);
-		return;
-	}
-	e->last_used_ns = now;
-	if (!gp_bag_give_back(&pool->bag, e))
-	{
-		/* above pool_size (overflow, or serverless) and nobody waiting */
-		gp_entry_close(e);
-		gp_bag_remove(&pool->bag, e);
-	}
+	gp_op_init(&op, pool);
+	gp_op_clear(&op);
+	op.entry = e;
+	gp_op_start(&op, GP_OP_CHECKIN);
+	gp_op_block(&op);
 }
 
 /* ---- Housekeeper: leak detection ---- */
@@ -501,7 +228,7 @@ housekeeper_main(void *arg)
 		pthread_mutex_unlock(&pool->bag.lock);
 		for (int i = 0; i < n; i++)
 		{
-			GP_INC(pool->leaks);
+			GP_INC(pool->m.leaks);
 			gp_log(&pool->logger, GOVPOOL_LOG_WARN, "session_leak",
 				   "agent_id", reports[i].agent,
 				   "tenant_id", reports[i].tenant[0] ? reports[i].tenant : NULL,
@@ -606,6 +333,7 @@ govpool_create(const govpool_config *cfg, govpool_error *err)
 	}
 	pool->cfg = *cfg;
 	gp_logger_init(&pool->logger);
+	gp_metrics_init(&pool->m);
 	pool->rand_state = (unsigned int) gp_now_ns() ^ (unsigned int) (uintptr_t) pool;
 	gp_breaker_init(&pool->breaker, cfg->breaker_threshold, cfg->breaker_cooldown_ms);
 	{
@@ -652,6 +380,7 @@ failed_nobag:
 	{
 		free_params(pool);
 		gp_logger_destroy(&pool->logger);
+		gp_metrics_destroy(&pool->m);
 		pthread_cond_destroy(&pool->hk_cond);
 		free(pool);
 		return NULL;
@@ -673,7 +402,12 @@ govpool_destroy(govpool *pool)
 		pool->bag.closed = true;
 		pthread_cond_signal(&pool->hk_cond);
 		for (gp_waiter *w = pool->bag.wait_head; w; w = w->next)
-			pthread_cond_signal(&w->cond);
+		{
+			if (w->cond)
+				pthread_cond_signal(w->cond);
+			else if (w->wake)
+				w->wake(w->wake_arg);
+		}
 		pthread_mutex_unlock(&pool->bag.lock);
 	}
 	if (pool->housekeeper_running)
@@ -686,6 +420,7 @@ govpool_destroy(govpool *pool)
 	}
 	free_params(pool);
 	gp_logger_destroy(&pool->logger);
+	gp_metrics_destroy(&pool->m);
 	pthread_cond_destroy(&pool->hk_cond);
 	free(pool);
 }
@@ -696,7 +431,7 @@ bool
 govpool_health(govpool *pool, govpool_health_report *report)
 {
 	int64_t		start = gp_now_ns();
-	gp_entry   *e;
+	govpool_op	op;
 
 	memset(report, 0, sizeof(*report));
 	if (pool == NULL)
@@ -704,20 +439,11 @@ govpool_health(govpool *pool, govpool_health_report *report)
 		gp_error_set(&report->error, GOVPOOL_ERR_MISUSE, "no pool");
 		return false;
 	}
-	e = gp_pool_checkout(pool, -1, &report->error);
-	if (e)
-	{
-		PGresult   *r = PQexec(e->conn, "SELECT 1");
-
-		if (PQresultStatus(r) == PGRES_TUPLES_OK)
-			report->ok = true;
-		else if (PQstatus(e->conn) == CONNECTION_OK)
-			gp_error_from_result(&report->error, r, "SELECT 1");
-		else
-			gp_error_from_conn(&report->error, GOVPOOL_ERR_CONNECTION_LOST, e->conn, "SELECT 1");
-		PQclear(r);
-		gp_pool_checkin(pool, e);
-	}
+	gp_op_init(&op, pool);
+	gp_op_clear(&op);
+	gp_op_start(&op, GP_OP_HEALTH);
+	report->ok = gp_op_block(&op) == GOVPOOL_POLL_OK;
+	report->error = op.err;
 	report->rtt_ms = (double) (gp_now_ns() - start) / 1e6;
 	govpool_stats_get(pool, &report->stats);
 	return report->ok;

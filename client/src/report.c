@@ -47,7 +47,8 @@ gp_report_take(govpool *pool, char *buf, size_t size)
 	int64_t		now,
 				due;
 	govpool_stats s;
-	int			n;
+	int			n,
+				m;
 
 	if (interval_ns <= 0 || __atomic_load_n(&pool->report_off, __ATOMIC_RELAXED))
 		return false;
@@ -60,24 +61,17 @@ gp_report_take(govpool *pool, char *buf, size_t size)
 
 	govpool_stats_get(pool, &s);
 	n = snprintf(buf, size,
-				 "{\"pool_id\":\"%s\",\"client_pid\":%d,\"report_interval_s\":%.3f,"
-				 "\"uptime_s\":%.3f,\"pool_size\":%d,\"max_overflow\":%d,\"size\":%d,"
-				 "\"checked_out\":%d,\"idle\":%d,\"overflow_in_use\":%d,\"waiters\":%d,"
-				 "\"circuit\":\"%s\",\"acquires_total\":%llu,\"timeouts_total\":%llu,"
-				 "\"exhaustion_events_total\":%llu,\"connect_failures_total\":%llu,"
-				 "\"invalidated_total\":%llu,\"acquire_wait_p50_ms\":%.3f,"
-				 "\"acquire_wait_p99_ms\":%.3f,\"query_p99_ms\":%.3f}",
+				 "{\"pool_id\":\"%s\",\"client_pid\":%d,\"report_interval_s\":%.3f,\"uptime_s\":%.3f,",
 				 pool->pool_id, (int) getpid(), pool->cfg.report_interval_ms / 1000.0,
-				 (double) (now - pool->created_ns) / 1e9, s.pool_size, s.max_overflow,
-				 s.size, s.checked_out, s.idle, s.overflow_in_use, s.waiters,
-				 s.circuit == GOVPOOL_CIRCUIT_OPEN ? "open" :
-				 s.circuit == GOVPOOL_CIRCUIT_HALF_OPEN ? "half_open" : "closed",
-				 (unsigned long long) s.acquires_total, (unsigned long long) s.timeouts_total,
-				 (unsigned long long) s.exhaustion_events_total,
-				 (unsigned long long) s.connect_failures_total,
-				 (unsigned long long) s.invalidated_total,
-				 s.acquire_wait_p50_us / 1000.0, s.acquire_wait_p99_us / 1000.0,
-				 s.query_p99_us / 1000.0);
+				 (double) (now - pool->created_ns) / 1e9);
+	if (n <= 0 || (size_t) n >= size)
+		return false;
+	m = gp_stats_report_members(&s, buf + n, size - (size_t) n);
+	if (m <= 0 || (size_t) (n + m) + 1 >= size)
+		return false;
+	buf[n + m] = '}';
+	buf[n + m + 1] = '\0';
+	n += m + 1;
 	return n > 0 && (size_t) n < size;
 }
 
@@ -108,14 +102,4 @@ gp_report_done(govpool *pool, const PGresult *res)
 	else if (first)
 		gp_log(&pool->logger, GOVPOOL_LOG_WARN, "stats_report_failed",
 			   "sqlstate", state ? state : "", "error", PQresultErrorMessage(res), NULL);
-}
-
-void
-gp_query_done(govpool *pool, int64_t start_ns)
-{
-	int64_t		elapsed = gp_now_ns() - start_ns;
-
-	pthread_mutex_lock(&pool->bag.lock);
-	gp_hist_add(&pool->bag.query_hist, elapsed);
-	pthread_mutex_unlock(&pool->bag.lock);
 }

@@ -58,7 +58,7 @@ test_capacity_then_timeout(void)
 	CHECK(a && b && a != b);
 	CHECK(gp_bag_borrow(&bag, -1, &c) == GP_BORROW_TIMEOUT);
 	CHECK(gp_bag_borrow(&bag, gp_now_ns() + 1000000, &c) == GP_BORROW_TIMEOUT);
-	CHECK(bag.timeouts == 2 && bag.exhaustion_events == 2);
+	/* (timeouts and waits are counted by the pool's metrics: test_pool, test_async) */
 	CHECK(bag.n_waiters == 0 && bag.wait_head == NULL);
 
 	/* two open, keep 1: the first one given back is closed by the caller */
@@ -130,7 +130,6 @@ test_waiters_are_served_first_come_first_served(void)
 		CHECK_MSG(order[i] == i, "position %d served waiter %d", i, order[i]);
 		CHECK(args[i].result == GP_BORROW_IDLE);
 	}
-	CHECK(bag.exhaustion_events == N && bag.timeouts == 0);
 	gp_bag_destroy(&bag);
 }
 
