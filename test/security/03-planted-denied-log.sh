@@ -49,7 +49,8 @@ SQL
 }
 
 denial_b() {  # denial_b DB: app_b hits an RLS refusal, the backend writes it
-	PGOPTIONS='-c governance.denied_log_worker=off' as_all app_b "$1" <<'SQL'
+	printf 'ALTER ROLE app_b IN DATABASE %s SET governance.denied_log_worker = off;\n' "$1" | as postgres "$1" >/dev/null
+	as_all app_b "$1" <<'SQL'
 BEGIN;
 SELECT governance.set_context('b-agent', 'b');
 INSERT INTO b_notes VALUES (2, 'a');
