@@ -199,6 +199,7 @@ static const Oid *const log_types[] = {audit_batch_types, denied_log_types};
  */
 static Oid	cached_schema = InvalidOid;
 static Oid	cached_extension = InvalidOid;
+static Oid	cached_extension_owner = InvalidOid;
 static Oid	cached_log_relid[2];
 static Oid	cached_log_seqid[2];
 
@@ -348,6 +349,7 @@ lookup_extension(Oid *schema, bool missing_ok)
 	{
 		*schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
 		cached_extension = ((Form_pg_extension) GETSTRUCT(tup))->oid;
+		cached_extension_owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
 		found = true;
 	}
 	systable_endscan(scan);
@@ -2216,6 +2218,9 @@ watch_drop_owned(DropOwnedStmt *stmt)
 			continue;
 		if (roleid == owner && stmt->behavior == DROP_CASCADE)
 			refuse_trail_destruction("objects owned by the owner of the governance schema");
+		/* since 0.5 the schema is the superuser's: the installer owns the extension */
+		if (roleid == cached_extension_owner)
+			refuse_trail_destruction("objects owned by the owner of extension \"pg_governance\"");
 		/* DROP OWNED drops the role's tables, with or without CASCADE */
 		record_audited_tables_in(InvalidOid, roleid, "DROP OWNED");
 	}
