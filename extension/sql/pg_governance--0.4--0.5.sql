@@ -12,9 +12,9 @@
  * anything else: names resolve in pg_catalog only (PostgreSQL would search
  * the installer's pg_temp first for relations and types), the extension's
  * schema -- found through pg_extension, not by name -- must be "governance",
- * owned by a superuser or the installer, hold nothing that is not a member
- * of this extension, and carry no grants or default privileges beyond
- * USAGE for PUBLIC; then it is given to the superuser running this script,
+ * hold nothing that is not a member of this extension, carry no grants or
+ * default privileges beyond USAGE for PUBLIC, and be owned by a superuser,
+ * the installer or the database owner; then it is given to the superuser running this script,
  * so that no non-superuser can rename it or create anything in it.
  */
 SET LOCAL search_path = pg_catalog, pg_temp;
@@ -36,13 +36,6 @@ BEGIN
 		RAISE EXCEPTION 'pg_governance must be installed in schema "governance", not "%"', nsp_name
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A superuser must rename the schema back (ALTER SCHEMA ... RENAME TO governance).';
-	END IF;
-	IF nsp_owner OPERATOR(pg_catalog.<>) ext_owner AND NOT (
-		SELECT r.rolsuper FROM pg_catalog.pg_authid r WHERE r.oid OPERATOR(pg_catalog.=) nsp_owner) THEN
-		RAISE EXCEPTION 'schema "governance" is owned by role "%", which neither installs pg_governance nor is a superuser',
-			pg_catalog.pg_get_userbyid(nsp_owner)
-			USING ERRCODE = 'insufficient_privilege',
-				  HINT = 'Drop the schema, or have a superuser check it and change its owner, then try again.';
 	END IF;
 	WITH member AS (
 		SELECT d.classid, d.objid FROM pg_catalog.pg_depend d
@@ -116,6 +109,17 @@ BEGIN
 		RAISE EXCEPTION 'schema "governance" grants privileges beyond USAGE for PUBLIC: %', found_objects
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Revoke them (REVOKE ... ON SCHEMA governance), then try again.';
+	END IF;
+	-- the owner: a superuser, the installer or the database owner (who
+	-- could have made it); anyone else may have kept a foot in it
+	IF nsp_owner OPERATOR(pg_catalog.<>) ext_owner
+	   AND nsp_owner OPERATOR(pg_catalog.<>) (SELECT d.datdba FROM pg_catalog.pg_database d
+											  WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+	   AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_authid r WHERE r.oid OPERATOR(pg_catalog.=) nsp_owner) THEN
+		RAISE EXCEPTION 'schema "governance" is owned by role "%", which is neither the installer, the database owner nor a superuser',
+			pg_catalog.pg_get_userbyid(nsp_owner)
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop the schema, or have a superuser check it and change its owner, then try again.';
 	END IF;
 	EXECUTE pg_catalog.format('ALTER SCHEMA %I OWNER TO %I', nsp_name, CURRENT_USER);
 	EXECUTE pg_catalog.format('GRANT USAGE ON SCHEMA %I TO PUBLIC', nsp_name);

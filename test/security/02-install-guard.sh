@@ -3,7 +3,7 @@
 # (or in its own pg_temp) is ever bound by the install scripts, and views
 # that superusers read execute nothing a non-superuser wrote.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 26
+plan 27
 sec_db sec02
 
 # The attack of finding 02: operators planted in a pre-created schema.
@@ -74,11 +74,17 @@ default privileges|ALTER DEFAULT PRIVILEGES IN SCHEMA governance GRANT SELECT ON
 a grant of CREATE|GRANT CREATE ON SCHEMA governance TO app_a;
 PLANTS
 
+# The guard's search_path is the scripts' own: the installer's session
+# keeps its own afterwards.
+sec_db sec02_path
+is "$(printf 'CREATE EXTENSION pg_governance;\nSHOW search_path;\n' | as "$SECURITY_INSTALLER" sec02_path)" '"$user", public' \
+	"CREATE EXTENSION leaves the session's search_path as it was"
+
 # A schema pre-created by someone else (not the installer, not a superuser).
 sec_db sec02_other
 printf 'CREATE SCHEMA governance AUTHORIZATION app_a;\n' | as postgres sec02_other >/dev/null
 out=$(sec_install sec02_other)
-like "$out" 'schema "governance" is owned by role "app_a"' "pre-created schema owned by another role: install refused"
+like "$out" 'schema "governance" is owned by role "app_a", which is neither' "pre-created schema owned by another role: install refused"
 
 # An empty schema the installer made is taken over by the superuser.
 sec_db sec02_empty

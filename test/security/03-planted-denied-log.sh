@@ -83,22 +83,23 @@ is "$(printf 'SELECT count(*) FROM governance.denied_log;\n' | as postgres sec03
 is "$(printf "SELECT active FROM governance.capabilities() WHERE feature = 'denied_log';\n" | as postgres sec03_legacy)" f \
 	"capabilities() does not report the planted denied_log as active"
 
-# ALTER EXTENSION UPDATE with the plants is refused, naming them.
-out=$(printf 'ALTER EXTENSION pg_governance UPDATE;\n' | as_all dbowner sec03_legacy)
+# ALTER EXTENSION UPDATE (by the extension's owner) with the plants is refused, naming them.
+out=$(printf 'ALTER EXTENSION pg_governance UPDATE;\n' | as_all "$SECURITY_INSTALLER" sec03_legacy)
 like "$out" 'holds objects that are not part of pg_governance: .*sequence governance.denied_log_id_seq.*table governance.denied_log' \
 	"upgrade from 0.1 with planted objects is refused, naming them"
 is "$(printf "SELECT extversion FROM pg_extension WHERE extname = 'pg_governance';\n" | as postgres sec03_legacy)" 0.1 \
 	"... and the extension stays at 0.1"
 is "$(is_superuser dbowner)$(is_superuser app_b)" ff "nobody became superuser"
 
-# Clean upgrades by the installer from an installer-owned schema (0.1, 0.3,
-# 0.4 installed by the old scripts) succeed and leave it superuser-owned.
+# Clean upgrades by the installer from a schema the database owner owns
+# (0.1, 0.3, 0.4 installed by the old scripts) succeed and leave it
+# superuser-owned.
 for v in 0.1 0.3 0.4; do
 	db=sec03_up_${v/./}
 	sec_db "$db"
 	printf "CREATE EXTENSION pg_governance VERSION '%s';\n" "$v" | as "$SECURITY_INSTALLER" "$db" >/dev/null || bail "cannot install $v"
 	printf 'ALTER SCHEMA governance OWNER TO dbowner;\n' | as postgres "$db" >/dev/null
-	out=$(printf 'ALTER EXTENSION pg_governance UPDATE;\n' | as_all dbowner "$db")
+	out=$(printf 'ALTER EXTENSION pg_governance UPDATE;\n' | as_all "$SECURITY_INSTALLER" "$db")
 	is "$(as postgres "$db" <<'SQL'
 SELECT e.extversion || ' ' || r.rolsuper FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
   JOIN pg_roles r ON r.oid = n.nspowner WHERE e.extname = 'pg_governance';
