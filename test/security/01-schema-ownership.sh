@@ -4,7 +4,7 @@
 # SECURITY DEFINER code then resolves), and the SECURITY DEFINER functions
 # pin their search_path and are the only ones.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 8
+plan 10
 sec_db sec01
 out=$(sec_install sec01); ok $? "CREATE EXTENSION by $SECURITY_INSTALLER ($out)"
 
@@ -59,6 +59,15 @@ is "$(is_superuser dbowner)" f "finding 01: the installer is not a superuser aft
 out=$(printf 'CREATE TABLE governance.x (a int);\nCREATE FUNCTION governance.f() RETURNS int LANGUAGE sql AS $$SELECT 1$$;\n' | as_all dbowner sec01)
 is "$(printf '%s' "$out" | grep -c 'permission denied for schema governance')" 2 \
 	"the installer cannot create tables or functions in the extension's schema"
+
+# After DROP EXTENSION the empty schema stays the superuser's: the
+# installer cannot drop or take it, and can install again.
+printf 'DROP EXTENSION pg_governance;\n' | as "$SECURITY_INSTALLER" sec01 >/dev/null
+out=$(printf 'DROP SCHEMA governance;\n' | as_all dbowner sec01)
+like "$out" 'must be owner of schema governance' "the database owner cannot drop the schema left by DROP EXTENSION"
+out=$(printf 'CREATE EXTENSION pg_governance;\n' | as_all "$SECURITY_INSTALLER" sec01)
+is "$(printf "SELECT e.extversion || ' ' || r.rolsuper FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace JOIN pg_roles r ON r.oid = n.nspowner WHERE e.extname = 'pg_governance';\n" | as postgres sec01)" \
+	"0.5 true" "the installer can install again, into the superuser's schema ($out)"
 
 # Every SECURITY DEFINER function of the extension pins search_path to
 # pg_catalog, pg_temp; none is anywhere else.

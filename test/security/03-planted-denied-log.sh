@@ -5,7 +5,7 @@
 # of) a look-alike the installer planted; upgrades refuse a schema with
 # plants, clean ones leave it superuser-owned.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 11
+plan 12
 
 # The plant of finding 03, in a database installed before 0.5 (where the
 # installer owned the schema): simulated by handing the schema back to it.
@@ -90,6 +90,19 @@ like "$out" 'holds objects that are not part of pg_governance: .*sequence govern
 is "$(printf "SELECT extversion FROM pg_extension WHERE extname = 'pg_governance';\n" | as postgres sec03_legacy)" 0.1 \
 	"... and the extension stays at 0.1"
 is "$(is_superuser dbowner)$(is_superuser app_b)" ff "nobody became superuser"
+
+# A look-alike made a member with ALTER EXTENSION ... ADD (the installer
+# owns the extension) is still not the extension's: refused too.
+sec_db sec03_added
+printf "CREATE EXTENSION pg_governance VERSION '0.3';\n" | as "$SECURITY_INSTALLER" sec03_added >/dev/null || bail "cannot install 0.3"
+printf 'ALTER SCHEMA governance OWNER TO dbowner;\n' | as postgres sec03_added >/dev/null
+as_all dbowner sec03_added >/dev/null <<'SQL'
+CREATE FUNCTION governance.oid_eq_int(a oid, b integer) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+ALTER EXTENSION pg_governance ADD FUNCTION governance.oid_eq_int(oid, integer);
+SQL
+out=$(printf 'ALTER EXTENSION pg_governance UPDATE;\n' | as_all "$SECURITY_INSTALLER" sec03_added)
+like "$out" 'holds objects that are not part of pg_governance: function governance.oid_eq_int\(oid,integer\)' \
+	"upgrade refused with an installer-owned object added to the extension"
 
 # Clean upgrades by the installer from a schema the database owner owns
 # (0.1, 0.3, 0.4 installed by the old scripts) succeed and leave it
