@@ -6,12 +6,14 @@
  * Install guard (the same block opens every script of the upgrade chain,
  * since the chain may start at any version; see docs/security.md).  Before
  * anything else: names resolve in pg_catalog only (PostgreSQL would search
- * the installer's pg_temp first for relations and types), the extension's
- * schema -- found through pg_extension, not by name -- must be "governance",
- * hold nothing that is not a member of this extension, carry no grants or
- * default privileges beyond USAGE for PUBLIC, and be owned by a superuser,
- * the installer or the database owner; then it is given to the superuser running this script,
- * so that no non-superuser can rename it or create anything in it.
+ * the installer's pg_temp first for relations), the extension's schema --
+ * found through pg_extension, not by name -- must be "governance", hold
+ * nothing that is not a superuser-owned member of this extension, carry no
+ * grants or default privileges beyond USAGE for PUBLIC, and be owned by a
+ * superuser, the installer or the database owner; then it is given to the
+ * superuser running this script, so that no non-superuser can rename it or
+ * create anything in it.  SET LOCAL: the installer's session keeps its own
+ * search_path afterwards.
  */
 SET LOCAL search_path = pg_catalog, pg_temp;
 DO $guard$

@@ -3,7 +3,7 @@
 # (or in its own pg_temp) is ever bound by the install scripts, and views
 # that superusers read execute nothing a non-superuser wrote.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 27
+plan 28
 sec_db sec02
 
 # The attack of finding 02: operators planted in a pre-created schema.
@@ -73,6 +73,17 @@ extended statistics|CREATE TABLE public.st (a int, b int); CREATE STATISTICS gov
 default privileges|ALTER DEFAULT PRIVILEGES IN SCHEMA governance GRANT SELECT ON TABLES TO app_a;
 a grant of CREATE|GRANT CREATE ON SCHEMA governance TO app_a;
 PLANTS
+
+# Every install and upgrade script has the same guard (the chain may start
+# at any version), and runs no statement before it.
+guards=$(for f in extension/sql/pg_governance--*.sql; do
+	awk '/^ \* Install guard/ { on = 1 } on { print } /^\$guard\$;$/ { exit }' "$f" | md5sum
+done | sort -u | wc -l)
+first=$(for f in extension/sql/pg_governance--*.sql; do
+	grep -Ev '^\s*($|--|/\*|\*|\\echo)' "$f" | head -1
+done | sort -u)
+is "$guards $first" "1 SET LOCAL search_path = pg_catalog, pg_temp;" \
+	"the same guard is the first statement of every script ($(ls extension/sql/pg_governance--*.sql | wc -l) scripts)"
 
 # The guard's search_path is the scripts' own: the installer's session
 # keeps its own afterwards.
