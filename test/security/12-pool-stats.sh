@@ -4,7 +4,7 @@
 # beyond the client's own limits are refused, and connection_budget counts
 # at most what the server would let one role open.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 11
+plan 12
 sec_db sec12
 out=$(sec_install sec12); ok $? "CREATE EXTENSION by $SECURITY_INSTALLER ($out)"
 
@@ -76,8 +76,8 @@ read -r _ <&"${GATE[0]}"; read -r _ <&"${GATE[0]}"
 { printf 'BEGIN;\n'; fill_sql a 1000; printf 'SELECT pg_advisory_lock_shared(1212);\nCOMMIT;\n'; } |
 	as_all app_b sec12 >/tmp/sec12_a.$$ &
 a_pid=$!
-wait_for() {  # wait_for SQL: poll (at most 60 s) until SQL returns t
-	for _ in $(seq 1 600); do
+wait_for() {  # wait_for SQL: poll (at most 5 min) until SQL returns t
+	for _ in $(seq 1 3000); do
 		[ "$(printf '%s\n' "$1" | as postgres sec12)" = t ] && return 0
 		sleep 0.1
 	done
@@ -85,13 +85,20 @@ wait_for() {  # wait_for SQL: poll (at most 60 s) until SQL returns t
 }
 wait_for "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND objid = 1212 AND NOT granted);" ||
 	bail "session A did not reach its gate"
-{ printf 'BEGIN;\n'; fill_sql b 1; printf 'COMMIT;\n'; } | as_all app_b sec12 >/tmp/sec12_b.$$ &
+{ printf 'BEGIN;\n'; fill_sql b 1; printf 'COMMIT;\n'; } | PGAPPNAME=sec12_b as_all app_b sec12 >/tmp/sec12_b.$$ &
 b_pid=$!
-# B either waits for A (serialised) or finishes at once (not serialised)
-wait_for "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE usename = 'app_b' AND wait_event_type = 'Lock' AND query NOT LIKE '%pg_advisory_lock_shared%') OR NOT EXISTS (SELECT FROM pg_stat_activity WHERE usename = 'app_b' AND query LIKE '%flood-%b%' AND state <> 'idle');" ||
-	bail "session B neither waited nor finished"
+# B either waits for A (serialised) or finishes by itself (not serialised)
+b_state=
+for _ in $(seq 1 3000); do
+	if ! kill -0 "$b_pid" 2>/dev/null; then b_state=finished; break; fi
+	[ "$(printf "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'sec12_b' AND wait_event_type = 'Lock');\n" |
+		as postgres sec12)" = t ] && { b_state=waiting; break; }
+	sleep 0.1
+done
+[ -n "$b_state" ] || bail "session B neither waited nor finished"
 printf 'SELECT pg_advisory_unlock(1212);\n\\q\n' >&"${GATE[1]}"
 wait "$a_pid" "$b_pid"
+is "$b_state" waiting "the second session of the role waits for the first one's reports to commit"
 like "$(cat /tmp/sec12_b.$$)" 'too many client pools reported by role "app_b"' "finding 12: the concurrent session is refused at the cap"
 is "$(printf "SELECT count(*) FROM governance.pool_reports WHERE db_user = 'app_b';\n" | as postgres sec12)" 1000 \
 	"finding 12: the role keeps at most 1000 pools under concurrency"
