@@ -138,6 +138,8 @@ extern void gov_appender_insert(GovAppender *app, Datum *values, bool *nulls);
 extern void gov_appender_close(GovAppender *app);
 extern Datum gov_client_addr(bool *isnull);
 extern char *gov_relation_name(Oid relid);
+extern Oid	gov_extension_schema(Oid *extension);
+extern bool gov_extension_member(Oid classid, Oid objid);
 
 /*
  * governance.require_context for a statement on relid: returns when it may

@@ -83,7 +83,9 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_trigger.h"
@@ -116,6 +118,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/regproc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -232,14 +235,37 @@ static const char *const log_relname[] = {"audit_batch", "denied_log"};
 static const char *const log_seqname[] = {"audit_batch_id_seq", "denied_log_id_seq"};
 static const int log_natts[] = {AL_NATTS, 21};
 
+/* Column types of the logs as the install scripts create them. */
+static const Oid audit_batch_types[AL_NATTS] = {
+	INT8OID, INT4OID, TIMESTAMPTZOID, XID8OID, OIDOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INETOID,
+	JSONBOID, JSONBOID
+};
+static const Oid denied_log_types[21] = {
+	INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID,
+	OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, INETOID, INT4OID, TEXTOID, TEXTOID, TEXTOID,
+	INT4OID						/* suppressed, 0.5 */
+};
+static const Oid *const log_types[] = {audit_batch_types, denied_log_types};
+
 /*
  * OIDs of the extension schema and of the logs, cached per backend and
  * revalidated on every open (the extension may be dropped and created
  * again, in which case every OID changes).
  */
 static Oid	cached_schema = InvalidOid;
+static Oid	cached_extension = InvalidOid;
+static Oid	cached_extension_owner = InvalidOid;
 static Oid	cached_log_relid[2];
 static Oid	cached_log_seqid[2];
+
+/*
+ * The log whose shape and ownership were last checked (check_log_relation);
+ * forgotten on any invalidation of it or of its indexes, so that a change
+ * of owner, column, rule or index is checked again before the next row.
+ */
+static Oid	checked_log_relid[2];
 
 /*
  * The indexes of each log and their IndexInfo, built once per backend in
@@ -362,8 +388,8 @@ static bool trigger_is_audit(Oid relid, const char *tgname, Oid funcoid);
 static void audit_check_attachment(TriggerData *td);
 
 /*
- * Find the schema of the installed extension (not by name: the schema is
- * owned by the installer, who may rename it).
+ * Find the installed extension and its schema (not by name: before 0.5 the
+ * schema was owned by the installer, who could rename it).
  */
 static bool
 lookup_extension(Oid *schema, bool missing_ok)
@@ -382,6 +408,8 @@ lookup_extension(Oid *schema, bool missing_ok)
 	if (HeapTupleIsValid(tup))
 	{
 		*schema = ((Form_pg_extension) GETSTRUCT(tup))->extnamespace;
+		cached_extension = ((Form_pg_extension) GETSTRUCT(tup))->oid;
+		cached_extension_owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
 		found = true;
 	}
 	systable_endscan(scan);
@@ -396,14 +424,128 @@ lookup_extension(Oid *schema, bool missing_ok)
 }
 
 /*
- * Look up a log table and its identity sequence.  Returns false (with
- * missing_ok) when the extension is absent or older than the log.
+ * The schema of the installed extension, or InvalidOid; *extension gets the
+ * extension's OID.  For the other files (capabilities(), latency views).
+ */
+Oid
+gov_extension_schema(Oid *extension)
+{
+	Oid			schema;
+
+	if (!lookup_extension(&schema, true))
+		return InvalidOid;
+	if (extension)
+		*extension = cached_extension;
+	return schema;
+}
+
+/*
+ * Is the object a member of the installed pg_governance (pg_depend deptype
+ * 'e')?  Privileged code uses only members: a look-alike of the same name
+ * that someone else created is not ours, whoever could create it.
+ */
+bool
+gov_extension_member(Oid classid, Oid objid)
+{
+	Oid			schema;
+
+	if (!OidIsValid(objid) || !lookup_extension(&schema, true))
+		return false;
+	return getExtensionOfObject(classid, objid) == cached_extension;
+}
+
+/*
+ * Refuse (at elevel: ERROR, or WARNING and false) a log table or sequence
+ * that is not exactly the extension's own: a member of the extension, of
+ * the right kind, owned by a superuser, and for a table of the expected
+ * column types, with no rules and only plain column indexes (the appender
+ * inserts into the heap and its indexes directly, as the superuser that
+ * owns the log for the background writer: an index expression or
+ * predicate would run code, and user-written code must never run there).
+ */
+static bool
+check_log_relation(Relation rel, GovLog log, bool is_seq, int elevel)
+{
+	Form_pg_class form = rel->rd_rel;
+	const char *why = NULL;
+	char	   *name = psprintf("%s.%s",
+								get_namespace_name(form->relnamespace),
+								RelationGetRelationName(rel));
+
+	if (!gov_extension_member(RelationRelationId, RelationGetRelid(rel)))
+		why = "it is not a member of the extension";
+	else if (form->relkind != (is_seq ? RELKIND_SEQUENCE : RELKIND_RELATION))
+		why = is_seq ? "it is not a sequence" : "it is not an ordinary table";
+	else if (!superuser_arg(form->relowner))
+		why = "its owner is not a superuser";
+	else if (!is_seq && form->relhasrules)
+		why = "it has rules";
+	else if (!is_seq)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		const Oid  *types = log_types[log];
+
+		for (int i = 0; i < desc->natts && i < log_natts[log] && why == NULL; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (att->attisdropped || att->atttypid != types[i])
+				why = psprintf("its column %d is not of type %s", i + 1,
+							   format_type_be(types[i]));
+		}
+		if (why == NULL)
+		{
+			List	   *oids = RelationGetIndexList(rel);
+			ListCell   *lc;
+
+			foreach(lc, oids)
+			{
+				Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+				bool		plain = heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) &&
+					heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+					!idx->rd_index->indisexclusion;
+
+				if (!plain)
+					why = psprintf("its index \"%s\" has an expression, a predicate or an exclusion constraint",
+								   RelationGetRelationName(idx));
+				index_close(idx, AccessShareLock);
+				if (why)
+					break;
+			}
+			list_free(oids);
+		}
+	}
+	if (why == NULL)
+		return true;
+	ereport(elevel,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("%s \"%s\" is not the %s of extension \"%s\": %s",
+					is_seq ? "sequence" : "table", name,
+					is_seq ? log_seqname[log] : log_relname[log],
+					GOV_EXTENSION_NAME, why),
+			 errdetail("pg_governance writes only into its own objects; nothing is written to %s.",
+					   name),
+			 errhint("A superuser should review and remove it, then run ALTER EXTENSION %s UPDATE.",
+					 GOV_EXTENSION_NAME)));
+	return false;
+}
+
+/*
+ * Look up a log table and its identity sequence, and check that both are
+ * the extension's own (check_log_relation).  Returns false (with
+ * missing_ok) when the extension is absent or older than the log, or when
+ * what carries the name is not ours (with a WARNING, once per backend and
+ * relation: the callers with missing_ok must not fail the user's work).
  */
 static bool
 lookup_log(GovLog log, bool missing_ok)
 {
 	Oid			schema;
 	Oid			relid;
+	Oid			seqid;
+	Relation	rel;
+	bool		ok;
+	static Oid	warned[2][2];
 
 	if (!lookup_extension(&schema, missing_ok))
 		return false;
@@ -418,14 +560,37 @@ lookup_log(GovLog log, bool missing_ok)
 						log_relname[log], GOV_EXTENSION_NAME),
 				 errhint("Run ALTER EXTENSION %s UPDATE.", GOV_EXTENSION_NAME)));
 	}
-	cached_schema = schema;
-	cached_log_relid[log] = relid;
-	cached_log_seqid[log] = get_relname_relid(log_seqname[log], schema);
-	if (!OidIsValid(cached_log_seqid[log]))
+	seqid = get_relname_relid(log_seqname[log], schema);
+	if (!OidIsValid(seqid))
+	{
+		if (missing_ok)
+			return false;
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("sequence \"%s\" of extension \"%s\" does not exist",
 						log_seqname[log], GOV_EXTENSION_NAME)));
+	}
+	rel = relation_open(relid, AccessShareLock);
+	ok = check_log_relation(rel, log, false,
+							!missing_ok ? ERROR : warned[log][0] == relid ? DEBUG1 : WARNING);
+	relation_close(rel, AccessShareLock);
+	if (!ok)
+	{
+		warned[log][0] = relid;
+		return false;
+	}
+	rel = relation_open(seqid, AccessShareLock);
+	ok = check_log_relation(rel, log, true,
+							!missing_ok ? ERROR : warned[log][1] == seqid ? DEBUG1 : WARNING);
+	relation_close(rel, AccessShareLock);
+	if (!ok)
+	{
+		warned[log][1] = seqid;
+		return false;
+	}
+	cached_schema = schema;
+	cached_log_relid[log] = relid;
+	cached_log_seqid[log] = seqid;
 	return true;
 }
 
@@ -446,7 +611,9 @@ gov_appender_open(GovLog log, bool missing_ok)
 		if (rel != NULL &&
 			(rel->rd_rel->relkind != RELKIND_RELATION ||
 			 rel->rd_rel->relnamespace != cached_schema ||
-			 strcmp(RelationGetRelationName(rel), log_relname[log]) != 0))
+			 strcmp(RelationGetRelationName(rel), log_relname[log]) != 0 ||
+			 (checked_log_relid[log] != cached_log_relid[log] &&
+			  !check_log_relation(rel, log, false, missing_ok ? DEBUG1 : ERROR))))
 		{
 			relation_close(rel, RowExclusiveLock);
 			rel = NULL;
@@ -458,6 +625,7 @@ gov_appender_open(GovLog log, bool missing_ok)
 			return NULL;
 		rel = table_open(cached_log_relid[log], RowExclusiveLock);
 	}
+	checked_log_relid[log] = cached_log_relid[log];
 	/* denied_log gained recorded_by in 0.4 and suppressed in 0.5; older tables lack them */
 	if (RelationGetDescr(rel)->natts != log_natts[log] &&
 		!(log == GOV_LOG_DENIED && RelationGetDescr(rel)->natts >= log_natts[log] - 2 &&
@@ -489,6 +657,8 @@ log_index_invalidate(Datum arg, Oid relid)
 	{
 		LogIndexCache *c = &log_indexes[l];
 
+		if (!OidIsValid(relid) || relid == checked_log_relid[l])
+			checked_log_relid[l] = InvalidOid;
 		if (!c->valid)
 			continue;
 		if (!OidIsValid(relid) || relid == c->relid)
@@ -1493,10 +1663,20 @@ audit_function_oid(void)
 	Oid			schema;
 	Oid			argtypes[1];
 
+	Oid			funcoid;
+
 	lookup_extension(&schema, false);
-	return LookupFuncName(list_make2(makeString(get_namespace_name(schema)),
-									 makeString(AUDIT_FUNCTION_NAME)),
-						  0, argtypes, false);
+	funcoid = LookupFuncName(list_make2(makeString(get_namespace_name(schema)),
+										makeString(AUDIT_FUNCTION_NAME)),
+							 0, argtypes, false);
+	if (!gov_extension_member(ProcedureRelationId, funcoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("function %s is not a member of extension \"%s\"",
+						format_procedure(funcoid), GOV_EXTENSION_NAME),
+				 errhint("A superuser should review and remove it, then run ALTER EXTENSION %s UPDATE.",
+						 GOV_EXTENSION_NAME)));
+	return funcoid;
 }
 
 /* Does the table carry at least one trigger calling audit_trigger()? */

@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
@@ -253,21 +255,31 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 
 /*---- capabilities() ----*/
 
-/* Does governance.<name> exist as a relation / as a one-argument function? */
+/*
+ * Does the extension have a relation / a one-argument function of this
+ * name?  Looked up in the extension's schema (found through pg_extension)
+ * and counted only when a member of the extension: a look-alike someone
+ * else created does not make a feature active.
+ */
 static bool
 relation_exists(const char *name)
 {
-	Oid			nsp = get_namespace_oid("governance", true);
+	Oid			nsp = gov_extension_schema(NULL);
 
-	return OidIsValid(nsp) && OidIsValid(get_relname_relid(name, nsp));
+	return OidIsValid(nsp) &&
+		gov_extension_member(RelationRelationId, get_relname_relid(name, nsp));
 }
 
 static bool
 function_exists(const char *name, Oid argtype)
 {
-	return OidIsValid(LookupFuncName(list_make2(makeString("governance"),
-												makeString(pstrdup(name))),
-									 1, &argtype, true));
+	Oid			nsp = gov_extension_schema(NULL);
+
+	return OidIsValid(nsp) &&
+		gov_extension_member(ProcedureRelationId,
+							 LookupFuncName(list_make2(makeString(get_namespace_name(nsp)),
+													   makeString(pstrdup(name))),
+											1, &argtype, true));
 }
 
 static void

@@ -46,6 +46,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -537,8 +538,9 @@ governance_latency_histograms(PG_FUNCTION_ARGS)
 
 		views[0] = get_relname_relid("agent_latency", nsp);
 		views[1] = get_relname_relid("tenant_latency", nsp);
+		/* only the extension's own views grant reading, not look-alikes */
 		for (int v = 0; v < 2 && !allowed; v++)
-			allowed = OidIsValid(views[v]) &&
+			allowed = gov_extension_member(RelationRelationId, views[v]) &&
 				pg_class_aclcheck(views[v], GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 		if (!allowed)
 			ereport(ERROR,

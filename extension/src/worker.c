@@ -58,6 +58,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "utils/snapmgr.h"
+
 #include "governance.h"
 
 int			gov_denied_queue_slots = 64;
@@ -541,8 +543,17 @@ gov_denied_writer_main(Datum arg)
 			StartTransactionCommand();
 			PG_TRY();
 			{
+				/*
+				 * An active snapshot, as for any statement: index insertion
+				 * may evaluate expressions, which need one.  (The appender
+				 * refuses a denied_log with index expressions, see
+				 * check_log_relation in audit.c; this keeps a superuser's
+				 * own odd index from crashing the writer.)
+				 */
+				PushActiveSnapshot(GetTransactionSnapshot());
 				if (!gov_denied_write_serialized(records, lens, ntaken))
 					note_no_extension(dboid);
+				PopActiveSnapshot();
 				CommitTransactionCommand();
 				stored = true;
 			}
