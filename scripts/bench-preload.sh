@@ -125,8 +125,9 @@ fi
 #---- 2. tx/s, rotating rounds ----
 [ "$rounds" -gt 0 ] || exit 0
 echo "  tx/s: $rounds rotating rounds x ${secs}s (after a 1 s warm-up), $clients clients"
-declare -A samples
+declare -A samples ratios
 for r in $(seq 1 "$rounds"); do
+  declare -A this=()
   order=("${variants[@]:$((r % 3))}" "${variants[@]:0:$((r % 3))}")
   line="    round $r:"
   for v in "${order[@]}"; do
@@ -135,7 +136,12 @@ for r in $(seq 1 "$rounds"); do
     tps=$("$pgbench" -S -M prepared -n -c "$clients" -j 2 -T "$secs" 2>/dev/null |
           sed -n 's/^tps = \([0-9.]*\).*/\1/p')
     samples[$v]+="$tps "
+    this[$v]=$tps
     line+=$(printf ' %s %.0f' "$v" "$tps")
+  done
+  # the ratio within a round compares runs a few seconds apart
+  for v in preload preload_notrack; do
+    ratios[$v]+="$(awk -v a="${this[$v]}" -v b="${this[none]}" 'BEGIN { printf "%.4f", a / b }') "
   done
   echo "$line"
 done
@@ -154,3 +160,9 @@ for v in "${variants[@]}"; do
     if (l != "not loaded") printf "  %.3fx: %.1f%% overhead", m / n, (1 - m / n) * 100
     printf "\n" }'
 done
+for v in preload preload_notrack; do
+  read -r med q1 q3 lo hi <<<"$(stats "${ratios[$v]}")"
+  awk -v l="${label[$v]}" -v m="$med" -v q1="$q1" -v q3="$q3" -v lo="$lo" -v hi="$hi" 'BEGIN {
+    printf "    %-30s per-round ratio to not loaded: median %.3fx (%.1f%% overhead), IQR %.3f-%.3fx, min-max %.3f-%.3fx\n", l, m, (1 - m) * 100, q1, q3, lo, hi }'
+done
+echo "  (tx/s spread is the machine's noise; the instruction counts above are the figure to hold the target to)"
