@@ -8,7 +8,9 @@
 #
 # Two measurements, printed side by side:
 #
-# 1. Instructions per statement (callgrind), the stable figure.  The server
+# 1. Instructions per statement (callgrind), the stable figure; also for
+#    the plain mode with the library loaded in every session
+#    (session_preload_libraries), whose hooks run without shared memory.  The server
 #    runs under valgrind --tool=callgrind (every backend is a fork of it, so
 #    each writes its own count at exit); one pgbench client runs
 #    BENCH_CG_BASE and then BENCH_CG_BASE + BENCH_CG_STMTS transactions of
@@ -55,7 +57,13 @@ as_server_user() {
 variants=(none preload preload_notrack)
 declare -A spl=([none]="" [preload]=pg_governance [preload_notrack]=pg_governance)
 declare -A track=([none]=on [preload]=on [preload_notrack]=off)
-declare -A label=([none]="not loaded" [preload]="preloaded" [preload_notrack]="preloaded, track_latency off")
+declare -A label=([none]="not loaded" [preload]="preloaded" [preload_notrack]="preloaded, track_latency off"
+                  [session]="plain, loaded in each session")
+# callgrind also counts the plain mode with the library loaded in every
+# session (session_preload_libraries): its hooks without shared memory
+cg_variants=("${variants[@]}" session)
+spl[session]=""
+track[session]=on
 
 restart() {  # restart VARIANT
   (cd "$GOVERNANCE_CLUSTER_DIR" && as_server_user "$GOVERNANCE_PGBIN/pg_ctl" -D "$data" \
@@ -91,12 +99,15 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
     [ -z "${BENCH_CG_KEEP:-}" ] || { mkdir -p "$BENCH_CG_KEEP" && cp "$cgdir/cg.$1.$pid" "$BENCH_CG_KEEP/callgrind.out.$1.$2"; }
   }
 
-  for v in "${variants[@]}"; do
+  for v in "${cg_variants[@]}"; do
+    session_libs=""
+    [ "$v" != session ] || session_libs=pg_governance
     # fork-only children: every backend is counted from the fork on
     (cd "$GOVERNANCE_CLUSTER_DIR" && as_server_user valgrind --tool=callgrind \
        --callgrind-out-file="$cgdir/cg.$v.%p" \
        "$GOVERNANCE_PGBIN/postgres" -D "$data" -c autovacuum=off \
        -c shared_preload_libraries="${spl[$v]}" -c governance.track_latency="${track[$v]}" \
+       -c session_preload_libraries="$session_libs" \
        -c log_disconnections=on -c "log_line_prefix=%p " >"$cgdir/$v.log" 2>&1 &)
     for _ in $(seq 1 240); do
       "$GOVERNANCE_PGBIN/pg_isready" -q && break
@@ -110,7 +121,7 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   as_server_user "$GOVERNANCE_PGBIN/pg_ctl" -D "$data" -l "$GOVERNANCE_SERVER_LOG" -w -t 60 start >/dev/null
 
   echo "  instructions per statement (callgrind, one session, $cg_stmts statements; the same within ~0.1% run to run):"
-  for v in "${variants[@]}"; do
+  for v in "${cg_variants[@]}"; do
     awk -v l="${label[$v]}" -v i="${ips[$v]}" -v n="${ips[none]}" 'BEGIN {
       if (l == "not loaded") printf "    %-30s %8d\n", l, i
       else printf "    %-30s %8d  %+6d = %+.2f%%\n", l, i, i - n, (i - n) * 100 / n }'
