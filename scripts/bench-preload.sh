@@ -28,7 +28,7 @@
 #    by several % between rounds: the spread says how far to trust it.
 #
 #   BENCH_ROUNDS=9 BENCH_SECONDS=3 BENCH_CLIENTS=4 BENCH_SCALE=5
-#   BENCH_CG_BASE=200 BENCH_CG_STMTS=2000     (defaults; ~3-4 min in all)
+#   BENCH_CG_BASE=200 BENCH_CG_STMTS=1000     (defaults; ~4 min in all)
 #   BENCH_CALLGRIND=0 skips 1; BENCH_ROUNDS=0 skips 2.
 #   BENCH_CG_KEEP=DIR keeps the callgrind files (callgrind_annotate them).
 # Runs against its own throwaway cluster (it restarts the server).
@@ -45,7 +45,7 @@ secs=${BENCH_SECONDS:-3}
 clients=${BENCH_CLIENTS:-4}
 scale=${BENCH_SCALE:-5}
 cg_base=${BENCH_CG_BASE:-200}
-cg_stmts=${BENCH_CG_STMTS:-2000}
+cg_stmts=${BENCH_CG_STMTS:-1000}
 data=$GOVERNANCE_CLUSTER_DIR/data
 pgbench=$GOVERNANCE_PGBIN/pgbench
 
@@ -64,7 +64,7 @@ declare -A label=([none]="not loaded" [preload]="preloaded" [preload_notrack]="p
 # session (session_preload_libraries): its hooks without shared memory
 cg_variants=("${variants[@]}" session)
 spl[session]=""
-track[session]=on
+track[session]=""	# not set: loading the library would warn about the placeholder
 
 restart() {  # restart VARIANT
   (cd "$GOVERNANCE_CLUSTER_DIR" && as_server_user "$GOVERNANCE_PGBIN/pg_ctl" -D "$data" \
@@ -112,6 +112,8 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   for v in "${cg_variants[@]}"; do
     session_libs=""
     [ "$v" != session ] || session_libs=pg_governance
+    settings=(-c shared_preload_libraries="${spl[$v]}" -c session_preload_libraries="$session_libs")
+    [ -z "${track[$v]}" ] || settings+=(-c governance.track_latency="${track[$v]}")
     # counted only inside PostgresMain: not what the postmaster ran before
     # the fork (a child inherits its counts), nor its work between sessions;
     # nor in secure_read: whether the next message was already there or had
@@ -120,8 +122,7 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
        --collect-atstart=no --toggle-collect=PostgresMain --toggle-collect=secure_read \
        --callgrind-out-file="$cgdir/cg.$v.%p" \
        "$GOVERNANCE_PGBIN/postgres" -D "$data" -c autovacuum=off \
-       -c shared_preload_libraries="${spl[$v]}" -c governance.track_latency="${track[$v]}" \
-       -c session_preload_libraries="$session_libs" \
+       "${settings[@]}" \
        -c log_disconnections=on -c "log_line_prefix=%p " >"$cgdir/$v.log" 2>&1 &)
     for _ in $(seq 1 240); do
       "$GOVERNANCE_PGBIN/pg_isready" -q && break
@@ -134,7 +135,7 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   done
   as_server_user "$GOVERNANCE_PGBIN/pg_ctl" -D "$data" -l "$GOVERNANCE_SERVER_LOG" -w -t 60 start >/dev/null
 
-  echo "  instructions per statement (callgrind, one session, $cg_stmts statements; the same run to run):"
+  echo "  instructions per statement (callgrind, one session, $cg_stmts statements; the same within ~0.1% run to run):"
   for v in "${cg_variants[@]}"; do
     awk -v l="${label[$v]}" -v i="${ips[$v]}" -v n="${ips[none]}" 'BEGIN {
       if (l == "not loaded") printf "    %-30s %8d\n", l, i
