@@ -128,6 +128,8 @@ if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
       "$GOVERNANCE_PGBIN/pg_isready" -q && break
       sleep 0.5
     done
+    "$GOVERNANCE_PGBIN/pg_isready" -q || {
+      tail -n 20 "$cgdir/$v.log" >&2; echo "bench-preload: the server did not start under valgrind" >&2; exit 1; }
     a=$(session_instructions "$v" "$cg_base")
     b=$(session_instructions "$v" "$((cg_base + cg_stmts))")
     as_server_user "$GOVERNANCE_PGBIN/pg_ctl" -D "$data" -w -t 120 -m fast stop >/dev/null
