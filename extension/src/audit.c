@@ -74,6 +74,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
@@ -104,6 +105,7 @@
 #include "storage/bufmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
@@ -120,6 +122,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 #include "utils/xid8.h"
 
 #include "governance.h"
@@ -300,7 +303,9 @@ typedef enum RowJsonKind
 	RJ_FLOAT,					/* output, then numeric unless NaN/Infinity */
 	RJ_TEXT,
 	RJ_DATETIME,				/* date, timestamp, timestamptz: ISO 8601 */
-	RJ_OTHER					/* through to_jsonb(anyelement) */
+	RJ_OTHER,					/* through to_jsonb(anyelement) */
+	RJ_TEXTOUT,					/* a user's type: its text output, a string */
+	RJ_TEXTOUT_ARRAY			/* a 1-D array of one: its elements' strings */
 } RowJsonKind;
 
 typedef struct RowJsonColumn
@@ -309,7 +314,12 @@ typedef struct RowJsonColumn
 	RowJsonKind kind;
 	Oid			typid;			/* base type */
 	JsonbValue	key;
-	FmgrInfo	fn;				/* RJ_FLOAT: output function; RJ_OTHER: to_jsonb */
+	FmgrInfo	fn;				/* RJ_FLOAT, RJ_TEXTOUT: output function;
+								 * RJ_OTHER: to_jsonb; RJ_TEXTOUT_ARRAY: the
+								 * element type's output function */
+	int16		elmlen;			/* RJ_TEXTOUT_ARRAY: the element type's */
+	bool		elmbyval;
+	char		elmalign;
 } RowJsonColumn;
 
 typedef struct RowJson
@@ -868,6 +878,60 @@ rowjson_column_cmp(const void *a, const void *b)
 }
 
 /*
+ * Does a value of typid contain a value of a type that a non-superuser owns
+ * and that to_jsonb would convert through a cast to json or jsonb if there
+ * were one (a scalar -- enum, range, multirange -- not an array, composite
+ * or domain, which to_jsonb looks through)?  The owner of such a type can
+ * create that cast at any time, with no DDL on the audited table, and
+ * to_jsonb would then run the owner's function in every writer's audit
+ * trigger (a superuser's included) and record whatever it returns.  Types
+ * of the system and of superusers are safe: only a type's owner (or a
+ * superuser) can create a cast from it.  Deep or recursive types count as
+ * unsafe.
+ */
+static bool
+type_has_user_scalar(Oid typid, int depth)
+{
+	HeapTuple	tup;
+	Oid			elem;
+	Oid			owner;
+	bool		found = false;
+
+	check_stack_depth();
+	if (depth > 16)
+		return true;
+	typid = getBaseType(typid);
+	elem = get_element_type(typid);
+	if (OidIsValid(elem))
+		return type_has_user_scalar(elem, depth + 1);
+	if (type_is_rowtype(typid))
+	{
+		TupleDesc	td;
+
+		if (typid == RECORDOID)
+			return true;
+		td = lookup_rowtype_tupdesc(typid, -1);
+		for (int i = 0; i < td->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(td, i);
+
+			if (!att->attisdropped)
+				found = type_has_user_scalar(att->atttypid, depth + 1);
+		}
+		ReleaseTupleDesc(td);
+		return found;
+	}
+	if (typid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	owner = ((Form_pg_type) GETSTRUCT(tup))->typowner;
+	ReleaseSysCache(tup);
+	return !superuser_arg(owner);
+}
+
+/*
  * The conversion of rows of rel: which columns take an inline path and
  * which go through to_jsonb.
  */
@@ -892,6 +956,8 @@ rowjson_get(Relation rel)
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		CacheRegisterRelcacheCallback(rowjson_invalidate, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, rowjson_invalidate_all, (Datum) 0);
+		/* a type's owner decides how its values are converted */
+		CacheRegisterSyscacheCallback(TYPEOID, rowjson_invalidate_all, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHOID, user_cache_invalidate, (Datum) 0);
 	}
 	rj = hash_search(rowjson_cache, &relid, HASH_ENTER, &found);
@@ -976,6 +1042,38 @@ rowjson_get(Relation rel)
 			default:
 				{
 					FuncExpr   *expr;
+					Oid			outfn;
+					bool		isvarlena;
+					Oid			elem = get_element_type(col->typid);
+
+					/*
+					 * A type a non-superuser owns (see type_has_user_scalar)
+					 * never goes through to_jsonb: its text output, as
+					 * to_jsonb gives it when there is no cast, or for a
+					 * 1-D array of it the array of its elements' outputs.
+					 * A composite holding one is recorded as its text
+					 * output.  Output functions are the system's: only a
+					 * superuser can create a base type.
+					 */
+					if (type_has_user_scalar(col->typid, 0))
+					{
+						if (OidIsValid(elem) && !type_is_rowtype(getBaseType(elem)) &&
+							!OidIsValid(get_element_type(getBaseType(elem))))
+						{
+							col->kind = RJ_TEXTOUT_ARRAY;
+							col->typid = elem;
+							get_typlenbyvalalign(elem, &col->elmlen, &col->elmbyval,
+												 &col->elmalign);
+							getTypeOutputInfo(elem, &outfn, &isvarlena);
+						}
+						else
+						{
+							col->kind = RJ_TEXTOUT;
+							getTypeOutputInfo(att->atttypid, &outfn, &isvarlena);
+						}
+						fmgr_info_cxt(outfn, &col->fn, CacheMemoryContext);
+						break;
+					}
 
 					/*
 					 * to_jsonb(anyelement) finds its argument's type in
@@ -1156,6 +1254,49 @@ rowjson_build(RowJson *rj, TupleTableSlot *slot, JsonbValue *row)
 					char	   *str = JsonEncodeDateTime(NULL, d, col->typid, NULL);
 
 					jbv_string(v, str, strlen(str));
+				}
+				break;
+			case RJ_TEXTOUT:
+				{
+					char	   *str = OutputFunctionCall(&col->fn, d);
+
+					jbv_string(v, str, strlen(str));
+				}
+				break;
+			case RJ_TEXTOUT_ARRAY:
+				{
+					ArrayType  *arr = DatumGetArrayTypeP(d);
+					Datum	   *elems;
+					bool	   *enulls;
+					int			n;
+					JsonbValue *ev;
+
+					if (ARR_NDIM(arr) > 1)
+					{
+						/* to_jsonb nests; the text output says the same */
+						char	   *str = OidOutputFunctionCall(F_ARRAY_OUT, d);
+
+						jbv_string(v, str, strlen(str));
+						break;
+					}
+					deconstruct_array(arr, col->typid, col->elmlen, col->elmbyval,
+									  col->elmalign, &elems, &enulls, &n);
+					ev = palloc(Max(n, 1) * sizeof(JsonbValue));
+					for (int k = 0; k < n; k++)
+					{
+						if (enulls[k])
+							ev[k].type = jbvNull;
+						else
+						{
+							char	   *str = OutputFunctionCall(&col->fn, elems[k]);
+
+							jbv_string(&ev[k], str, strlen(str));
+						}
+					}
+					v->type = jbvArray;
+					v->val.array.nElems = n;
+					v->val.array.elems = ev;
+					v->val.array.rawScalar = false;
 				}
 				break;
 			case RJ_OTHER:

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Red team of the second round: routes the other cases do not cover.
+#
+# (a) Audit rows tell the truth about the row, whatever the table's owner
+#     defines.  Row images are to_jsonb(row), and to_jsonb converts a value
+#     of a user-defined type through that type's cast to json or jsonb when
+#     one exists; the owner of an enum (app_a) can create such a cast at any
+#     time, with no DDL on the audited table, and make the trail record
+#     'approved' for a row that says 'rejected' (or anything else) -- and
+#     make every writer, a superuser included, run its function.  The audit
+#     trigger ignores those casts: such a column is recorded as the type's
+#     text output, and the cast function never runs.
+# (b) The context never outlives its transaction when a procedure commits
+#     inside itself (set_context(), sealed or not, then COMMIT), and no
+#     procedure's SET clause gives it a value.
+cd "$(dirname "$0")/../.." && . test/security/lib.bash
+plan 13
+db=sec14
+sec_db $db
+sec_install $db >/dev/null || bail "cannot install"
+
+as app_a $db >/dev/null <<'SQL' || bail "set-up failed"
+CREATE TYPE verdict AS ENUM ('approved', 'rejected');
+CREATE TYPE decision AS (who text, v verdict);
+CREATE DOMAIN verdict_d AS verdict;
+CREATE TABLE claims (id int PRIMARY KEY, v verdict, vs verdict[], d decision, vd verdict_d);
+SELECT governance.enable_audit('claims');
+GRANT INSERT, UPDATE, SELECT ON claims TO app_b;
+CREATE TABLE ran (who text);
+GRANT INSERT ON ran TO PUBLIC;
+CREATE FUNCTION lie(verdict) RETURNS json LANGUAGE sql AS
+  $$ INSERT INTO public.ran VALUES (current_user) RETURNING '"approved"'::json $$;
+CREATE FUNCTION lieb(verdict) RETURNS jsonb LANGUAGE sql AS
+  $$ INSERT INTO public.ran VALUES (current_user) RETURNING '"approved"'::jsonb $$;
+CREATE CAST (verdict AS json) WITH FUNCTION lie(verdict);
+CREATE CAST (verdict AS jsonb) WITH FUNCTION lieb(verdict);
+SQL
+
+# (a) a writer (app_b) records a rejection; the trail must say so
+as app_b $db >/dev/null <<'SQL' || bail "insert failed"
+BEGIN; SELECT governance.set_context('agent-b');
+INSERT INTO public.claims VALUES (1, 'rejected', '{rejected}', ROW('bob', 'rejected'), 'rejected');
+COMMIT;
+BEGIN; SELECT governance.set_context('agent-b');
+INSERT INTO public.claims (id, vs) VALUES (2, '{{rejected},{NULL}}');
+COMMIT;
+SQL
+row=$(as postgres $db <<<"SELECT new_row FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'INSERT' AND (new_row->>'id')::int = 1;")
+is "$(as postgres $db <<<"SELECT new_row->>'v' FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'INSERT' AND (new_row->>'id')::int = 1;")" \
+	rejected "an enum column is recorded as its value, not as the owner's cast to json(b) says ($row)"
+is "$(as postgres $db <<<"SELECT new_row->'vs'->>0 FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'INSERT' AND (new_row->>'id')::int = 1;")" \
+	rejected "an array of the enum is recorded as its values"
+is "$(as postgres $db <<<"SELECT new_row->>'vs' FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'INSERT' AND (new_row->>'id')::int = 2;")" \
+	'{{rejected},{NULL}}' "a two-dimensional array of the enum is recorded as its text"
+like "$(as postgres $db <<<"SELECT new_row->>'d' FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'INSERT' AND (new_row->>'id')::int = 1;")" \
+	'rejected' "a composite holding the enum is recorded with its value"
+is "$(as postgres $db <<<"SELECT new_row->>'vd' FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'INSERT' AND (new_row->>'id')::int = 1;")" \
+	rejected "a domain over the enum is recorded as its value"
+is "$(as postgres $db <<<"SELECT count(*) FROM public.ran;")" 0 \
+	"the owner's cast function never ran inside the audit trigger"
+# a superuser writing the table does not run the owner's function either
+as postgres $db >/dev/null <<'SQL'
+UPDATE public.claims SET v = 'approved' WHERE id = 1;
+SQL
+is "$(as postgres $db <<<"SELECT count(*) FROM public.ran WHERE who = 'postgres';")" 0 \
+	"a superuser's write runs no function of the table's owner through the audit trigger"
+is "$(as postgres $db <<<"SELECT old_row->>'v' || '>' || (new_row->>'v') FROM governance.audit_log WHERE relation = 'public.claims' AND op = 'UPDATE';")" \
+	"rejected>approved" "the update is recorded with the real old and new values"
+
+# (b) procedures that commit inside themselves
+as app_a $db >/dev/null <<'SQL' || bail "procedure set-up failed"
+CREATE PROCEDURE ctx_commit(s boolean) LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM governance.set_context('mallory', 'tenant-x', NULL, s);
+	COMMIT;
+	RAISE NOTICE 'after commit: [%] [%]', current_setting('governance.agent_id'), current_setting('governance.tenant_id');
+END $$;
+SQL
+out=$(as app_a $db <<<"SET client_min_messages = notice; CALL ctx_commit(false); SELECT 'next:[' || current_setting('governance.agent_id') || ']';")
+like "$out" 'after commit: \[\] \[\]' "set_context() then COMMIT inside a procedure: the rest of the procedure has no context ($out)"
+like "$out" 'next:\[\]' "... nor has the next transaction"
+out=$(as app_a $db <<<"SET client_min_messages = notice; CALL ctx_commit(true); SELECT 'next:[' || current_setting('governance.agent_id') || ']';")
+like "$out" 'after commit: \[\] \[\]' "a sealed context ends at a COMMIT inside a procedure too ($out)"
+like "$out" 'next:\[\]' "... and the next transaction has none"
+out=$(as_all app_a $db <<<"CREATE PROCEDURE ctx_set() LANGUAGE sql SET governance.agent_id = 'mallory' AS \$\$ SELECT 1 \$\$;")
+like "$out" 'ERROR: .*(permission denied to set parameter "governance.agent_id"|governance.agent_id can only be set by governance.set_context)' "a procedure's SET clause cannot give the context a value"
+
+done_testing
