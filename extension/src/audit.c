@@ -102,6 +102,7 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
+#include "parser/parse_type.h"
 #include "storage/bufmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -3166,6 +3167,89 @@ depends_object_name(Node *object)
 }
 
 /*
+ * Audited tables with a column whose values are, or contain, values of
+ * type typid (through domains, arrays, ranges and composite types), found
+ * through pg_depend; appended to *relids.  visited guards against cycles.
+ */
+static void
+audited_tables_using_type(Oid typid, Oid funcoid, List **relids, List **visited)
+{
+	Relation	deprel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tup;
+	List	   *types = NIL;
+	List	   *rels = NIL;
+	ListCell   *lc;
+
+	if (list_member_oid(*visited, typid) || list_length(*visited) > 1000)
+		return;
+	*visited = lappend_oid(*visited, typid);
+	check_stack_depth();
+
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->classid == TypeRelationId)
+			types = lappend_oid(types, dep->objid);
+		else if (dep->classid == RelationRelationId && dep->objsubid > 0)
+			rels = list_append_unique_oid(rels, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(relid);
+
+		if (relkind == RELKIND_COMPOSITE_TYPE)
+			audited_tables_using_type(get_rel_type_id(relid), funcoid, relids, visited);
+		else if (relation_is_audited(relid, funcoid))
+			*relids = list_append_unique_oid(*relids, relid);
+	}
+	foreach(lc, types)
+		audited_tables_using_type(lfirst_oid(lc), funcoid, relids, visited);
+}
+
+/*
+ * ALTER TYPE ... RENAME VALUE: every stored value with that label now
+ * reads as the new one, in every row of every table using the enum,
+ * with no row change the audit triggers could see.  Refused while an
+ * audited table uses the enum (recorded for a superuser).  ADD VALUE
+ * changes no stored value.
+ */
+static void
+watch_alter_enum(AlterEnumStmt *stmt)
+{
+	Oid			typid;
+	Oid			funcoid;
+	List	   *relids = NIL;
+	List	   *visited = NIL;
+	ListCell   *lc;
+
+	if (stmt->oldVal == NULL)
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName), true);
+	if (!OidIsValid(typid) || !OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	funcoid = audit_function_oid();
+	audited_tables_using_type(typid, funcoid, &relids, &visited);
+	foreach(lc, relids)
+		refuse_or_record(lfirst_oid(lc), "ALTER TYPE", "RENAME VALUE",
+						 psprintf("%s: %s -> %s", format_type_be(typid),
+								  stmt->oldVal, stmt->newVal),
+						 "Renaming an enum label changes the value of every row that holds it, with no audit row.");
+}
+
+/*
  * governance.ddl_watch(): the event trigger function, for four events.
  * ddl_command_start works on the parse tree, before the command runs;
  * table_rewrite, before ALTER TABLE / ALTER TYPE rewrites a table;
@@ -3283,6 +3367,9 @@ governance_ddl_watch(PG_FUNCTION_ARGS)
 			break;
 		case T_AlterExtensionContentsStmt:
 			watch_alter_extension_contents((AlterExtensionContentsStmt *) tree);
+			break;
+		case T_AlterEnumStmt:
+			watch_alter_enum((AlterEnumStmt *) tree);
 			break;
 		default:
 			break;

@@ -13,8 +13,11 @@
 # (b) The context never outlives its transaction when a procedure commits
 #     inside itself (set_context(), sealed or not, then COMMIT), and no
 #     procedure's SET clause gives it a value.
+# (c) ALTER TYPE ... RENAME VALUE of an enum that an audited table's column
+#     uses changes what every stored row says, with no row change: refused
+#     to non-superusers while such a table is audited.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 13
+plan 15
 db=sec14
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -85,4 +88,9 @@ like "$out" 'next:\[\]' "... and the next transaction has none"
 out=$(as_all app_a $db <<<"CREATE PROCEDURE ctx_set() LANGUAGE sql SET governance.agent_id = 'mallory' AS \$\$ SELECT 1 \$\$;")
 like "$out" 'ERROR: .*(permission denied to set parameter "governance.agent_id"|governance.agent_id can only be set by governance.set_context)' "a procedure's SET clause cannot give the context a value"
 
+# (c) renaming an enum label rewrites what the audited rows say
+out=$(as_all app_a $db <<<"ALTER TYPE verdict RENAME VALUE 'rejected' TO 'approved_late';")
+like "$out" 'ERROR: .*audit' "ALTER TYPE ... RENAME VALUE of an enum an audited column uses is refused"
+is "$(as postgres $db <<<"SELECT v FROM public.claims WHERE id = 1; SELECT d FROM public.claims WHERE id = 1;" | tr '\n' ' ')" \
+	"approved (bob,rejected) " "the stored rows still say what was audited"
 done_testing
