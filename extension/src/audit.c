@@ -40,6 +40,11 @@
  * object JsonbValue whose pairs are already in jsonb key order (the columns
  * are sorted once per cached relation), and a batch's rows one array
  * JsonbValue serialised at once: no pushJsonbValue, no per-row key sort.
+ * Two exceptions keep the images truthful whatever the table's owner or the
+ * writer defines: a column of (or containing) a type a non-superuser owns
+ * is recorded as that type's text output, never through a cast to json(b)
+ * its owner may create (type_has_user_scalar); and floats are written
+ * exactly, whatever the writer's extra_float_digits.
  *
  * No change without its audit row.  audit_trigger() refuses to run as
  * any attachment enable_audit() would not make (audit_check_attachment),
@@ -109,6 +114,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/float.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -1497,6 +1503,7 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 	RowJson    *rj;
 	AuditBatch	batch;
+	int			guc_level = -1;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1533,6 +1540,21 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 		gov_appender_insert(app, values, nulls);
 		gov_appender_close(app);
 		return PointerGetDatum(NULL);
+	}
+
+	/*
+	 * Row images must not depend on the writer's settings.  The one output
+	 * setting that loses information is extra_float_digits: below 1,
+	 * float4out/float8out round (1234.5678 -> 1e+03 at -15), in float
+	 * columns and inside points, arrays and composites alike.  Any value
+	 * above 0 gives the shortest exact output; use 1 while building.
+	 * The nest level is popped below, or by the (sub)transaction abort.
+	 */
+	if (extra_float_digits < 1)
+	{
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("extra_float_digits", "1", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
 
 	/* kept per backend: creating a context per statement is not free */
@@ -1624,6 +1646,8 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	gov_appender_close(app);
 	MemoryContextReset(batchcxt);
+	if (guc_level >= 0)
+		AtEOXact_GUC(true, guc_level);
 	return PointerGetDatum(NULL);
 }
 

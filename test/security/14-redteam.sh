@@ -16,8 +16,12 @@
 # (c) ALTER TYPE ... RENAME VALUE of an enum that an audited table's column
 #     uses changes what every stored row says, with no row change: refused
 #     to non-superusers while such a table is audited.
+# (d) The writer's own settings do not make the trail lossy: with
+#     extra_float_digits = -15 (a user setting) float8out writes 1234.5678
+#     as 1e+03; the audit trigger records floats (also inside points,
+#     arrays and composites) exactly, whatever the session says.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 15
+plan 22
 db=sec14
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -93,4 +97,29 @@ out=$(as_all app_a $db <<<"ALTER TYPE verdict RENAME VALUE 'rejected' TO 'approv
 like "$out" 'ERROR: .*audit' "ALTER TYPE ... RENAME VALUE of an enum an audited column uses is refused"
 is "$(as postgres $db <<<"SELECT v FROM public.claims WHERE id = 1; SELECT d FROM public.claims WHERE id = 1;" | tr '\n' ' ')" \
 	"approved (bob,rejected) " "the stored rows still say what was audited"
+
+# (d) lossy output settings of the writer
+as app_a $db >/dev/null <<'SQL' || bail "float set-up failed"
+CREATE TYPE reading AS (at int, val float8);
+CREATE TABLE readings (id int, f float8, g float4, p point, fs float8[], r reading);
+SELECT governance.enable_audit('readings');
+GRANT INSERT ON readings TO app_b;
+SQL
+out=$(as app_b $db <<'SQL'
+SET extra_float_digits = -15;
+BEGIN; SELECT governance.set_context('agent-b');
+INSERT INTO public.readings VALUES (1, 1234.5678, 1234.5, point(1234.5678, 0.000123456), '{1234.5678}', ROW(1, 1234.5678));
+SELECT 'in:' || current_setting('extra_float_digits');
+COMMIT;
+SELECT 'after:' || current_setting('extra_float_digits');
+SQL
+) || bail "float insert failed: $out"
+like "$out" 'in:-15' "the writer's extra_float_digits is its own again after the audit trigger"
+like "$out" 'after:-15' "... and after COMMIT"
+q() { as postgres $db <<<"SELECT $1 FROM governance.audit_log WHERE relation = 'public.readings' AND op = 'INSERT';"; }
+is "$(q "new_row->>'f'")" 1234.5678 "a float8 is recorded exactly under the writer's extra_float_digits = -15"
+is "$(q "new_row->>'g'")" 1234.5 "... a float4"
+is "$(q "new_row->>'p'")" "(1234.5678,0.000123456)" "... a point"
+is "$(q "new_row->'fs'->>0")" 1234.5678 "... an array of float8"
+is "$(q "new_row->'r'->>'val'")" 1234.5678 "... a composite's float8"
 done_testing
