@@ -217,7 +217,8 @@ COMMENT ON COLUMN governance.denied_log.action IS
  * refuses it to non-superusers (records it for a superuser).  ALTER TYPE's
  * other table-changing forms already reach ddl_watch through table_rewrite
  * (ALTER ATTRIBUTE ... TYPE ... CASCADE) and sql_drop (DROP ATTRIBUTE ...
- * CASCADE).  A trigger of its own so that governance_ddl_watch's tag list
+ * CASCADE); ADD and RENAME ATTRIBUTE ... CASCADE of a typed table are
+ * recorded.  A trigger of its own so that governance_ddl_watch's tag list
  * stays as section 3 left it.
  */
 CREATE EVENT TRIGGER governance_type_watch ON ddl_command_start

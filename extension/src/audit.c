@@ -372,6 +372,7 @@ static bool relation_is_audited(Oid relid, Oid funcoid);
 static void check_auditable(Relation rel, const char *verb);
 static void create_audit_trigger(Relation rel, const AuditTriggerSpec *spec, Oid funcoid);
 static void watch_alter_table(AlterTableStmt *stmt);
+static void record_typed_tables(Oid typerel, const char *action, const char *detail);
 static void watch_drop(DropStmt *stmt);
 static void watch_drop_owned(DropOwnedStmt *stmt);
 static void refuse_trail_destruction(const char *what);
@@ -2445,6 +2446,12 @@ watch_alter_table(AlterTableStmt *stmt)
 	bool		other = false;
 	ListCell   *lc;
 
+	if (stmt->objtype == OBJECT_TYPE && stmt->relation != NULL)
+	{
+		record_typed_tables(RangeVarGetRelid(stmt->relation, NoLock, true),
+							"ALTER TYPE", NULL);
+		return;
+	}
 	if ((stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_FOREIGN_TABLE) ||
 		stmt->relation == NULL)
 		return;
@@ -3244,6 +3251,62 @@ audited_tables_using_type(Oid typid, Oid funcoid, List **relids, List **visited)
 }
 
 /*
+ * ALTER TYPE of a composite type with CASCADE changes the tables created
+ * OF it (typed tables) as ALTER TABLE would: ADD ATTRIBUTE adds a column,
+ * RENAME ATTRIBUTE renames one.  (DROP ATTRIBUTE reaches sql_drop and ALTER
+ * ATTRIBUTE ... TYPE table_rewrite, where they are refused.)  Record it for
+ * every audited typed table of the type, as ALTER TABLE and RENAME COLUMN
+ * of it are recorded.  typerel is the type's pg_class entry.
+ */
+static void
+record_typed_tables(Oid typerel, const char *action, const char *detail)
+{
+	Relation	deprel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tup;
+	Oid			typid;
+	Oid			funcoid;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(typerel) || get_rel_relkind(typerel) != RELKIND_COMPOSITE_TYPE ||
+		!OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	typid = get_rel_type_id(typerel);
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->classid == RelationRelationId && dep->objsubid == 0)
+			relids = list_append_unique_oid(relids, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+
+	funcoid = audit_function_oid();
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		HeapTuple	ctup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		bool		typed;
+
+		if (!HeapTupleIsValid(ctup))
+			continue;
+		typed = ((Form_pg_class) GETSTRUCT(ctup))->reloftype == typid;
+		ReleaseSysCache(ctup);
+		if (typed && relation_is_audited(relid, funcoid))
+			audit_record_ddl(relid, "ALTER TYPE", action, detail);
+	}
+}
+
+/*
  * ALTER TYPE ... RENAME VALUE: every stored value with that label now
  * reads as the new one, in every row of every table using the enum,
  * with no row change the audit triggers could see.  Refused while an
@@ -3345,7 +3408,11 @@ governance_ddl_watch(PG_FUNCTION_ARGS)
 			{
 				RenameStmt *rs = (RenameStmt *) tree;
 
-				if (rs->renameType == OBJECT_TRIGGER)
+				if (rs->renameType == OBJECT_ATTRIBUTE && rs->relation != NULL)
+					record_typed_tables(RangeVarGetRelid(rs->relation, NoLock, true),
+										"RENAME ATTRIBUTE",
+										psprintf("%s -> %s", rs->subname, rs->newname));
+				else if (rs->renameType == OBJECT_TRIGGER)
 					watch_alter_trigger(rs->relation, rs->subname, "ALTER TRIGGER RENAME",
 										"enable_audit() and the audit trigger know audit triggers by name.");
 				else if ((rs->renameType == OBJECT_TABLE || rs->renameType == OBJECT_COLUMN) &&

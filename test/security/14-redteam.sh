@@ -20,8 +20,12 @@
 #     extra_float_digits = -15 (a user setting) float8out writes 1234.5678
 #     as 1e+03; the audit trigger records floats (also inside points,
 #     arrays and composites) exactly, whatever the session says.
+# (e) ALTER TYPE ... CASCADE changes the tables created OF a composite
+#     type: RENAME ATTRIBUTE and ADD ATTRIBUTE are recorded for an audited
+#     typed table (as RENAME COLUMN and ALTER TABLE of it are); DROP
+#     ATTRIBUTE and ALTER ATTRIBUTE ... TYPE are refused.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 22
+plan 26
 db=sec14
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -122,4 +126,21 @@ is "$(q "new_row->>'g'")" 1234.5 "... a float4"
 is "$(q "new_row->>'p'")" "(1234.5678,0.000123456)" "... a point"
 is "$(q "new_row->'fs'->>0")" 1234.5678 "... an array of float8"
 is "$(q "new_row->'r'->>'val'")" 1234.5678 "... a composite's float8"
+
+# (e) typed tables
+as app_a $db >/dev/null <<'SQL' || bail "typed set-up failed"
+CREATE TYPE form AS (a int, b text);
+CREATE TABLE forms OF form;
+SELECT governance.enable_audit('forms');
+BEGIN; SELECT governance.set_context('agent-a'); INSERT INTO forms VALUES (1, 'x'); COMMIT;
+ALTER TYPE form RENAME ATTRIBUTE b TO c CASCADE;
+ALTER TYPE form ADD ATTRIBUTE d int CASCADE;
+SQL
+ddl() { as postgres $db <<<"SELECT string_agg(new_row->>'action' || ':' || coalesce(new_row->>'detail', ''), ',' ORDER BY id) FROM governance.audit_log WHERE relation = 'public.forms' AND op = 'DDL' AND new_row->>'command' = 'ALTER TYPE';"; }
+is "$(ddl)" "RENAME ATTRIBUTE:b -> c,ALTER TYPE:" "ALTER TYPE ... RENAME / ADD ATTRIBUTE ... CASCADE are recorded for an audited typed table"
+out=$(as_all app_a $db <<<"ALTER TYPE form DROP ATTRIBUTE c CASCADE;")
+like "$out" 'ERROR: .*audited table' "ALTER TYPE ... DROP ATTRIBUTE ... CASCADE is refused"
+out=$(as_all app_a $db <<<"ALTER TYPE form ALTER ATTRIBUTE a TYPE bigint CASCADE;")
+like "$out" 'ERROR: .*audited table' "ALTER TYPE ... ALTER ATTRIBUTE ... TYPE ... CASCADE is refused"
+is "$(as postgres $db <<<"SELECT a || c FROM public.forms;")" 1x "the typed table's row is what was audited"
 done_testing
