@@ -43,8 +43,9 @@
  * Two exceptions keep the images truthful whatever the table's owner or the
  * writer defines: a column of (or containing) a type a non-superuser owns
  * is recorded as that type's text output, never through a cast to json(b)
- * its owner may create (type_has_user_scalar); and floats are written
- * exactly, whatever the writer's extra_float_digits.
+ * its owner may create (type_has_user_scalar); and the writer's output
+ * settings (extra_float_digits, DateStyle, IntervalStyle, search_path for
+ * reg* values) are pinned while images are built.
  *
  * No change without its audit row.  audit_trigger() refuses to run as
  * any attachment enable_audit() would not make (audit_check_attachment),
@@ -339,6 +340,8 @@ typedef struct RowJson
 	TupleDesc	desc;			/* unpinned copy, for the slots below */
 	TupleTableSlot *slots[2];	/* minimal-tuple slots reading the OLD and
 								 * NEW transition tables, made on first use */
+	bool		has_reg;		/* a column holds reg* values (regclass ...),
+								 * whose output depends on search_path */
 } RowJson;
 
 static HTAB *rowjson_cache = NULL;
@@ -940,6 +943,59 @@ type_has_user_scalar(Oid typid, int depth)
 }
 
 /*
+ * Does a value of typid contain an OID alias type (regclass, regtype, ...)?
+ * Their output names an object unqualified when the session's search_path
+ * finds it, so what the trail says would depend on the writer's path.
+ */
+static bool
+type_has_reg(Oid typid, int depth)
+{
+	Oid			elem;
+	bool		found = false;
+
+	check_stack_depth();
+	if (depth > 16)
+		return true;
+	typid = getBaseType(typid);
+	switch (typid)
+	{
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			break;
+	}
+	elem = get_element_type(typid);
+	if (OidIsValid(elem))
+		return type_has_reg(elem, depth + 1);
+	if (type_is_rowtype(typid) && typid != RECORDOID)
+	{
+		TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
+
+		for (int i = 0; i < td->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(td, i);
+
+			if (!att->attisdropped)
+				found = type_has_reg(att->atttypid, depth + 1);
+		}
+		ReleaseTupleDesc(td);
+	}
+	else if (type_is_range(typid))
+		return type_has_reg(get_range_subtype(typid), depth + 1);
+	return found;
+}
+
+/*
  * The conversion of rows of rel: which columns take an inline path and
  * which go through to_jsonb.
  */
@@ -992,6 +1048,7 @@ rowjson_get(Relation rel)
 															  RelationGetRelationName(rel)));
 	rj->columns = palloc0(desc->natts * sizeof(RowJsonColumn));
 	rj->ncolumns = 0;
+	rj->has_reg = false;
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -1053,6 +1110,9 @@ rowjson_get(Relation rel)
 					Oid			outfn;
 					bool		isvarlena;
 					Oid			elem = get_element_type(col->typid);
+
+					if (type_has_reg(col->typid, 0))
+						rj->has_reg = true;
 
 					/*
 					 * A type a non-superuser owns (see type_has_user_scalar)
@@ -1544,18 +1604,41 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * Row images must not depend on the writer's settings.  The one output
-	 * setting that loses information is extra_float_digits: below 1,
-	 * float4out/float8out round (1234.5678 -> 1e+03 at -15), in float
-	 * columns and inside points, arrays and composites alike.  Any value
-	 * above 0 gives the shortest exact output; use 1 while building.
-	 * The nest level is popped below, or by the (sub)transaction abort.
+	 * Row images must not depend on the writer's settings, which are the
+	 * writer's to choose:
+	 *	- extra_float_digits below 1 makes float4out/float8out round
+	 *	  (1234.5678 -> 1e+03 at -15), in float columns and inside points,
+	 *	  arrays and composites alike; any value above 0 gives the shortest
+	 *	  exact output;
+	 *	- DateStyle and IntervalStyle change how dates and intervals read
+	 *	  in text output ('SQL, DMY': 01/02/2024 for February 1st);
+	 *	- search_path decides whether a reg* value (regclass ...) is
+	 *	  written schema-qualified.
+	 * Pinned while building, in a GUC nest level of our own, only when
+	 * they differ (the defaults cost nothing); popped below, or by the
+	 * (sub)transaction abort.
 	 */
-	if (extra_float_digits < 1)
 	{
-		guc_level = NewGUCNestLevel();
-		(void) set_config_option("extra_float_digits", "1", PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		bool		pin_float = extra_float_digits < 1;
+		bool		pin_style = DateStyle != USE_ISO_DATES || IntervalStyle != INTSTYLE_POSTGRES;
+
+		if (pin_float || pin_style || rj->has_reg)
+		{
+			guc_level = NewGUCNestLevel();
+			if (pin_float)
+				(void) set_config_option("extra_float_digits", "1", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			if (pin_style)
+			{
+				(void) set_config_option("datestyle", "ISO", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+				(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			}
+			if (rj->has_reg)
+				(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		}
 	}
 
 	/* kept per backend: creating a context per statement is not free */

@@ -24,8 +24,14 @@
 #     type: RENAME ATTRIBUTE and ADD ATTRIBUTE are recorded for an audited
 #     typed table (as RENAME COLUMN and ALTER TABLE of it are); DROP
 #     ATTRIBUTE and ALTER ATTRIBUTE ... TYPE are refused.
+# (f) Nor do the writer's DateStyle, IntervalStyle and search_path change
+#     what a row image says: dates in a text-output column (a composite
+#     holding a user's enum) are ISO whatever DateStyle ('SQL, DMY' writes
+#     01/02/2024, which a reader takes for January 2nd), and a regclass
+#     column is schema-qualified whatever the writer's search_path (an
+#     unqualified name means whatever the reader's search_path finds).
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 26
+plan 29
 db=sec14
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -143,4 +149,23 @@ like "$out" 'ERROR: .*audited table' "ALTER TYPE ... DROP ATTRIBUTE ... CASCADE 
 out=$(as_all app_a $db <<<"ALTER TYPE form ALTER ATTRIBUTE a TYPE bigint CASCADE;")
 like "$out" 'ERROR: .*audited table' "ALTER TYPE ... ALTER ATTRIBUTE ... TYPE ... CASCADE is refused"
 is "$(as postgres $db <<<"SELECT a || c FROM public.forms;")" 1x "the typed table's row is what was audited"
+
+# (f) output settings that change what a value reads as
+as app_a $db >/dev/null <<'SQL' || bail "style set-up failed"
+CREATE TYPE stamped AS (v verdict, on_day date, took interval);
+CREATE TABLE styled (id int, s stamped, rc regclass);
+SELECT governance.enable_audit('styled');
+GRANT INSERT ON styled TO app_b;
+SQL
+as app_b $db >/dev/null <<'SQL' || bail "style insert failed"
+SET DateStyle = 'SQL, DMY'; SET IntervalStyle = 'sql_standard'; SET search_path = public;
+BEGIN; SELECT governance.set_context('agent-b');
+INSERT INTO public.styled VALUES (1, ROW('rejected', '2024-02-01', '1 day 2 hours'), 'public.claims');
+COMMIT;
+SQL
+q() { as postgres $db <<<"SELECT $1 FROM governance.audit_log WHERE relation = 'public.styled' AND op = 'INSERT';"; }
+like "$(q "new_row->>'s'")" '2024-02-01' "a date inside a text-output column is ISO whatever the writer's DateStyle"
+like "$(q "new_row->>'s'")" '1 day 02:00:00' "an interval inside it is in the default style whatever the writer's IntervalStyle"
+is "$(q "new_row->>'rc'")" public.claims "a regclass is schema-qualified whatever the writer's search_path"
+
 done_testing
