@@ -30,8 +30,11 @@
 #     01/02/2024, which a reader takes for January 2nd), and a regclass
 #     column is schema-qualified whatever the writer's search_path (an
 #     unqualified name means whatever the reader's search_path finds).
+# (g) NOT HELD (TODO): denied_log's bound is per backend
+#     (denied_log_rate_limit per second per session), so one role opening
+#     N sessions adds N times as many rows; there is no per-role bound.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 29
+plan 30
 db=sec14
 sec_db $db
 sec_install $db >/dev/null || bail "cannot install"
@@ -168,4 +171,35 @@ like "$(q "new_row->>'s'")" '2024-02-01' "a date inside a text-output column is 
 like "$(q "new_row->>'s'")" '1 day 02:00:00' "an interval inside it is in the default style whatever the writer's IntervalStyle"
 is "$(q "new_row->>'rc'")" public.claims "a regclass is schema-qualified whatever the writer's search_path"
 
+# (g) one role, many sessions, one burst each
+todo_ok() {  # todo_ok STATUS DESCRIPTION REASON: a known gap, reported, not counted
+	_sec_n=$((_sec_n + 1))
+	if [ "$1" -eq 0 ]; then echo "ok $_sec_n - $2 # TODO $3"; else echo "not ok $_sec_n - $2 # TODO $3"; fi
+}
+as app_a $db >/dev/null <<'SQL' || bail "flood set-up failed"
+CREATE TABLE notes (id int, tenant text);
+SELECT governance.enable_rls('notes', tenant_column => 'tenant');
+GRANT ALL ON notes TO app_b;
+SQL
+burst() {
+	{
+		echo "SELECT governance.set_context('eve', 'acme', 'many-$1');"
+		for i in $(seq 1 40); do echo "INSERT INTO notes VALUES ($i, 'globex');"; done
+	} | PGAPPNAME=many as_all app_b $db >/dev/null
+}
+for k in 1 2 3 4 5 6 7 8; do burst $k & done
+wait
+as postgres $db <<'SQL' >/dev/null
+DO $$ BEGIN
+  FOR i IN 1..500 LOOP
+    EXIT WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity
+                           WHERE usename = 'app_b' OR backend_type = 'pg_governance writer');
+    PERFORM pg_catalog.pg_sleep(0.02);
+  END LOOP;
+END $$;
+SQL
+rows=$(as postgres $db <<<"SELECT count(*) FROM governance.denied_log WHERE application_name = 'many';")
+todo_ok $([ "$rows" -le 30 ] && echo 0 || echo 1) \
+	"8 sessions of one role, 40 refusals each: at most 30 rows ($rows)" \
+	"the rate limit is per backend; a per-role bound needs shared state (preloaded mode) or a table of counters"
 done_testing
