@@ -1020,8 +1020,12 @@ rowjson_get(Relation rel)
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		CacheRegisterRelcacheCallback(rowjson_invalidate, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, rowjson_invalidate_all, (Datum) 0);
-		/* a type's owner decides how its values are converted */
+		/*
+		 * a type's owner, and whether that owner is a superuser, decide how
+		 * its values are converted (type_has_user_scalar)
+		 */
 		CacheRegisterSyscacheCallback(TYPEOID, rowjson_invalidate_all, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, rowjson_invalidate_all, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHOID, user_cache_invalidate, (Datum) 0);
 	}
 	rj = hash_search(rowjson_cache, &relid, HASH_ENTER, &found);
