@@ -241,6 +241,9 @@ INSERT INTO kinds VALUES
 	 NULL, 'null', 'null', 1, '', false);
 ALTER TABLE kinds DROP COLUMN gone;
 ALTER TABLE kinds ADD COLUMN added text DEFAULT 'dflt', ADD COLUMN e int;
+-- row images do not follow the writer's IntervalStyle (pg_regress runs with
+-- postgres_verbose): compare with to_jsonb under the default style
+SET IntervalStyle = postgres;
 CREATE TEMP TABLE kinds_before AS SELECT id, to_jsonb(k) AS img FROM kinds k;
 UPDATE kinds SET e = id;
 CREATE TEMP TABLE kinds_mid AS SELECT id, to_jsonb(k) AS img FROM kinds k;
@@ -261,6 +264,7 @@ SELECT op, count(*) AS images,
 				(coalesce(new_row, old_row)::text)::jsonb::text) AS canonical
   FROM governance.audit_log WHERE relid = 'kinds'::regclass AND op <> 'DDL'
  GROUP BY op ORDER BY op;
+RESET IntervalStyle;
 -- keys come out in jsonb order (shorter first, then bytewise), without the
 -- dropped column
 SELECT jsonb_object_keys(new_row) AS key FROM governance.audit_log

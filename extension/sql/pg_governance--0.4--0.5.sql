@@ -751,3 +751,24 @@ CREATE OR REPLACE VIEW governance.tenant_latency AS
 	  FROM governance.latency_histograms('tenant'::pg_catalog.text);
 
 -- (end of section 5)
+
+
+---------------------------------------------------------------------------
+-- 6. Red team: routes found after the second round
+---------------------------------------------------------------------------
+
+/*
+ * ALTER TYPE ... RENAME VALUE of an enum that an audited table's column
+ * uses rewrites what every stored row says with no row change: ddl_watch
+ * refuses it to non-superusers (records it for a superuser).  ALTER TYPE's
+ * other table-changing forms already reach ddl_watch through table_rewrite
+ * (ALTER ATTRIBUTE ... TYPE ... CASCADE) and sql_drop (DROP ATTRIBUTE ...
+ * CASCADE); ADD and RENAME ATTRIBUTE ... CASCADE of a typed table are
+ * recorded.  A trigger of its own so that governance_ddl_watch's tag list
+ * stays as section 3 left it.
+ */
+CREATE EVENT TRIGGER governance_type_watch ON ddl_command_start
+	WHEN TAG IN ('ALTER TYPE')
+	EXECUTE FUNCTION governance.ddl_watch();
+
+-- (end of section 6)

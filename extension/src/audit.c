@@ -40,6 +40,12 @@
  * object JsonbValue whose pairs are already in jsonb key order (the columns
  * are sorted once per cached relation), and a batch's rows one array
  * JsonbValue serialised at once: no pushJsonbValue, no per-row key sort.
+ * Two exceptions keep the images truthful whatever the table's owner or the
+ * writer defines: a column of (or containing) a type a non-superuser owns
+ * is recorded as that type's text output, never through a cast to json(b)
+ * its owner may create (type_has_user_scalar); and the writer's output
+ * settings (extra_float_digits, DateStyle, IntervalStyle, search_path for
+ * reg* values) are pinned while images are built.
  *
  * No change without its audit row.  audit_trigger() refuses to run as
  * any attachment enable_audit() would not make (audit_check_attachment),
@@ -74,6 +80,7 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
@@ -103,11 +110,14 @@
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "parser/parse_func.h"
+#include "parser/parse_type.h"
 #include "storage/bufmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/float.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -123,6 +133,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 #include "utils/xid8.h"
 
 #include "governance.h"
@@ -326,7 +337,9 @@ typedef enum RowJsonKind
 	RJ_FLOAT,					/* output, then numeric unless NaN/Infinity */
 	RJ_TEXT,
 	RJ_DATETIME,				/* date, timestamp, timestamptz: ISO 8601 */
-	RJ_OTHER					/* through to_jsonb(anyelement) */
+	RJ_OTHER,					/* through to_jsonb(anyelement) */
+	RJ_TEXTOUT,					/* a user's type: its text output, a string */
+	RJ_TEXTOUT_ARRAY			/* a 1-D array of one: its elements' strings */
 } RowJsonKind;
 
 typedef struct RowJsonColumn
@@ -335,7 +348,12 @@ typedef struct RowJsonColumn
 	RowJsonKind kind;
 	Oid			typid;			/* base type */
 	JsonbValue	key;
-	FmgrInfo	fn;				/* RJ_FLOAT: output function; RJ_OTHER: to_jsonb */
+	FmgrInfo	fn;				/* RJ_FLOAT, RJ_TEXTOUT: output function;
+								 * RJ_OTHER: to_jsonb; RJ_TEXTOUT_ARRAY: the
+								 * element type's output function */
+	int16		elmlen;			/* RJ_TEXTOUT_ARRAY: the element type's */
+	bool		elmbyval;
+	char		elmalign;
 } RowJsonColumn;
 
 typedef struct RowJson
@@ -348,6 +366,8 @@ typedef struct RowJson
 	TupleDesc	desc;			/* unpinned copy, for the slots below */
 	TupleTableSlot *slots[2];	/* minimal-tuple slots reading the OLD and
 								 * NEW transition tables, made on first use */
+	bool		has_reg;		/* a column holds reg* values (regclass ...),
+								 * whose output depends on search_path */
 } RowJson;
 
 static HTAB *rowjson_cache = NULL;
@@ -381,6 +401,7 @@ static bool relation_is_audited(Oid relid, Oid funcoid);
 static void check_auditable(Relation rel, const char *verb);
 static void create_audit_trigger(Relation rel, const AuditTriggerSpec *spec, Oid funcoid);
 static void watch_alter_table(AlterTableStmt *stmt);
+static void record_typed_tables(Oid typerel, const char *action, const char *detail);
 static void watch_drop(DropStmt *stmt);
 static void watch_drop_owned(DropOwnedStmt *stmt);
 static void refuse_trail_destruction(const char *what);
@@ -1038,6 +1059,113 @@ rowjson_column_cmp(const void *a, const void *b)
 }
 
 /*
+ * Does a value of typid contain a value of a type that a non-superuser owns
+ * and that to_jsonb would convert through a cast to json or jsonb if there
+ * were one (a scalar -- enum, range, multirange -- not an array, composite
+ * or domain, which to_jsonb looks through)?  The owner of such a type can
+ * create that cast at any time, with no DDL on the audited table, and
+ * to_jsonb would then run the owner's function in every writer's audit
+ * trigger (a superuser's included) and record whatever it returns.  Types
+ * of the system and of superusers are safe: only a type's owner (or a
+ * superuser) can create a cast from it.  Deep or recursive types count as
+ * unsafe.
+ */
+static bool
+type_has_user_scalar(Oid typid, int depth)
+{
+	HeapTuple	tup;
+	Oid			elem;
+	Oid			owner;
+	bool		found = false;
+
+	check_stack_depth();
+	if (depth > 16)
+		return true;
+	typid = getBaseType(typid);
+	elem = get_element_type(typid);
+	if (OidIsValid(elem))
+		return type_has_user_scalar(elem, depth + 1);
+	if (type_is_rowtype(typid))
+	{
+		TupleDesc	td;
+
+		if (typid == RECORDOID)
+			return true;
+		td = lookup_rowtype_tupdesc(typid, -1);
+		for (int i = 0; i < td->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(td, i);
+
+			if (!att->attisdropped)
+				found = type_has_user_scalar(att->atttypid, depth + 1);
+		}
+		ReleaseTupleDesc(td);
+		return found;
+	}
+	if (typid < FirstNormalObjectId)
+		return false;
+	tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for type %u", typid);
+	owner = ((Form_pg_type) GETSTRUCT(tup))->typowner;
+	ReleaseSysCache(tup);
+	return !superuser_arg(owner);
+}
+
+/*
+ * Does a value of typid contain an OID alias type (regclass, regtype, ...)?
+ * Their output names an object unqualified when the session's search_path
+ * finds it, so what the trail says would depend on the writer's path.
+ */
+static bool
+type_has_reg(Oid typid, int depth)
+{
+	Oid			elem;
+	bool		found = false;
+
+	check_stack_depth();
+	if (depth > 16)
+		return true;
+	typid = getBaseType(typid);
+	switch (typid)
+	{
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+		case REGCOLLATIONOID:
+			return true;
+		default:
+			break;
+	}
+	elem = get_element_type(typid);
+	if (OidIsValid(elem))
+		return type_has_reg(elem, depth + 1);
+	if (type_is_rowtype(typid) && typid != RECORDOID)
+	{
+		TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
+
+		for (int i = 0; i < td->natts && !found; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(td, i);
+
+			if (!att->attisdropped)
+				found = type_has_reg(att->atttypid, depth + 1);
+		}
+		ReleaseTupleDesc(td);
+	}
+	else if (type_is_range(typid))
+		return type_has_reg(get_range_subtype(typid), depth + 1);
+	return found;
+}
+
+/*
  * The conversion of rows of rel: which columns take an inline path and
  * which go through to_jsonb.
  */
@@ -1062,6 +1190,12 @@ rowjson_get(Relation rel)
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		CacheRegisterRelcacheCallback(rowjson_invalidate, (Datum) 0);
 		CacheRegisterSyscacheCallback(NAMESPACEOID, rowjson_invalidate_all, (Datum) 0);
+		/*
+		 * a type's owner, and whether that owner is a superuser, decide how
+		 * its values are converted (type_has_user_scalar)
+		 */
+		CacheRegisterSyscacheCallback(TYPEOID, rowjson_invalidate_all, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, rowjson_invalidate_all, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHOID, user_cache_invalidate, (Datum) 0);
 	}
 	rj = hash_search(rowjson_cache, &relid, HASH_ENTER, &found);
@@ -1088,6 +1222,7 @@ rowjson_get(Relation rel)
 															  RelationGetRelationName(rel)));
 	rj->columns = palloc0(desc->natts * sizeof(RowJsonColumn));
 	rj->ncolumns = 0;
+	rj->has_reg = false;
 	for (i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -1146,6 +1281,41 @@ rowjson_get(Relation rel)
 			default:
 				{
 					FuncExpr   *expr;
+					Oid			outfn;
+					bool		isvarlena;
+					Oid			elem = get_element_type(col->typid);
+
+					if (type_has_reg(col->typid, 0))
+						rj->has_reg = true;
+
+					/*
+					 * A type a non-superuser owns (see type_has_user_scalar)
+					 * never goes through to_jsonb: its text output, as
+					 * to_jsonb gives it when there is no cast, or for a
+					 * 1-D array of it the array of its elements' outputs.
+					 * A composite holding one is recorded as its text
+					 * output.  Output functions are the system's: only a
+					 * superuser can create a base type.
+					 */
+					if (type_has_user_scalar(col->typid, 0))
+					{
+						if (OidIsValid(elem) && !type_is_rowtype(getBaseType(elem)) &&
+							!OidIsValid(get_element_type(getBaseType(elem))))
+						{
+							col->kind = RJ_TEXTOUT_ARRAY;
+							col->typid = elem;
+							get_typlenbyvalalign(elem, &col->elmlen, &col->elmbyval,
+												 &col->elmalign);
+							getTypeOutputInfo(elem, &outfn, &isvarlena);
+						}
+						else
+						{
+							col->kind = RJ_TEXTOUT;
+							getTypeOutputInfo(att->atttypid, &outfn, &isvarlena);
+						}
+						fmgr_info_cxt(outfn, &col->fn, CacheMemoryContext);
+						break;
+					}
 
 					/*
 					 * to_jsonb(anyelement) finds its argument's type in
@@ -1326,6 +1496,49 @@ rowjson_build(RowJson *rj, TupleTableSlot *slot, JsonbValue *row)
 					char	   *str = JsonEncodeDateTime(NULL, d, col->typid, NULL);
 
 					jbv_string(v, str, strlen(str));
+				}
+				break;
+			case RJ_TEXTOUT:
+				{
+					char	   *str = OutputFunctionCall(&col->fn, d);
+
+					jbv_string(v, str, strlen(str));
+				}
+				break;
+			case RJ_TEXTOUT_ARRAY:
+				{
+					ArrayType  *arr = DatumGetArrayTypeP(d);
+					Datum	   *elems;
+					bool	   *enulls;
+					int			n;
+					JsonbValue *ev;
+
+					if (ARR_NDIM(arr) > 1)
+					{
+						/* to_jsonb nests; the text output says the same */
+						char	   *str = OidOutputFunctionCall(F_ARRAY_OUT, d);
+
+						jbv_string(v, str, strlen(str));
+						break;
+					}
+					deconstruct_array(arr, col->typid, col->elmlen, col->elmbyval,
+									  col->elmalign, &elems, &enulls, &n);
+					ev = palloc(Max(n, 1) * sizeof(JsonbValue));
+					for (int k = 0; k < n; k++)
+					{
+						if (enulls[k])
+							ev[k].type = jbvNull;
+						else
+						{
+							char	   *str = OutputFunctionCall(&col->fn, elems[k]);
+
+							jbv_string(&ev[k], str, strlen(str));
+						}
+					}
+					v->type = jbvArray;
+					v->val.array.nElems = n;
+					v->val.array.elems = ev;
+					v->val.array.rawScalar = false;
 				}
 				break;
 			case RJ_OTHER:
@@ -1525,6 +1738,7 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	MemoryContext oldcxt;
 	RowJson    *rj;
 	AuditBatch	batch;
+	int			guc_level = -1;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -1561,6 +1775,44 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 		gov_appender_insert(app, values, nulls);
 		gov_appender_close(app);
 		return PointerGetDatum(NULL);
+	}
+
+	/*
+	 * Row images must not depend on the writer's settings, which are the
+	 * writer's to choose:
+	 *	- extra_float_digits below 1 makes float4out/float8out round
+	 *	  (1234.5678 -> 1e+03 at -15), in float columns and inside points,
+	 *	  arrays and composites alike; any value above 0 gives the shortest
+	 *	  exact output;
+	 *	- DateStyle and IntervalStyle change how dates and intervals read
+	 *	  in text output ('SQL, DMY': 01/02/2024 for February 1st);
+	 *	- search_path decides whether a reg* value (regclass ...) is
+	 *	  written schema-qualified.
+	 * Pinned while building, in a GUC nest level of our own, only when
+	 * they differ (the defaults cost nothing); popped below, or by the
+	 * (sub)transaction abort.
+	 */
+	{
+		bool		pin_float = extra_float_digits < 1;
+		bool		pin_style = DateStyle != USE_ISO_DATES || IntervalStyle != INTSTYLE_POSTGRES;
+
+		if (pin_float || pin_style || rj->has_reg)
+		{
+			guc_level = NewGUCNestLevel();
+			if (pin_float)
+				(void) set_config_option("extra_float_digits", "1", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			if (pin_style)
+			{
+				(void) set_config_option("datestyle", "ISO", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+				(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			}
+			if (rj->has_reg)
+				(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+										 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		}
 	}
 
 	/* kept per backend: creating a context per statement is not free */
@@ -1652,6 +1904,8 @@ governance_audit_trigger(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(oldcxt);
 	gov_appender_close(app);
 	MemoryContextReset(batchcxt);
+	if (guc_level >= 0)
+		AtEOXact_GUC(true, guc_level);
 	return PointerGetDatum(NULL);
 }
 
@@ -2459,6 +2713,12 @@ watch_alter_table(AlterTableStmt *stmt)
 	bool		other = false;
 	ListCell   *lc;
 
+	if (stmt->objtype == OBJECT_TYPE && stmt->relation != NULL)
+	{
+		record_typed_tables(RangeVarGetRelid(stmt->relation, NoLock, true),
+							"ALTER TYPE", NULL);
+		return;
+	}
 	if ((stmt->objtype != OBJECT_TABLE && stmt->objtype != OBJECT_FOREIGN_TABLE) ||
 		stmt->relation == NULL)
 		return;
@@ -3205,6 +3465,145 @@ depends_object_name(Node *object)
 }
 
 /*
+ * Audited tables with a column whose values are, or contain, values of
+ * type typid (through domains, arrays, ranges and composite types), found
+ * through pg_depend; appended to *relids.  visited guards against cycles.
+ */
+static void
+audited_tables_using_type(Oid typid, Oid funcoid, List **relids, List **visited)
+{
+	Relation	deprel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tup;
+	List	   *types = NIL;
+	List	   *rels = NIL;
+	ListCell   *lc;
+
+	if (list_member_oid(*visited, typid) || list_length(*visited) > 1000)
+		return;
+	*visited = lappend_oid(*visited, typid);
+	check_stack_depth();
+
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->classid == TypeRelationId)
+			types = lappend_oid(types, dep->objid);
+		else if (dep->classid == RelationRelationId && dep->objsubid > 0)
+			rels = list_append_unique_oid(rels, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(relid);
+
+		if (relkind == RELKIND_COMPOSITE_TYPE)
+			audited_tables_using_type(get_rel_type_id(relid), funcoid, relids, visited);
+		else if (relation_is_audited(relid, funcoid))
+			*relids = list_append_unique_oid(*relids, relid);
+	}
+	foreach(lc, types)
+		audited_tables_using_type(lfirst_oid(lc), funcoid, relids, visited);
+}
+
+/*
+ * ALTER TYPE of a composite type with CASCADE changes the tables created
+ * OF it (typed tables) as ALTER TABLE would: ADD ATTRIBUTE adds a column,
+ * RENAME ATTRIBUTE renames one.  (DROP ATTRIBUTE reaches sql_drop and ALTER
+ * ATTRIBUTE ... TYPE table_rewrite, where they are refused.)  Record it for
+ * every audited typed table of the type, as ALTER TABLE and RENAME COLUMN
+ * of it are recorded.  typerel is the type's pg_class entry.
+ */
+static void
+record_typed_tables(Oid typerel, const char *action, const char *detail)
+{
+	Relation	deprel;
+	SysScanDesc scan;
+	ScanKeyData key[2];
+	HeapTuple	tup;
+	Oid			typid;
+	Oid			funcoid;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(typerel) || get_rel_relkind(typerel) != RELKIND_COMPOSITE_TYPE ||
+		!OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	typid = get_rel_type_id(typerel);
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(typid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->classid == RelationRelationId && dep->objsubid == 0)
+			relids = list_append_unique_oid(relids, dep->objid);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+
+	funcoid = audit_function_oid();
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		HeapTuple	ctup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		bool		typed;
+
+		if (!HeapTupleIsValid(ctup))
+			continue;
+		typed = ((Form_pg_class) GETSTRUCT(ctup))->reloftype == typid;
+		ReleaseSysCache(ctup);
+		if (typed && relation_is_audited(relid, funcoid))
+			audit_record_ddl(relid, "ALTER TYPE", action, detail);
+	}
+}
+
+/*
+ * ALTER TYPE ... RENAME VALUE: every stored value with that label now
+ * reads as the new one, in every row of every table using the enum,
+ * with no row change the audit triggers could see.  Refused while an
+ * audited table uses the enum (recorded for a superuser).  ADD VALUE
+ * changes no stored value.
+ */
+static void
+watch_alter_enum(AlterEnumStmt *stmt)
+{
+	Oid			typid;
+	Oid			funcoid;
+	List	   *relids = NIL;
+	List	   *visited = NIL;
+	ListCell   *lc;
+
+	if (stmt->oldVal == NULL)
+		return;
+	typid = LookupTypeNameOid(NULL, makeTypeNameFromNameList(stmt->typeName), true);
+	if (!OidIsValid(typid) || !OidIsValid(get_extension_schema_or_invalid()))
+		return;
+	funcoid = audit_function_oid();
+	audited_tables_using_type(typid, funcoid, &relids, &visited);
+	foreach(lc, relids)
+		refuse_or_record(lfirst_oid(lc), "ALTER TYPE", "RENAME VALUE",
+						 psprintf("%s: %s -> %s", format_type_be(typid),
+								  stmt->oldVal, stmt->newVal),
+						 "Renaming an enum label changes the value of every row that holds it, with no audit row.");
+}
+
+/*
  * governance.ddl_watch(): the event trigger function, for four events.
  * ddl_command_start works on the parse tree, before the command runs;
  * table_rewrite, before ALTER TABLE / ALTER TYPE rewrites a table;
@@ -3276,7 +3675,11 @@ governance_ddl_watch(PG_FUNCTION_ARGS)
 			{
 				RenameStmt *rs = (RenameStmt *) tree;
 
-				if (rs->renameType == OBJECT_TRIGGER)
+				if (rs->renameType == OBJECT_ATTRIBUTE && rs->relation != NULL)
+					record_typed_tables(RangeVarGetRelid(rs->relation, NoLock, true),
+										"RENAME ATTRIBUTE",
+										psprintf("%s -> %s", rs->subname, rs->newname));
+				else if (rs->renameType == OBJECT_TRIGGER)
 					watch_alter_trigger(rs->relation, rs->subname, "ALTER TRIGGER RENAME",
 										"enable_audit() and the audit trigger know audit triggers by name.");
 				else if ((rs->renameType == OBJECT_TABLE || rs->renameType == OBJECT_COLUMN) &&
@@ -3322,6 +3725,9 @@ governance_ddl_watch(PG_FUNCTION_ARGS)
 			break;
 		case T_AlterExtensionContentsStmt:
 			watch_alter_extension_contents((AlterExtensionContentsStmt *) tree);
+			break;
+		case T_AlterEnumStmt:
+			watch_alter_enum((AlterEnumStmt *) tree);
 			break;
 		default:
 			break;
