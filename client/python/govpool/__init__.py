@@ -144,8 +144,9 @@ class Pool:
         try:
             self._c = _govpool.Pool(overrides)
         except ValueError as e:
-            if len(e.args) == 1 and isinstance(e.args[0], tuple):
-                raise from_error(*e.args[0]) from None
+            # the C layer raises ValueError(kind, sqlstate, message)
+            if len(e.args) == 3 and isinstance(e.args[0], int):
+                raise from_error(*e.args) from None
             raise
         self._loop = loop
         self._free = []            # idle op handles, reused
