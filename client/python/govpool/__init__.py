@@ -152,6 +152,7 @@ class Pool:
         self._free = []            # idle op handles, reused
         self._waiting = {}         # op -> future: queued checkouts
         self._busy = set()         # op handles in use
+        self._sessions = set()     # open sessions (cancelled by close)
         self._closed = False
         loop.add_reader(self._c.wake_fd, self._on_wakes)
 
@@ -286,7 +287,7 @@ class Pool:
         self._loop.remove_reader(self._c.wake_fd)
         for op in list(self._busy):
             op.cancel()
-        for s in list(Session._open.get(self, ())):
+        for s in list(self._sessions):
             s._abandon()
         self._free.clear()
         self._busy.clear()
@@ -313,8 +314,6 @@ class Session:
     (including cancellation) rolls back.  After a failed statement the
     session is rolled back and later calls raise RolledBack."""
 
-    _open = {}  # pool -> set of open sessions (for close)
-
     def __init__(self, pool, agent_id, tenant_id, correlation_id, timeout):
         self._pool = pool
         self._ctx = (agent_id, tenant_id, correlation_id)
@@ -336,7 +335,7 @@ class Session:
             pool._put(op)
             raise
         self._op = op
-        Session._open.setdefault(pool, set()).add(self)
+        pool._sessions.add(self)
         return self
 
     async def __aexit__(self, exc_type, exc, tb):
@@ -349,7 +348,7 @@ class Session:
         return False
 
     def _end(self):
-        Session._open.get(self._pool, set()).discard(self)
+        self._pool._sessions.discard(self)
         self._h = None
         if self._op is not None:
             self._pool._put(self._op)
