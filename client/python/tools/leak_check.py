@@ -26,7 +26,7 @@ def nfds():
 
 
 async def main(n):
-    async with await govpool.create_pool(pool_size=8, max_overflow=0, echo=False,
+    async with await govpool.create_pool(pool_size=8, max_overflow=0, echo=False, extensions="pg_governance",
                                          report_interval=0) as pool:
         async def worker(k, count):
             for i in range(count):
