@@ -140,14 +140,8 @@ def _wake_future(fut):
 class Pool:
     """Use create_pool(); see the module docstring."""
 
-    def __init__(self, overrides, loop):
-        try:
-            self._c = _govpool.Pool(overrides)
-        except ValueError as e:
-            # the C layer raises ValueError(kind, sqlstate, message)
-            if len(e.args) == 3 and isinstance(e.args[0], int):
-                raise from_error(*e.args) from None
-            raise
+    def __init__(self, cpool, loop):
+        self._c = cpool
         self._loop = loop
         self._free = []            # idle op handles, reused
         self._waiting = {}         # op -> future: queued checkouts
@@ -438,4 +432,13 @@ async def create_pool(env=None, **kwargs):
         if isinstance(v, bool):
             v = "true" if v else "false"
         overrides[var] = str(v)
-    return Pool(overrides, loop)
+    # govpool_create opens a connection when GOVPOOL_EXTENSIONS is set (to create
+    # them): a blocking start-up step, so it runs in the default executor, once.
+    try:
+        cpool = await loop.run_in_executor(None, _govpool.Pool, overrides)
+    except ValueError as e:
+        # the C layer raises ValueError(kind, sqlstate, message)
+        if len(e.args) == 3 and isinstance(e.args[0], int):
+            raise from_error(*e.args) from None
+        raise
+    return Pool(cpool, loop)
