@@ -31,6 +31,10 @@ declare -A want=(
   [python3-fastapi]=/usr/lib/python3/dist-packages/fastapi/__init__.py
   [python3-httpx]=/usr/lib/python3/dist-packages/httpx/__init__.py
   [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
+  # make bench (scripts/bench-python.sh): the drivers govpool is compared with
+  [python3-asyncpg]=/usr/lib/python3/dist-packages/asyncpg/__init__.py
+  [python3-sqlalchemy]=/usr/lib/python3/dist-packages/sqlalchemy/__init__.py
+  [python3-psycopg-pool]=/usr/lib/python3/dist-packages/psycopg_pool/__init__.py
   # promtool (rules and metrics checks) and postgres_exporter: test/monitoring/exporter.sh
   [prometheus]=/usr/bin/promtool
   [prometheus-postgres-exporter]=/usr/bin/prometheus-postgres-exporter
