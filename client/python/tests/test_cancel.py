@@ -147,11 +147,15 @@ async def test_loop_stays_responsive():
     async with await govpool.create_pool(pool_size=8, max_overflow=0, pool_timeout=60) as p:
         ticks = 0
         done = False
+        seen_busy = seen_waiting = 0
 
         async def ticker():
-            nonlocal ticks
+            nonlocal ticks, seen_busy, seen_waiting
             while not done:
                 ticks += 1
+                st = p.stats()
+                seen_busy = max(seen_busy, st["checked_out"])
+                seen_waiting = max(seen_waiting, st["waiters"])
                 await asyncio.sleep(0)
 
         async def one(i):
@@ -165,4 +169,7 @@ async def test_loop_stays_responsive():
         # the ticker ran between the sessions' steps, not only at the end:
         # at least once per session (each takes several loop iterations)
         assert ticks >= 1000, ticks
+        # and it ran while all 8 connections were busy and sessions queued: a
+        # loop blocked inside a checkout or a statement would never show that
+        assert seen_busy == 8 and seen_waiting > 900, (seen_busy, seen_waiting)
         assert p.stats()["checked_out"] == 0
