@@ -63,6 +63,12 @@ if [ -f client/Makefile ]; then
   run client make -s -C client check
 fi
 
+# govpool for Python (client/python): pytest against this cluster; pytest's
+# exit 5 (no tests collected) fails like any other failure.
+if [ -f client/python/Makefile ]; then
+  run python make -s -C client/python check
+fi
+
 echo "-- summary ($mode)"
 printf '   %s\n' "${summary[@]}"
 exit $rc

@@ -23,6 +23,18 @@ declare -A want=(
   [openssl]=/usr/bin/openssl
   [libssl-dev]=/usr/include/openssl/ssl.h
   [python3]=/usr/bin/python3
+  # govpool for Python (client/python): build, tests, FastAPI integration
+  [python3-dev]=/usr/include/python3.11/Python.h
+  [python3-setuptools]=/usr/lib/python3/dist-packages/setuptools/__init__.py
+  [python3-pytest]=/usr/lib/python3/dist-packages/pytest/__init__.py
+  [python3-pytest-asyncio]=/usr/lib/python3/dist-packages/pytest_asyncio/__init__.py
+  [python3-fastapi]=/usr/lib/python3/dist-packages/fastapi/__init__.py
+  [python3-httpx]=/usr/lib/python3/dist-packages/httpx/__init__.py
+  [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
+  # make bench (scripts/bench-python.sh): the drivers govpool is compared with
+  [python3-asyncpg]=/usr/lib/python3/dist-packages/asyncpg/__init__.py
+  [python3-sqlalchemy]=/usr/lib/python3/dist-packages/sqlalchemy/__init__.py
+  [python3-psycopg-pool]=/usr/lib/python3/dist-packages/psycopg_pool/__init__.py
   # promtool (rules and metrics checks) and postgres_exporter: test/monitoring/exporter.sh
   [prometheus]=/usr/bin/promtool
   [prometheus-postgres-exporter]=/usr/bin/prometheus-postgres-exporter

@@ -1,0 +1,41 @@
+"""Tests run against the server PG* points at (scripts/with-cluster), in a
+database of their own, govpool_py, with pg_governance created by the pool."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import govpool  # noqa: E402
+
+DB = "govpool_py"
+ORIG_URL = os.environ.get("DATABASE_URL")
+
+
+def psql(sql, db=DB):
+    return subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def pytest_configure(config):
+    psql("DROP DATABASE IF EXISTS " + DB, db="postgres")
+    psql("CREATE DATABASE " + DB, db="postgres")
+    # The pool reads PG* (DATABASE_URL is tested explicitly).
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["PGDATABASE"] = DB
+    os.environ["DATABASE_ECHO"] = "false"
+    os.environ["GOVPOOL_EXTENSIONS"] = "pg_governance"
+    os.environ["GOVPOOL_REPORT_INTERVAL"] = "0"
+
+
+@pytest.fixture
+async def pool():
+    p = await govpool.create_pool(pool_size=4, max_overflow=0, pool_timeout=10)
+    yield p
+    st = p.stats()
+    await p.close()
+    # every test leaves every connection given back
+    assert st["checked_out"] == 0, st
+    assert st["waiters"] == 0, st

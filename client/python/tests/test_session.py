@@ -1,0 +1,161 @@
+"""Sessions, run, rows, errors, stats, health, configuration."""
+import asyncio
+import os
+
+import pytest
+
+import govpool
+from conftest import ORIG_URL, psql
+
+
+async def test_context_reaches_the_server_and_is_transaction_local(pool):
+    async with pool.session(agent_id="alice", tenant_id="acme", correlation_id="req-1") as s:
+        r = await s.fetchrow("SELECT current_setting('governance.agent_id') AS a,"
+                             " current_setting('governance.tenant_id') AS t,"
+                             " current_setting('governance.correlation_id') AS c")
+    assert (r["a"], r["t"], r["c"]) == ("alice", "acme", "req-1")
+    assert (r[0], r[1], r[2]) == ("alice", "acme", "req-1")
+    assert list(r.keys()) == ["a", "t", "c"]
+    # the next session on the same connection starts without it
+    rows = await pool.run("SELECT coalesce(current_setting('governance.tenant_id', true), '') AS t",
+                          agent_id="bob")
+    assert rows[0]["t"] == ""
+
+
+async def test_commit_on_exit_rollback_on_exception(pool):
+    await pool.run("CREATE TABLE IF NOT EXISTS t_commit (v int)", agent_id="setup")
+    await pool.run("TRUNCATE t_commit", agent_id="setup")
+    async with pool.session(agent_id="a") as s:
+        assert await s.execute("INSERT INTO t_commit VALUES ($1)", 1) == "INSERT 0 1"
+    with pytest.raises(ZeroDivisionError):
+        async with pool.session(agent_id="a") as s:
+            await s.execute("INSERT INTO t_commit VALUES ($1)", 2)
+            1 / 0
+    assert await pool.run("SELECT v FROM t_commit ORDER BY v", agent_id="a") == [(1,)]
+    st = pool.stats()
+    assert st["sessions_rolled_back_total"] >= 1
+
+
+async def test_fetch_variants(pool):
+    async with pool.session(agent_id="a") as s:
+        assert await s.fetch("SELECT g FROM generate_series(1,3) g") == [(1,), (2,), (3,)]
+        assert await s.fetchrow("SELECT 1 WHERE false") is None
+        assert await s.fetchval("SELECT 1 WHERE false") is None
+        assert await s.fetchval("SELECT 1, 2", column=1) == 2
+        r = await s.fetchrow("SELECT 1 AS x, 2 AS y")
+        assert r.get("y") == 2 and r.get("z", 9) == 9 and len(r) == 2 and dict(r.items()) == {"x": 1, "y": 2}
+
+
+async def test_query_error_has_sqlstate_and_rolls_back(pool):
+    await pool.run("CREATE TABLE IF NOT EXISTS t_uniq (v int PRIMARY KEY)", agent_id="setup")
+    await pool.run("TRUNCATE t_uniq", agent_id="setup")
+    with pytest.raises(govpool.QueryError) as ei:
+        async with pool.session(agent_id="a") as s:
+            await s.execute("INSERT INTO t_uniq VALUES (1)")
+            try:
+                await s.execute("INSERT INTO t_uniq VALUES (1)")
+            except govpool.QueryError as e:
+                assert e.sqlstate == "23505"
+                # the session is rolled back: later calls say so
+                with pytest.raises(govpool.RolledBack):
+                    await s.execute("SELECT 1")
+                raise
+    assert ei.value.sqlstate == "23505"
+    assert isinstance(ei.value, govpool.GovpoolError)
+    assert await pool.run("SELECT count(*) FROM t_uniq", agent_id="a") == [(0,)]
+    with pytest.raises(govpool.QueryError) as ei:
+        await pool.run("SELECT 1/0", agent_id="a")
+    assert ei.value.sqlstate == "22012"
+
+
+async def test_context_is_required(pool):
+    with pytest.raises(govpool.MisuseError):
+        async with pool.session(agent_id=None):
+            pass
+
+
+async def test_pool_timeout():
+    async with await govpool.create_pool(pool_size=1, max_overflow=0) as p:
+        async with p.session(agent_id="holder") as s:
+            await s.execute("SELECT 1")
+            with pytest.raises(govpool.PoolTimeout):
+                async with p.session(agent_id="waiter", timeout=0.05):
+                    pass
+            assert p.stats()["timeouts_total"] == 1
+        assert p.stats()["checked_out"] == 0
+
+
+async def test_stats_text_and_health(pool):
+    await pool.run("SELECT 1", agent_id="a")
+    prom = pool.stats_text("prometheus")
+    assert "govpool_" in prom
+    assert pool.stats_text("json").startswith("{")
+    with pytest.raises(ValueError):
+        pool.stats_text("xml")
+    h = await pool.health()
+    assert h["ok"] is True and h["rtt_ms"] > 0 and h["error"] is None
+    assert h["stats"]["acquires_total"] >= 2
+
+
+async def test_health_reports_a_dead_server_without_raising():
+    async with await govpool.create_pool(dsn="postgresql://postgres@127.0.0.1:1/x",
+                                         connect_attempts=1, extensions="") as p:
+        h = await p.health()
+        assert h["ok"] is False and h["error"]
+        with pytest.raises(govpool.ConnectError):
+            await p.run("SELECT 1", agent_id="a")
+
+
+async def test_database_url_and_password_not_in_messages():
+    assert ORIG_URL and "@" in ORIG_URL
+    async with await govpool.create_pool(dsn=ORIG_URL) as p:      # real password over TCP
+        assert await p.run("SELECT 1", agent_id="a") == [(1,)]
+    secret = "s3cr3t-Pa55word"
+    bad = ORIG_URL.split("://", 1)[0] + "://postgres:" + secret + "@127.0.0.1:1/x?bogus=1"
+    with pytest.raises(govpool.ConfigError) as ei:
+        await govpool.create_pool(dsn=bad)
+    assert secret not in str(ei.value) and "Pa55" not in str(ei.value)
+    wrong = ORIG_URL.replace(ORIG_URL.split(":")[2].split("@")[0], secret)
+    async with await govpool.create_pool(dsn=wrong, connect_attempts=1, extensions="") as p:
+        with pytest.raises(govpool.ConnectError) as ei:
+            await p.run("SELECT 1", agent_id="a")
+        assert secret not in str(ei.value)
+
+
+async def test_unknown_keyword():
+    with pytest.raises(TypeError, match="unknown keyword"):
+        await govpool.create_pool(poolsize=3)
+
+
+async def test_pool_is_bound_to_its_loop(pool):
+    def other_thread():
+        async def use():
+            await pool.run("SELECT 1", agent_id="a")
+        return asyncio.run(use())
+    with pytest.raises(govpool.WrongLoopError):
+        await asyncio.get_running_loop().run_in_executor(None, other_thread)
+
+
+async def test_closed_pool_raises():
+    p = await govpool.create_pool()
+    await p.close()
+    with pytest.raises(govpool.PoolClosed):
+        await p.run("SELECT 1", agent_id="a")
+    await p.close()  # twice is harmless
+
+
+def test_uvloop():
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main():
+        async with await govpool.create_pool(pool_size=2, max_overflow=0) as p:
+            async def one(i):
+                async with p.session(agent_id=f"u{i}") as s:
+                    return await s.fetchval("SELECT $1::int", i)
+            assert sorted(await asyncio.gather(*(one(i) for i in range(50)))) == list(range(50))
+            assert p.stats()["checked_out"] == 0
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
