@@ -31,6 +31,9 @@ declare -A want=(
   [python3-fastapi]=/usr/lib/python3/dist-packages/fastapi/__init__.py
   [python3-httpx]=/usr/lib/python3/dist-packages/httpx/__init__.py
   [python3-uvloop]=/usr/lib/python3/dist-packages/uvloop/__init__.py
+  # the wheel, installed into a fresh virtualenv (client/python/tests/test_install.py)
+  [python3-pip]=/usr/lib/python3/dist-packages/pip/__init__.py
+  [python3-venv]=/usr/share/doc/python3-venv/copyright
   # make bench (scripts/bench-python.sh): the drivers govpool is compared with
   [python3-asyncpg]=/usr/lib/python3/dist-packages/asyncpg/__init__.py
   [python3-sqlalchemy]=/usr/lib/python3/dist-packages/sqlalchemy/__init__.py
