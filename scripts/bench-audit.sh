@@ -24,9 +24,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${GOVERNANCE_THROWAWAY:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
-  exec scripts/with-cluster -- "$0" "$@"
-fi
+source scripts/lib/bench.bash
+bench_in_cluster "$0" "$@"
 
 rounds=${BENCH_ROUNDS:-7}
 seconds=${BENCH_SECONDS:-5}
@@ -34,7 +33,6 @@ clients=${BENCH_CLIENTS:-2}
 mode=${BENCH_MODE:-prepared}
 workloads=${BENCH_WORKLOADS:-"single multi"}
 secondary=${BENCH_SECONDARY_INDEX:-0}
-PGBIN=${GOVERNANCE_PGBIN:-/usr/lib/postgresql/15/bin}
 db=governance_bench
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -74,15 +72,12 @@ run_one() {  # run_one WORKLOAD VARIANT -> tx/s
     sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
-
 echo "bench-audit: $rounds rounds x ${seconds}s, $clients clients, -M $mode, secondary index $secondary, PostgreSQL $(psql -XAtc 'SHOW server_version' -d $db)"
 for workload in $workloads; do
   for v in "${variants[@]}"; do : >"$work/$workload.$v.tps"; done
   for ((r = 0; r < rounds; r++)); do
     line="  $workload round $((r + 1)):"
-    for ((i = 0; i < ${#variants[@]}; i++)); do
-      v=${variants[$(((i + r) % ${#variants[@]}))]}
+    for v in $(bench_rotate "$r" "${variants[@]}"); do
       tps=$(run_one "$workload" "$v")
       echo "$tps" >>"$work/$workload.$v.tps"
       line+=" $v=$tps"
@@ -95,11 +90,11 @@ echo
 printf '%-22s %12s %12s %12s %14s %14s\n' workload "none tx/s" "C tx/s" "plpgsql tx/s" "C/none" "C/plpgsql"
 status=0
 for workload in $workloads; do
-  none=$(median <"$work/$workload.none.tps")
-  gov=$(median <"$work/$workload.gov.tps")
-  plp=$(median <"$work/$workload.plpgsql.tps")
-  r1=$(awk -v a="$gov" -v b="$none" 'BEGIN {printf "%.2f", a / b}')
-  r2=$(awk -v a="$gov" -v b="$plp" 'BEGIN {printf "%.2f", a / b}')
+  none=$(bench_median <"$work/$workload.none.tps")
+  gov=$(bench_median <"$work/$workload.gov.tps")
+  plp=$(bench_median <"$work/$workload.plpgsql.tps")
+  r1=$(bench_ratio "$gov" "$none")
+  r2=$(bench_ratio "$gov" "$plp")
   if [ $workload = single ]; then label="1-row INSERT"; target=0.75; else label="100-row INSERT"; target=0.60; fi
   printf '%-22s %12s %12s %12s %8s (>=%s) %8s (>=1.5)\n' "$label" "$none" "$gov" "$plp" "$r1" "$target" "$r2"
   awk -v a="$r1" -v t="$target" -v b="$r2" 'BEGIN {exit !(a >= t && b >= 1.5)}' || status=1

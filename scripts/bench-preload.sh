@@ -35,10 +35,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -z "${GOVERNANCE_THROWAWAY:-}" ]; then
-  unset DATABASE_URL
-  exec scripts/with-cluster -- bash scripts/bench-preload.sh
-fi
+source scripts/lib/bench.bash
+BENCH_OWN_CLUSTER=1 bench_in_cluster "$0" "$@"
 
 rounds=${BENCH_ROUNDS:-9}
 secs=${BENCH_SECONDS:-3}
@@ -156,7 +154,7 @@ echo "  tx/s: $rounds rotating rounds x ${secs}s (after a 1 s warm-up), $clients
 declare -A samples ratios
 for r in $(seq 1 "$rounds"); do
   declare -A this=()
-  order=("${variants[@]:$((r % 3))}" "${variants[@]:0:$((r % 3))}")
+  mapfile -t order < <(bench_rotate "$r" "${variants[@]}")
   line="    round $r:"
   for v in "${order[@]}"; do
     restart "$v"
@@ -169,17 +167,14 @@ for r in $(seq 1 "$rounds"); do
   done
   # the ratio within a round compares runs a few seconds apart
   for v in preload preload_notrack; do
-    ratios[$v]+="$(awk -v a="${this[$v]}" -v b="${this[none]}" 'BEGIN { printf "%.4f", a / b }') "
+    ratios[$v]+="$(awk -v a="${this[$v]}" -v b="${this[none]}" 'BEGIN { printf "%.4f", a / b }') "  # finer than bench_ratio: overheads of ~1%
   done
   echo "$line"
 done
 # leave the server as with-cluster made it
 restart none
 
-# median, quartiles (linear interpolation), min, max of the samples
-stats() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '
-  function q(p,  h, l) { h = (NR - 1) * p + 1; l = int(h); return a[l] + (h - l) * (a[l + 1] - a[l]) }
-  { a[NR] = $1 } END { a[NR + 1] = a[NR]; print q(0.5), q(0.25), q(0.75), a[1], a[NR] }'; }
+stats() { bench_stats <<<"$1"; }   # median q1 q3 min max
 read -r nmed _ <<<"$(stats "${samples[none]}")"
 for v in "${variants[@]}"; do
   read -r med q1 q3 lo hi <<<"$(stats "${samples[$v]}")"
