@@ -52,7 +52,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies unless PostgreSQL was configured with them.
-$(OBJS): extension/include/governance.h
+$(OBJS): $(wildcard $(srcdir)/extension/include/*.h)
 
 .PHONY: client client-install client-clean print-version
 ifneq ($(wildcard client/Makefile),)

@@ -60,10 +60,9 @@
 
 #include "utils/snapmgr.h"
 
+#include "denied_log.h"
 #include "governance.h"
-
-int			gov_denied_queue_slots = 64;
-bool		gov_denied_log_worker = true;
+#include "worker.h"
 
 #define GOV_MAX_WRITERS			4
 #define GOV_WRITER_IDLE_MS		500
