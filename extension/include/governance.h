@@ -18,7 +18,7 @@
 
 struct PlannedStmt;
 
-/* Limits of the context values (see DESIGN.md). */
+/* Limits of the context values (README.md, "### governance.agent_id" and after). */
 #define GOV_MAX_ID_CHARS			256
 #define GOV_MAX_CORRELATION_CHARS	128
 #define GOV_MIN_SIGNING_KEY_BYTES	32
