@@ -38,9 +38,6 @@ extern void gov_denial_record(GovDenial *d);
  */
 extern bool gov_denial_first_in_statement(char kind, Oid relid);
 
-/* Does s hold something that looks like a signed token? */
-extern bool gov_holds_token(const char *s);
-
 /* An RLS violation recorded where it was raised and re-thrown. */
 extern void gov_denial_set_rethrown(const char *message);
 extern bool gov_denial_rethrown(const char *message);

@@ -6,7 +6,7 @@
  * What every part of the extension shares: the context (guc.c), the
  * settings' variables, signed tokens (token.c) and pool health
  * (poolstats.c).  Each other concern has a header of its own beside this
- * one (extension.h, appender.h, audit.h, ddl_watch.h, denied_log.h,
+ * one (extension.h, appender.h, audit_trail.h, ddl_watch.h, denied_log.h,
  * denied.h, require_context.h, sessions.h, latency.h, worker.h); files
  * include only the headers of what they use, and no two concerns use each
  * other.
@@ -134,6 +134,13 @@ extern GovTokenStatus gov_token_verify(const char *token, size_t token_len,
 
 /* Everything below is server-only; token.c above also builds as plain C. */
 #ifndef FRONTEND
+
+/*---- Tokens out of denied_log and the server log (redact.c) ----*/
+
+/* Does s hold something that looks like a signed token? */
+extern bool gov_holds_token(const char *s);
+/* A palloc'd copy of s with every token-like run replaced by "[token]". */
+extern char *gov_redact_tokens(const char *s);
 
 /*---- Pool health (poolstats.c) ----*/
 

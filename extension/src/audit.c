@@ -28,7 +28,7 @@
 #include "utils/rel.h"
 #include "utils/tuplestore.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 #include "require_context.h"
 
 PG_FUNCTION_INFO_V1(governance_audit_trigger);

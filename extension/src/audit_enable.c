@@ -30,7 +30,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 #include "extension.h"
 
 PG_FUNCTION_INFO_V1(governance_enable_audit);

@@ -36,7 +36,7 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 #include "governance.h"
 
 /* Column types of audit_batch as the install scripts create it. */

@@ -29,7 +29,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 #include "ddl_watch.h"
 #include "extension.h"
 

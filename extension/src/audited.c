@@ -43,7 +43,7 @@
 #include "utils/regproc.h"
 #include "utils/rel.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 #include "extension.h"
 
 #define AUDIT_FUNCTION_NAME	"audit_trigger"

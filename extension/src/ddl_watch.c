@@ -58,7 +58,7 @@
 #include "utils/syscache.h"
 
 #include "appender.h"
-#include "audit.h"
+#include "audit_trail.h"
 #include "ddl_watch.h"
 #include "extension.h"
 

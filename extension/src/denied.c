@@ -154,8 +154,6 @@ static void denied_subxact_callback(SubXactEvent event, SubTransactionId mySubid
 static void denied_at_exit(int code, Datum arg);
 static char *copy_or_null(const char *s);
 static void register_exit_callback(void);
-static const char *token_like_run(const char *s, size_t *len);
-static char *redact_tokens(const char *s);
 static bool denial_take_token(void);
 static void denial_release_summary(bool force);
 
@@ -248,7 +246,7 @@ gov_denial_capture(const char *source, const char *action, int sqlerrcode,
 	d->message = pstrdup(message);
 	if (debug_query_string)
 	{
-		char	   *clean = redact_tokens(debug_query_string);
+		char	   *clean = gov_redact_tokens(debug_query_string);
 		size_t		len;
 
 		len = strlen(clean);
@@ -261,102 +259,6 @@ gov_denial_capture(const char *source, const char *action, int sqlerrcode,
 	d->written_subid = InvalidSubTransactionId;
 	MemoryContextSwitchTo(old);
 	return d;
-}
-
-/*---- Signed tokens never in denied_log or the server log ----*/
-
-#define TOKEN_PART_MIN 16
-#define TOKEN_REDACTED "[token]"
-
-static bool
-is_b64url(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		(c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
-/*
- * The first run in s that looks like a governance token (or any JWS-like
- * credential): two or three base64url parts of at least TOKEN_PART_MIN
- * characters joined by dots.  A token sent as a bind parameter is never in
- * the statement text; one spliced into SQL text would be, so the statement
- * is recorded with such runs replaced (denied_log.statement, the JSON log
- * line) and the server log's STATEMENT line is left out
- * (denied_emit_log_hook).
- */
-static const char *
-token_like_run(const char *s, size_t *len)
-{
-	const char *p = s;
-
-	while (*p)
-	{
-		const char *start;
-		const char *q;
-		int			parts = 0;
-		bool		short_part = false;
-
-		if (!is_b64url(*p) || (p > s && is_b64url(p[-1])))
-		{
-			p++;
-			continue;
-		}
-		start = q = p;
-		for (;;)
-		{
-			const char *part = q;
-
-			while (is_b64url(*q))
-				q++;
-			if (q - part < TOKEN_PART_MIN)
-				short_part = true;
-			parts++;
-			if (*q == '.' && is_b64url(q[1]) && parts < 3)
-			{
-				q++;
-				continue;
-			}
-			break;
-		}
-		if (parts >= 2 && !short_part)
-		{
-			*len = q - start;
-			return start;
-		}
-		p = q > p ? q : p + 1;
-	}
-	return NULL;
-}
-
-/* Does s hold a token-like run? */
-bool
-gov_holds_token(const char *s)
-{
-	size_t		len;
-
-	return token_like_run(s, &len) != NULL;
-}
-
-/* A palloc'd copy of s with every token-like run replaced. */
-static char *
-redact_tokens(const char *s)
-{
-	StringInfoData buf;
-	const char *p = s;
-	const char *run;
-	size_t		len;
-
-	if (token_like_run(s, &len) == NULL)
-		return pstrdup(s);
-	initStringInfo(&buf);
-	while ((run = token_like_run(p, &len)) != NULL)
-	{
-		appendBinaryStringInfo(&buf, p, run - p);
-		appendStringInfoString(&buf, TOKEN_REDACTED);
-		p = run + len;
-	}
-	appendStringInfoString(&buf, p);
-	return buf.data;
 }
 
 /* The one structured server-log line of a denied attempt. */

@@ -30,6 +30,7 @@
 
 #include "appender.h"
 #include "denied.h"
+#include "governance.h"
 
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;

@@ -14,7 +14,7 @@
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 #include "ddl_watch.h"
 
 PG_FUNCTION_INFO_V1(governance_ddl_watch);

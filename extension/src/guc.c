@@ -3,6 +3,11 @@
  * guc.c
  *	  Every governance.* setting, its validation, and the transaction seal.
  *
+ * Longer than our other files on purpose: every setting is defined here, in
+ * one place (settings of the preloaded mode too; their consumers read the
+ * variables), and the seal is the state the context settings' check and
+ * assign hooks guard, so the two are not split.
+ *
  * The context values (agent_id, tenant_id, correlation_id) are USERSET
  * settings so that parallel workers copy them and SHOW / current_setting()
  * can read them, but only governance.set_context() and set_context_signed()

@@ -39,7 +39,7 @@
 #include "utils/rls.h"
 
 #include "appender.h"
-#include "audit.h"
+#include "audit_trail.h"
 #include "denied.h"
 #include "governance.h"
 #include "require_context.h"

@@ -49,7 +49,7 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "audit.h"
+#include "audit_trail.h"
 
 static HTAB *rowjson_cache = NULL;
 

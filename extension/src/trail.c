@@ -36,7 +36,7 @@
 #include "utils/syscache.h"
 
 #include "appender.h"
-#include "audit.h"
+#include "audit_trail.h"
 #include "ddl_watch.h"
 #include "denied_log.h"
 #include "extension.h"

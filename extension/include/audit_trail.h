@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * audit.h
+ * audit_trail.h
  *	  The audit trail: governance.audit_batch's shape, what an audited
  *	  table is, row images, and the triggers on partitions.
  *
@@ -9,8 +9,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef GOV_AUDIT_H
-#define GOV_AUDIT_H
+#ifndef GOV_AUDIT_TRAIL_H
+#define GOV_AUDIT_TRAIL_H
 
 #include "appender.h"
 #include "executor/tuptable.h"
@@ -151,4 +151,4 @@ extern List *gov_partitions_of(Oid relid, LOCKMODE lockmode);
 extern bool gov_enable_partition_clones(Oid relid, Oid funcoid);
 extern bool gov_ensure_partition_truncate_triggers(List *relids, Oid funcoid);
 
-#endif							/* GOV_AUDIT_H */
+#endif							/* GOV_AUDIT_TRAIL_H */
