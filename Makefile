@@ -45,14 +45,15 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Werror
 MODULEDIR = extension
 DATA = extension/$(EXTENSION_NAME).control $(sort $(wildcard extension/sql/$(EXTENSION_NAME)--*.sql))
 
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --inputdir=$(srcdir) --outputdir=$(CURDIR)
+# pg_regress inputs and expected outputs: test/regress/{sql,expected}
+REGRESS = $(patsubst test/regress/sql/%.sql,%,$(sort $(wildcard test/regress/sql/*.sql)))
+REGRESS_OPTS = --inputdir=$(srcdir)/test/regress --outputdir=$(CURDIR)
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies unless PostgreSQL was configured with them.
-$(OBJS): extension/include/governance.h
+$(OBJS): $(wildcard $(srcdir)/extension/include/*.h)
 
 .PHONY: client client-install client-clean print-version
 ifneq ($(wildcard client/Makefile),)

@@ -22,7 +22,7 @@ run() {  # run NAME CMD...
   if "$@"; then summary+=("ok      $name"); else summary+=("FAILED  $name"); rc=1; fi
 }
 
-# pg_regress: exact outputs and error messages (sql/ + expected/)
+# pg_regress: exact outputs and error messages (test/regress/{sql,expected})
 run pg_regress make -s PG_CONFIG="$PG_CONFIG" installcheck
 
 # pgTAP: behaviour matrix (test/*.sql), one database, pgtap preinstalled.

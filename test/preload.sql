@@ -43,7 +43,7 @@ END $$;
 SELECT current_setting('shared_preload_libraries') LIKE '%pg_governance%' AS preloaded \gset
 
 \if :preloaded
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT results_eq(
   $$SELECT feature, active FROM governance.capabilities()
@@ -158,6 +158,17 @@ SELECT throws_ok($$UPDATE regress_pre_parts SET amount = 0 WHERE id = 5$$, '4250
                  NULL, 'an UPDATE of no row of an audited partitioned table is refused');
 SELECT lives_ok($$SELECT count(*) FROM regress_pre_ledger$$,
                 'reading an audited table without RLS is not governed');
+-- "audited" means a trigger calling governance.audit_trigger(), not a
+-- trigger's name: a look-alike name governs nothing
+CREATE TABLE regress_pre_lookalike (id int);
+CREATE FUNCTION pg_temp.regress_pre_noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TRIGGER governance_audit_insert AFTER INSERT ON regress_pre_lookalike
+  FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.regress_pre_noop();
+SELECT lives_ok($$INSERT INTO regress_pre_lookalike VALUES (1)$$,
+                'a table whose trigger is only named like an audit trigger is not audited: its writes are not governed');
+SELECT lives_ok($$TRUNCATE regress_pre_lookalike$$,
+                'nor its TRUNCATE');
+DROP TABLE regress_pre_lookalike;
 BEGIN;
 SELECT governance.set_context('alice', 'acme');
 SELECT is((SELECT count(*)::int FROM regress_pre_docs), 2, 'with a context the superuser reads (RLS does not apply to it)');

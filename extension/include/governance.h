@@ -3,8 +3,13 @@
  * governance.h
  *	  Shared types, setting variables and entry points of pg_governance.
  *
- * One header for the whole extension: each .c file owns one concern and
- * exports here only what another file needs.
+ * What every part of the extension shares: the context (guc.c), the
+ * settings' variables, signed tokens (token.c) and pool health
+ * (poolstats.c).  Each other concern has a header of its own beside this
+ * one (extension.h, appender.h, audit_trail.h, ddl_watch.h, denied_log.h,
+ * denied.h, require_context.h, sessions.h, latency.h, worker.h); files
+ * include only the headers of what they use, and no two concerns use each
+ * other.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,7 +18,7 @@
 
 struct PlannedStmt;
 
-/* Limits of the context values (see DESIGN.md). */
+/* Limits of the context values (README.md, "### governance.agent_id" and after). */
 #define GOV_MAX_ID_CHARS			256
 #define GOV_MAX_CORRELATION_CHARS	128
 #define GOV_MIN_SIGNING_KEY_BYTES	32
@@ -38,6 +43,13 @@ extern char *gov_signing_key_previous;
 extern char *gov_signing_key_previous_id;
 extern int	gov_token_max_lifetime;
 extern bool gov_require_signed;
+extern bool gov_denied_log_worker;		/* denied.c, worker.c */
+extern int	gov_denied_rate_limit;		/* denied.c */
+/* Preloaded mode (PGC_POSTMASTER sizes are fixed at server start) */
+extern int	gov_session_context_bytes;	/* sessions.c */
+extern int	gov_max_agents;				/* latency.c */
+extern bool gov_track_latency;			/* latency.c */
+extern int	gov_denied_queue_slots;		/* worker.c */
 
 /* Whether the library was loaded through shared_preload_libraries. */
 extern bool gov_preloaded;
@@ -76,9 +88,13 @@ extern bool gov_context_signed(void);
 extern void gov_check_utility_against_seal(struct PlannedStmt *pstmt);
 extern void gov_seal_resync(void);
 
-/* A context value changed (assign hooks): tell the preloaded-mode views. */
-extern void gov_session_publish(GovField field, const char *value);
-extern void gov_latency_context_changed(void);
+/*
+ * A context value changed (assign hooks): each listener is told the field
+ * and its effective value.  _PG_init registers them (governance.c), before
+ * the settings are defined, so that guc.c needs to know none of them.
+ */
+typedef void (*GovContextListener) (GovField field, const char *value);
+extern void gov_context_listen(GovContextListener listener);
 
 /*---- Signed context tokens (token.c) ----*/
 typedef enum GovTokenStatus
@@ -119,41 +135,12 @@ extern GovTokenStatus gov_token_verify(const char *token, size_t token_len,
 /* Everything below is server-only; token.c above also builds as plain C. */
 #ifndef FRONTEND
 
-#include "port/atomics.h"
+/*---- Tokens out of denied_log and the server log (redact.c) ----*/
 
-/*---- Audit trail, denied attempts, RLS helpers (audit.c, denied.c, rls.c) ----*/
-
-/* The two append-only logs, written by direct heap + index insertion. */
-typedef enum GovLog
-{
-	GOV_LOG_AUDIT,				/* governance.audit_log */
-	GOV_LOG_DENIED				/* governance.denied_log */
-} GovLog;
-
-typedef struct GovAppender GovAppender;
-
-/* Open a log for appending; NULL (missing_ok) when the extension is absent. */
-extern GovAppender *gov_appender_open(GovLog log, bool missing_ok);
-extern void gov_appender_insert(GovAppender *app, Datum *values, bool *nulls);
-extern void gov_appender_close(GovAppender *app);
-extern Datum gov_client_addr(bool *isnull);
-extern char *gov_relation_name(Oid relid);
-extern Oid	gov_extension_schema(Oid *extension);
-extern bool gov_extension_member(Oid classid, Oid objid);
-
-/*
- * governance.require_context for a statement on relid: returns when it may
- * go on (after a WARNING in warn mode), raises ERROR 42501 in enforce mode.
- */
-extern void gov_require_context_check(Oid relid, const char *command);
-/* The same at ExecutorRun, for the tables of a plan governed by enable_rls(). */
-struct QueryDesc;
-extern void gov_require_context_executor(struct QueryDesc *queryDesc);
-
-/* Denied attempts: queue (with a structured log line) and durable write. */
-extern void gov_denied_init(void);
-extern void gov_denied_flush(void);
-extern void gov_denied_flush_utility(struct PlannedStmt *pstmt);
+/* Does s hold something that looks like a signed token? */
+extern bool gov_holds_token(const char *s);
+/* A palloc'd copy of s with every token-like run replaced by "[token]". */
+extern char *gov_redact_tokens(const char *s);
 
 /*---- Pool health (poolstats.c) ----*/
 
@@ -167,47 +154,6 @@ extern int	gov_pool_alert_connection_mismatch;
 
 /* Define the settings; before the "governance" prefix is reserved. */
 extern void gov_poolstats_init(void);
-
-/*---- Preloaded mode: shared memory and background writing ----*/
-
-/* Lock-free single-writer shared memory (sessions.c, used by latency.c too). */
-extern void gov_changecount_begin(pg_atomic_uint32 *cc);
-extern void gov_changecount_end(pg_atomic_uint32 *cc);
-extern void gov_changecount_copy(pg_atomic_uint32 *cc, void *dst, const void *src,
-								 Size len);
-
-/* governance.session_context (sessions.c) */
-extern int	gov_session_context_bytes;
-extern Size gov_sessions_shmem_size(void);
-extern void gov_sessions_shmem_init(void);
-extern bool gov_sessions_active(void);
-
-/* Latency histograms (latency.c) */
-extern int	gov_max_agents;
-extern bool gov_track_latency;
-extern Size gov_latency_shmem_size(void);
-extern void gov_latency_shmem_init(void);
-extern bool gov_latency_active(void);
-extern void gov_latency_start(struct QueryDesc *queryDesc);
-extern void gov_latency_run(struct QueryDesc *queryDesc);
-extern void gov_latency_end(struct QueryDesc *queryDesc);
-extern void gov_latency_xact_end(void);
-
-/* Background writer of denied_log (worker.c) */
-#define GOV_DENIED_RECORD_MAX	16384
-extern int	gov_denied_queue_slots;
-extern bool gov_denied_log_worker;
-extern int	gov_denied_rate_limit;
-extern Size gov_worker_shmem_size(void);
-extern void gov_worker_shmem_init(void);
-extern void gov_worker_register(void);
-extern bool gov_worker_available(void);
-extern bool gov_worker_handoff(const char *data, Size len);
-extern void gov_worker_counts(uint64 *handed, uint64 *written);
-extern bool gov_denied_write_serialized(const char **records, const Size *lens, int n);
-
-/* Preloaded: require_context for TRUNCATE and COPY FROM of governed tables. */
-extern void gov_require_context_utility(struct PlannedStmt *pstmt);
 
 #endif							/* !FRONTEND */
 

@@ -26,7 +26,11 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "extension.h"
 #include "governance.h"
+#include "latency.h"
+#include "sessions.h"
+#include "worker.h"
 
 PG_FUNCTION_INFO_V1(governance_agent_id);
 PG_FUNCTION_INFO_V1(governance_tenant_id);
@@ -264,7 +268,7 @@ governance_set_context_signed(PG_FUNCTION_ARGS)
 static bool
 relation_exists(const char *name)
 {
-	Oid			nsp = gov_extension_schema(NULL);
+	Oid			nsp = gov_extension_schema(true);
 
 	return OidIsValid(nsp) &&
 		gov_extension_member(RelationRelationId, get_relname_relid(name, nsp));
@@ -273,7 +277,7 @@ relation_exists(const char *name)
 static bool
 function_exists(const char *name, Oid argtype)
 {
-	Oid			nsp = gov_extension_schema(NULL);
+	Oid			nsp = gov_extension_schema(true);
 
 	return OidIsValid(nsp) &&
 		gov_extension_member(ProcedureRelationId,

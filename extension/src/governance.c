@@ -26,7 +26,12 @@
 #include "storage/shmem.h"
 #include "tcop/utility.h"
 
+#include "denied.h"
 #include "governance.h"
+#include "latency.h"
+#include "require_context.h"
+#include "sessions.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -71,7 +76,11 @@ _PG_init(void)
 	gov_preloaded = process_shared_preload_libraries_in_progress;
 
 	gov_poolstats_init();
+	/* told of every context change, from the first (settings defined below) */
+	gov_context_listen(gov_session_publish);
+	gov_context_listen(gov_latency_context_changed);
 	gov_define_settings();
+	gov_denied_rls_init();
 	gov_denied_init();
 
 	prev_ProcessUtility = ProcessUtility_hook;

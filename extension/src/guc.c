@@ -3,6 +3,11 @@
  * guc.c
  *	  Every governance.* setting, its validation, and the transaction seal.
  *
+ * Longer than our other files on purpose: every setting is defined here, in
+ * one place (settings of the preloaded mode too; their consumers read the
+ * variables), and the seal is the state the context settings' check and
+ * assign hooks guard, so the two are not split.
+ *
  * The context values (agent_id, tenant_id, correlation_id) are USERSET
  * settings so that parallel workers copy them and SHOW / current_setting()
  * can read them, but only governance.set_context() and set_context_signed()
@@ -75,6 +80,12 @@ char	   *gov_signing_key_previous = NULL;
 char	   *gov_signing_key_previous_id = NULL;
 int			gov_token_max_lifetime = 3600;
 bool		gov_require_signed = false;
+bool		gov_denied_log_worker = true;
+int			gov_denied_rate_limit = 10;
+int			gov_session_context_bytes = 256;
+int			gov_max_agents = 1000;
+bool		gov_track_latency = true;
+int			gov_denied_queue_slots = 64;
 
 static const struct config_enum_entry require_context_options[] = {
 	{"off", GOV_REQUIRE_OFF, false},
@@ -95,6 +106,11 @@ static char **const field_variables[GOV_NUM_FIELDS] = {
 	&gov_tenant_id,
 	&gov_correlation_id
 };
+
+/* Told of every change of a context value (gov_context_listen). */
+#define MAX_CONTEXT_LISTENERS	4
+static GovContextListener context_listeners[MAX_CONTEXT_LISTENERS];
+static int	ncontext_listeners = 0;
 
 /*---- Seal state (one per backend; only the top-level transaction) ----*/
 typedef struct GovSeal
@@ -358,6 +374,19 @@ gov_define_preload_settings(void)
 							NULL, NULL, NULL);
 }
 
+/*
+ * Register a function told of every change of a context value, with the
+ * effective value (the sealed one while sealed).  Called from _PG_init,
+ * before gov_define_settings, so that no change goes untold.
+ */
+void
+gov_context_listen(GovContextListener listener)
+{
+	if (ncontext_listeners >= MAX_CONTEXT_LISTENERS)
+		elog(ERROR, "too many governance context listeners");
+	context_listeners[ncontext_listeners++] = listener;
+}
+
 /*---- Validation ----*/
 
 const char *
@@ -517,9 +546,9 @@ assign_context_value(GovField field, const char *newval)
 	if (seal.sealed && !seal.resyncing && IsTransactionState() &&
 		strcmp(newval ? newval : "", seal.values[field]) != 0)
 		report_sealed(field_setting_names[field]);
-	/* governance.session_context (preloaded mode) shows the effective value */
-	gov_session_publish(field, seal.sealed ? seal.values[field] : newval);
-	gov_latency_context_changed();
+	/* the listeners (session_context, latency) see the effective value */
+	for (int i = 0; i < ncontext_listeners; i++)
+		context_listeners[i] (field, seal.sealed ? seal.values[field] : newval);
 }
 
 static void

@@ -54,10 +54,9 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "governance.h"
-
-int			gov_max_agents = 1000;
-bool		gov_track_latency = true;
+#include "extension.h"
+#include "latency.h"
+#include "sessions.h"
 
 /* Bucket b holds [lower(b), lower(b+1)) microseconds; see bucket_of(). */
 #define LAT_SUB_BITS	3
@@ -188,7 +187,7 @@ gov_latency_shmem_init(void)
 
 /* The context changed (assign hooks): find the entry again next time. */
 void
-gov_latency_context_changed(void)
+gov_latency_context_changed(GovField field, const char *value)
 {
 	context_changed = true;
 }
@@ -532,7 +531,7 @@ governance_latency_histograms(PG_FUNCTION_ARGS)
 				 errmsg("governance latency histograms need shared_preload_libraries = 'pg_governance'"),
 				 errhint("Add pg_governance to shared_preload_libraries and restart the server.")));
 	{
-		Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
+		Oid			nsp = gov_extension_schema(false);
 		Oid			views[2];
 		bool		allowed = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * rls.c
- *	  Row-level security helpers: enable_rls() and the policy guard.
+ *	  governance.enable_rls(): the row-level security policy of the context.
  *
  * enable_rls(tbl, agent_column, tenant_column) enables and forces RLS and
  * (re)creates one permissive policy, governance_context, FOR ALL TO PUBLIC:
@@ -16,43 +16,32 @@
  * (Policy quals are security-barrier quals, which the planner never turns
  * into one-time filters, hence the sub-select around it too.)  An InitPlan
  * runs when the first row is examined, so a scan that reads no row at all
- * does not reach it; gov_require_context_executor(), from the ExecutorRun
- * hook, covers that case (the library is loaded at the latest while the
- * executor starts the first query whose plan calls one of its functions,
- * before that query runs).  With no agent_id the comparisons are NULL, so an
- * unset context sees and writes nothing.
+ * does not reach it; gov_require_context_executor() (require_context.c),
+ * from the ExecutorRun hook, covers that case (the library is loaded at the
+ * latest while the executor starts the first query whose plan calls one of
+ * its functions, before that query runs).  With no agent_id the comparisons
+ * are NULL, so an unset context sees and writes nothing.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/parallel.h"
 #include "access/relation.h"
 #include "access/table.h"
-#include "access/xact.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "rewrite/rowsecurity.h"
-#include "tcop/pquery.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/rls.h"
-#include "nodes/parsenodes.h"
-#include "commands/copy.h"
 
-#include "governance.h"
-
-#define RLS_POLICY_NAME "governance_context"
+#include "extension.h"
+#include "require_context.h"
 
 /*---- Function declarations ----*/
 PG_FUNCTION_INFO_V1(governance_enable_rls);
-PG_FUNCTION_INFO_V1(governance_rls_guard);
 
 static void append_column_condition(StringInfo buf, Relation rel,
 									const char *column, const char *role,
@@ -136,7 +125,7 @@ governance_enable_rls(PG_FUNCTION_ARGS)
 						RelationGetRelationName(rel)),
 				 errhint("Ask the owner of the table or a superuser to run governance.enable_rls().")));
 
-	schema = get_namespace_name(get_func_namespace(fcinfo->flinfo->fn_oid));
+	schema = get_namespace_name(gov_extension_schema(false));
 	qualname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 										  RelationGetRelationName(rel));
 
@@ -156,7 +145,7 @@ governance_enable_rls(PG_FUNCTION_ARGS)
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "SELECT 1 FROM pg_catalog.pg_policy WHERE polrelid = %u AND polname = '%s'",
-					 relid, RLS_POLICY_NAME);
+					 relid, GOV_RLS_POLICY_NAME);
 	if (SPI_execute(sql.data, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look up the policies of %s", qualname);
 	policy_exists = SPI_processed > 0;
@@ -170,192 +159,16 @@ governance_enable_rls(PG_FUNCTION_ARGS)
 	if (policy_exists)
 	{
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "DROP POLICY %s ON %s", RLS_POLICY_NAME, qualname);
+		appendStringInfo(&sql, "DROP POLICY %s ON %s", GOV_RLS_POLICY_NAME, qualname);
 		if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not drop policy on %s", qualname);
 	}
 	resetStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "CREATE POLICY %s ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)",
-					 RLS_POLICY_NAME, qualname, cond.data, cond.data);
+					 GOV_RLS_POLICY_NAME, qualname, cond.data, cond.data);
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not create policy on %s", qualname);
 	SPI_finish();
 	PG_RETURN_VOID();
-}
-
-/* Does the table carry our policy (enable_rls) / our audit triggers? */
-static bool
-rel_has_policy(Relation rel)
-{
-	ListCell   *plc;
-
-	if (!rel->rd_rel->relrowsecurity || rel->rd_rsdesc == NULL)
-		return false;
-	foreach(plc, rel->rd_rsdesc->policies)
-	{
-		RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(plc);
-
-		if (strcmp(policy->policy_name, RLS_POLICY_NAME) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool
-rel_is_audited(Relation rel)
-{
-	if (rel->trigdesc == NULL)
-		return false;
-	for (int i = 0; i < rel->trigdesc->numtriggers; i++)
-		if (strncmp(rel->trigdesc->triggers[i].tgname, "governance_audit_",
-					strlen("governance_audit_")) == 0)
-			return true;
-	return false;
-}
-
-static const char *
-operation_command(CmdType operation)
-{
-	switch (operation)
-	{
-		case CMD_INSERT:
-			return "INSERT";
-		case CMD_UPDATE:
-			return "UPDATE";
-		case CMD_DELETE:
-			return "DELETE";
-		case CMD_MERGE:
-			return "MERGE";
-		default:
-			return "SELECT";
-	}
-}
-
-/*
- * Executor-level require_context: at ExecutorRun, before any row is read,
- * apply it to the governed tables of the plan.
- *
- * Plain mode: the tables governed by enable_rls() (our policy) to which
- * row-level security applies for this user.  The policy's own guard then
- * finds the statement already warned about (warn) or never runs (enforce).
- *
- * Preloaded mode (executor-level enforcement): every table with our policy,
- * whether or not row-level security applies to this user (superusers,
- * BYPASSRLS roles), and every audited table the statement writes, whether
- * or not its triggers will fire (session_replication_role = replica, a
- * disabled trigger, a statement that changes no row of a partition).
- *
- * A cursor runs this at every fetch; only the first one can warn (once per
- * table per statement).
- */
-void
-gov_require_context_executor(QueryDesc *queryDesc)
-{
-	ListCell   *lc;
-	int			rti = 0;
-	List	   *results = queryDesc->plannedstmt->resultRelations;
-
-	if (gov_require_context == GOV_REQUIRE_OFF ||
-		IsParallelWorker() ||	/* the leader checks */
-		gov_context_value(GOV_FIELD_AGENT) != NULL ||
-		!IsTransactionState())
-		return;
-
-	foreach(lc, queryDesc->plannedstmt->rtable)
-	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-		Relation	rel;
-		bool		governed = false;
-
-		rti++;
-		if (rte->rtekind != RTE_RELATION ||
-			(rte->relkind != RELKIND_RELATION &&
-			 rte->relkind != RELKIND_PARTITIONED_TABLE))
-			continue;
-		rel = RelationIdGetRelation(rte->relid);
-		if (rel == NULL)
-			continue;
-		if (rel_has_policy(rel))
-			governed = gov_preloaded ||
-				check_enable_rls(rte->relid, rte->checkAsUser, true) == RLS_ENABLED;
-		else if (gov_preloaded && list_member_int(results, rti))
-			governed = rel_is_audited(rel);
-		RelationClose(rel);
-		if (governed)
-			gov_require_context_check(rte->relid, operation_command(queryDesc->operation));
-	}
-}
-
-/*
- * Preloaded mode: TRUNCATE and COPY FROM of a governed table (our policy or
- * our audit triggers) need a context too, also when no trigger fires.
- */
-void
-gov_require_context_utility(PlannedStmt *pstmt)
-{
-	Node	   *stmt = pstmt->utilityStmt;
-	List	   *rels = NIL;
-	const char *command;
-	ListCell   *lc;
-
-	if (gov_require_context == GOV_REQUIRE_OFF ||
-		gov_context_value(GOV_FIELD_AGENT) != NULL ||
-		!IsTransactionState() || stmt == NULL)
-		return;
-	if (IsA(stmt, TruncateStmt))
-	{
-		rels = ((TruncateStmt *) stmt)->relations;
-		command = "TRUNCATE";
-	}
-	else if (IsA(stmt, CopyStmt) && ((CopyStmt *) stmt)->is_from &&
-			 ((CopyStmt *) stmt)->relation != NULL)
-	{
-		rels = list_make1(((CopyStmt *) stmt)->relation);
-		command = "COPY";
-	}
-	else
-		return;
-
-	foreach(lc, rels)
-	{
-		Oid			relid = RangeVarGetRelid(lfirst_node(RangeVar, lc), NoLock, true);
-		Relation	rel;
-		bool		governed;
-
-		if (!OidIsValid(relid))
-			continue;			/* the command itself reports it */
-		rel = RelationIdGetRelation(relid);
-		if (rel == NULL)
-			continue;
-		governed = rel_has_policy(rel) || rel_is_audited(rel);
-		RelationClose(rel);
-		if (governed)
-			gov_require_context_check(relid, command);
-	}
-}
-
-/*
- * The command being run, for the denial record: the top-level statement's
- * tag (for a statement inside a function this is the calling statement).
- */
-static const char *
-current_command(void)
-{
-	if (ActivePortal && ActivePortal->commandTag != CMDTAG_UNKNOWN)
-		return GetCommandTagName(ActivePortal->commandTag);
-	return "SELECT";
-}
-
-/*
- * governance.rls_guard(tbl regclass) → true, or an error under
- * require_context = enforce with no agent_id.
- */
-Datum
-governance_rls_guard(PG_FUNCTION_ARGS)
-{
-	if (gov_require_context != GOV_REQUIRE_OFF &&
-		gov_context_value(GOV_FIELD_AGENT) == NULL)
-		gov_require_context_check(PG_GETARG_OID(0), current_command());
-	PG_RETURN_BOOL(true);
 }

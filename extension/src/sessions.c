@@ -40,9 +40,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 
-#include "governance.h"
-
-int			gov_session_context_bytes = 256;
+#include "sessions.h"
 
 typedef struct GovSessionSlot
 {

@@ -60,10 +60,9 @@
 
 #include "utils/snapmgr.h"
 
+#include "denied_log.h"
 #include "governance.h"
-
-int			gov_denied_queue_slots = 64;
-bool		gov_denied_log_worker = true;
+#include "worker.h"
 
 #define GOV_MAX_WRITERS			4
 #define GOV_WRITER_IDLE_MS		500
@@ -547,7 +546,7 @@ gov_denied_writer_main(Datum arg)
 				 * An active snapshot, as for any statement: index insertion
 				 * may evaluate expressions, which need one.  (The appender
 				 * refuses a denied_log with index expressions, see
-				 * check_log_relation in audit.c; this keeps a superuser's
+				 * check_log_relation in appender.c; this keeps a superuser's
 				 * own odd index from crashing the writer.)
 				 */
 				PushActiveSnapshot(GetTransactionSnapshot());

@@ -3,7 +3,7 @@
 -- evaluated once per query (InitPlans), and governance.require_context on
 -- reads of governed tables.
 --
-CREATE EXTENSION pg_governance VERSION '0.2';
+CREATE EXTENSION pg_governance;
 -- This file tests the denied backend writing its own records (the path
 -- without preload); the background writer of the preloaded mode is tested
 -- in test/preload.sql.

@@ -3,7 +3,7 @@
 -- the pool_stats view (stale flag, server-side counts), pool_alerts
 -- (fire and clear), connection_budget arithmetic.
 --
-CREATE EXTENSION pg_governance VERSION '0.3';
+CREATE EXTENSION pg_governance;
 \set VERBOSITY default
 
 SELECT active, detail FROM governance.capabilities() WHERE feature = 'pool_stats';

@@ -4,7 +4,7 @@
 -- back; the record survives a rollback of the transaction that writes it;
 -- governance.require_context on writes to audited tables.
 --
-CREATE EXTENSION pg_governance VERSION '0.2';
+CREATE EXTENSION pg_governance;
 -- This file tests the denied backend writing its own records (the path
 -- without preload); the background writer of the preloaded mode is tested
 -- in test/preload.sql.
@@ -118,9 +118,8 @@ SELECT count(*) FROM governance.denied_log;
 DELETE FROM governance.denied_log;
 RESET ROLE;
 
--- 0.5: relid and a schema-qualified relation for RLS records, one record
--- per relation per statement, the rate limit and its summary rows
-ALTER EXTENSION pg_governance UPDATE;
+-- relid and a schema-qualified relation for RLS records, one record per
+-- relation per statement, the rate limit and its summary rows
 SELECT source, relation, relid = 'orders'::regclass AS relid_is_orders
   FROM governance.denied_log WHERE correlation_id = 'req-42';
 SELECT count(*) AS before FROM governance.denied_log \gset

@@ -4,7 +4,7 @@
 -- exact errors of enable_audit/disable_audit; silencing auditing is itself
 -- recorded.
 --
-CREATE EXTENSION pg_governance VERSION '0.2';
+CREATE EXTENSION pg_governance;
 \set VERBOSITY default
 
 CREATE TABLE accounts (id int PRIMARY KEY, owner text, balance numeric,
@@ -276,11 +276,10 @@ DROP DOMAIN posint;
 -- Trigger functions cannot be called directly
 SELECT governance.audit_trigger();
 
--- 0.5: DDL that would change an audited table's rows or silence its audit
+-- DDL that would change an audited table's rows or silence its audit
 -- triggers without an audit row is refused for every non-superuser, the
 -- table's owner included; a superuser's is recorded; audited_tables says
 -- what is really audited
-ALTER EXTENSION pg_governance UPDATE TO '0.5';
 CREATE ROLE regress_audit_owner;
 GRANT CREATE ON SCHEMA public TO regress_audit_owner;
 SET ROLE regress_audit_owner;
