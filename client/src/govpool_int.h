@@ -168,6 +168,7 @@ typedef struct gp_entry
 	struct govpool_session session;
 	bool		watched;		/* leak watch on: session fields published
 								 * (under the bag lock) */
+	bool		ctx_prepared;	/* the context statement is prepared on conn */
 	struct gp_entry *next_idle; /* bag's idle stack */
 } gp_entry;
 
@@ -292,6 +293,9 @@ struct govpool
 	bool		report_off;		/* atomic: server lacks report_pool_stats() */
 	uint64_t	reports_sent;	/* for tests */
 	uint64_t	reports_failed;
+	/* prepared context statement (op.c) */
+	uint64_t	ctx_vanished;	/* atomic: server lost/duplicated it */
+	bool		ctx_prepare_off;	/* atomic: auto mode gave up preparing */
 };
 
 /*
@@ -331,12 +335,22 @@ typedef enum gp_op_kind
 	GP_OP_HEALTH
 } gp_op_kind;
 
+/*
+ * One query of a batch: sql sent with its parameters (stmt NULL), the
+ * prepared statement stmt executed (sql NULL), or stmt created from sql
+ * (prepare).  what names it in error messages (NULL: the caller's own).
+ */
 typedef struct gp_query
 {
 	const char *sql;
 	int			nparams;
 	const char *const *params;
+	const char *stmt;
+	bool		prepare;
+	const char *what;
 } gp_query;
+
+#define GP_BATCH_MAX 5
 
 typedef enum gp_batch_outcome
 {
@@ -350,11 +364,17 @@ typedef enum gp_batch_outcome
 typedef struct gp_batch
 {
 	int			n;
-	gp_query	q[4];
-	PGresult   *res[4];
+	gp_query	q[GP_BATCH_MAX];
+	PGresult   *res[GP_BATCH_MAX];
+	PGresult   *report_res;		/* the report's last result, until its NULL */
+	PGresult   *sync_err;		/* an error at the Sync: the implicit COMMIT failed */
+	bool		sync_null;		/* the NULL after sync_err was read */
 	bool		report;			/* a stats report and its own Sync go first */
 	int			pos;			/* next item to read: report, its sync, q[0..n-1], sync */
-	int			failed_at;
+	int			prepare_at;		/* index of the context's PREPARE, -1 none */
+	int			context_at;		/* index of set_context, -1 none */
+	int			stmt_at;		/* index of the caller's statement, -1 none */
+	int			failed_at;		/* first failed query; n: the implicit COMMIT */
 	bool		server_error;
 	gp_batch_outcome outcome;
 	int			next_phase;		/* where the operation goes when it is read */
@@ -387,6 +407,7 @@ struct govpool_op
 	int			after_reopen;
 	bool		retried;
 	bool		commit_sent;	/* a COMMIT of ours may have reached the server */
+	bool		reprepared;		/* the context statement was re-prepared once */
 	int			reset_step;
 	int64_t		start_ns;
 	char		timeout_buf[16];
