@@ -402,11 +402,14 @@ test_cancel_while_queued_passes_the_connection_on(void)
 	/* a leaves before the grant, b after it was granted but before it looked */
 	govpool_op_cancel(a);
 	CHECK(govpool_op_poll(a, &w) == GOVPOOL_POLL_FAILED);
+	CHECK(govpool_op_status(a) == GOVPOOL_ERR_CANCELLED);
 	govpool_rollback(holder);
 	CHECK(wa.count == 0 && wb.count == 1 && wc.count == 0);
 	govpool_op_cancel(b);
 	CHECK(govpool_op_poll(b, &w) == GOVPOOL_POLL_FAILED);
 	CHECK(strstr(govpool_op_error(b)->message, "cancelled") != NULL);
+	CHECK(govpool_op_status(b) == GOVPOOL_ERR_CANCELLED &&
+		  strcmp(govpool_status_name(GOVPOOL_ERR_CANCELLED), "cancelled") == 0);
 	CHECK(wc.count == 1);		/* the grant went on to c */
 	CHECK(drive(c, NULL) == GOVPOOL_POLL_OK);
 	PQclear(govpool_op_result(c));
@@ -535,7 +538,7 @@ test_cancel_exec_in_flight_rolls_the_session_back(void)
 	CHECK(poll_until(op, GOVPOOL_POLL_READING, &w));
 	govpool_op_cancel(op);
 	CHECK(govpool_op_poll(op, &w) == GOVPOOL_POLL_FAILED);
-	CHECK(govpool_op_status(op) == GOVPOOL_ERR_CONNECTION_LOST);
+	CHECK(govpool_op_status(op) == GOVPOOL_ERR_CANCELLED);
 	hold_lock(false);
 	CHECK(wait_backend_gone(pid));
 	CHECK(sql_long("SELECT count(*) FROM gp_async_c") == 0);

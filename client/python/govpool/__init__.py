@@ -26,15 +26,15 @@ import os
 
 from . import _govpool
 from ._types import Json, decoder_for, encode
-from .errors import (CircuitOpen, CommitUnknown, ConfigError, ConnectError, ConnectionLost,
-                     GovpoolError, MisuseError, PoolClosed, PoolTimeout, QueryError,
+from .errors import (Cancelled, CircuitOpen, CommitUnknown, ConfigError, ConnectError,
+                     ConnectionLost, GovpoolError, MisuseError, PoolClosed, PoolTimeout, QueryError,
                      RolledBack, WrongLoopError, from_error)
 
 __all__ = [
     "create_pool", "Pool", "Session", "Record", "Json",
     "GovpoolError", "ConfigError", "ConnectError", "PoolTimeout", "CircuitOpen",
     "QueryError", "ConnectionLost", "CommitUnknown", "RolledBack", "MisuseError",
-    "PoolClosed", "WrongLoopError",
+    "PoolClosed", "Cancelled", "WrongLoopError",
 ]
 __version__ = "0.1.0"
 
