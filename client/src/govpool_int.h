@@ -168,7 +168,8 @@ typedef struct gp_entry
 	struct govpool_session session;
 	bool		watched;		/* leak watch on: session fields published
 								 * (under the bag lock) */
-	bool		ctx_prepared;	/* the context statement is prepared on conn */
+	unsigned	ctx_prepared;	/* bits: the context statements prepared on conn
+								 * (op.c: without, with the statement timeout) */
 	struct gp_entry *next_idle; /* bag's idle stack */
 } gp_entry;
 
@@ -373,6 +374,7 @@ typedef struct gp_batch
 	int			pos;			/* next item to read: report, its sync, q[0..n-1], sync */
 	int			prepare_at;		/* index of the context's PREPARE, -1 none */
 	int			context_at;		/* index of set_context, -1 none */
+	unsigned	context_bit;	/* its bit in gp_entry.ctx_prepared (0: text) */
 	int			stmt_at;		/* index of the caller's statement, -1 none */
 	int			failed_at;		/* first failed query; n: the implicit COMMIT */
 	bool		server_error;

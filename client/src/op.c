@@ -191,10 +191,12 @@ context_queries(govpool_op *op, int at)
 		q.nparams = 4;
 	}
 	b->prepare_at = -1;
+	b->context_bit = 0;
 	if (prepare_context(op->pool))
 	{
 		q.stmt = ms > 0 ? set_context_timeout_stmt : set_context_stmt;
-		if (!op->entry->ctx_prepared)
+		b->context_bit = ms > 0 ? 2 : 1;
+		if (!(op->entry->ctx_prepared & b->context_bit))
 		{
 			b->prepare_at = at;
 			b->q[at++] = (gp_query) {q.sql, q.nparams, NULL, q.stmt, true,
@@ -303,7 +305,7 @@ batch_end(govpool_op *op, gp_batch_outcome o, int failed_at)
 	/* a PREPARE that succeeded holds whatever came after it */
 	if (b->prepare_at >= 0 && b->res[b->prepare_at] && op->entry &&
 		PQresultStatus(b->res[b->prepare_at]) == PGRES_COMMAND_OK)
-		op->entry->ctx_prepared = true;
+		op->entry->ctx_prepared |= b->context_bit;
 	op->b.outcome = o;
 	if (failed_at >= 0 && op->b.failed_at < 0)
 		op->b.failed_at = failed_at;
@@ -486,6 +488,7 @@ batch1(govpool_op *op, const char *sql, int next_phase)
 {
 	op->b.q[0] = (gp_query) {sql, 0, NULL, NULL, false, sql};
 	op->b.prepare_at = op->b.context_at = op->b.stmt_at = -1;
+	op->b.context_bit = 0;
 	return batch(op, 1, false, next_phase);
 }
 
@@ -929,10 +932,10 @@ context_statement_lost(govpool_op *op)
 
 	if (state == NULL)
 		return false;
-	if (b->failed_at == b->context_at && b->q[b->context_at].stmt && strcmp(state, "26000") == 0)
-		op->entry->ctx_prepared = false;
+	if (b->failed_at == b->context_at && b->context_bit && strcmp(state, "26000") == 0)
+		op->entry->ctx_prepared &= ~b->context_bit;
 	else if (b->failed_at == b->prepare_at && strcmp(state, "42P05") == 0)
-		op->entry->ctx_prepared = true;
+		op->entry->ctx_prepared |= b->context_bit;
 	else
 		return false;
 	if (GP_INC(pool->ctx_vanished) + 1 >= GP_CTX_VANISHED_LIMIT &&
@@ -1064,6 +1067,7 @@ exec_send(govpool_op *op)
 
 	op->start_ns = gp_now_ns();
 	b->prepare_at = b->context_at = b->stmt_at = -1;
+	b->context_bit = 0;
 	if (s->state == GP_SESSION_QUEUED)
 	{
 		int			n;
@@ -1320,7 +1324,7 @@ checkin_reset_done(govpool_op *op)
 	/* the plan is recomputed from the new transaction status */
 	if (strcmp(sql, "DISCARD ALL") == 0)
 	{
-		op->entry->ctx_prepared = false;	/* DISCARD ALL deallocated it */
+		op->entry->ctx_prepared = 0;	/* DISCARD ALL deallocated them */
 		op->phase = PH_CHECKIN_FINISH;
 		return CONTINUE;
 	}
