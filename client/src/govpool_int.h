@@ -409,7 +409,8 @@ struct govpool_op
 	int			after_reopen;
 	bool		retried;
 	bool		commit_sent;	/* a COMMIT of ours may have reached the server */
-	bool		reprepared;		/* the context statement was re-prepared once */
+	bool		ctx_lost;		/* the server lost the prepared context statement:
+								 * resent as text */
 	int			reset_step;
 	int64_t		start_ns;
 	char		timeout_buf[16];

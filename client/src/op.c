@@ -31,8 +31,9 @@
  * their error arrives as an error result ahead of the Sync's, which we
  * report as the failed COMMIT.  The set_context statement is prepared once
  * per connection (a PREPARE in front of the first pipeline; forgotten
- * when the connection closes or is DISCARDed, re-prepared once when the
- * server says it is missing) unless prepare_context says otherwise.
+ * when the connection closes or is DISCARDed; when the server says it is
+ * missing, the operation is resent once with the context as text and the
+ * next one prepares it again) unless prepare_context says otherwise.
  * Sessions (begin/exec/commit) keep their explicit BEGIN/COMMIT and use
  * the same prepared statement.
  *
@@ -192,7 +193,7 @@ context_queries(govpool_op *op, int at)
 	}
 	b->prepare_at = -1;
 	b->context_bit = 0;
-	if (prepare_context(op->pool))
+	if (prepare_context(op->pool) && !op->ctx_lost)
 	{
 		q.stmt = ms > 0 ? set_context_timeout_stmt : set_context_stmt;
 		b->context_bit = ms > 0 ? 2 : 1;
@@ -919,8 +920,11 @@ error_rollback_done(govpool_op *op)
 /*
  * Did the batch fail because the server lost our prepared context
  * statement (26000 at its execution) or already had it (42P05 at its
- * PREPARE)?  Then nothing after it ran, and the entry's flag is put right.
- * In auto mode, the third time turns preparing off for the pool.
+ * PREPARE)?  Then nothing after it ran, and the entry's flag is put right
+ * for the next operation; this one is resent with the context as text,
+ * which works on whatever server connection it lands (behind a
+ * transaction pooler the resend may meet another one).  In auto mode, the
+ * third time turns preparing off for the pool.
  */
 static bool
 context_statement_lost(govpool_op *op)
@@ -947,7 +951,7 @@ context_statement_lost(govpool_op *op)
 			   "(set GOVPOOL_POOLER=transaction or GOVPOOL_PREPARE_CONTEXT=off to say so)",
 			   (char *) NULL);
 	else
-		gp_log(&pool->logger, GOVPOOL_LOG_INFO, "context_reprepared", "sqlstate", state,
+		gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "context_statement_lost", "sqlstate", state,
 			   (char *) NULL);
 	return true;
 }
@@ -977,12 +981,12 @@ governed_failure(govpool_op *op, int commit_at, int retry_phase, int after)
 		clear_results(b, -1);
 		return reopen(op, retry_phase);
 	}
-	if (b->outcome == GB_SERVER_ERROR && retry_phase >= 0 && !op->reprepared &&
+	if (b->outcome == GB_SERVER_ERROR && retry_phase >= 0 && !op->ctx_lost &&
 		context_statement_lost(op))
 	{
 		/* nothing after the context ran: roll back (a session's BEGIN) and resend */
 		clear_results(b, -1);
-		op->reprepared = true;
+		op->ctx_lost = true;
 		return error_rollback(op, retry_phase);
 	}
 	switch (b->outcome)
@@ -1527,7 +1531,7 @@ gp_op_clear(govpool_op *op)
 	op->params = NULL;
 	op->session = NULL;
 	op->entry = NULL;
-	op->retried = op->reopening = op->commit_sent = op->counted = op->reprepared = false;
+	op->retried = op->reopening = op->commit_sent = op->counted = op->ctx_lost = false;
 	op->reset_step = 0;
 	op->start_ns = 0;
 	op->timeout_ms = -1;

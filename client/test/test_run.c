@@ -253,7 +253,10 @@ test_statement_that_opens_a_transaction_block_is_refused(void)
 	govpool_destroy(p);
 }
 
-/* The server lost the prepared statement: prepared again, the run succeeds. */
+/*
+ * The server lost the prepared statement: the operation is resent with the
+ * context as text and succeeds; the next one prepares it again.
+ */
 static void
 test_prepared_statement_recreated_after_deallocate(void)
 {
@@ -271,10 +274,13 @@ test_prepared_statement_recreated_after_deallocate(void)
 	PQclear(r);
 	CHECK(govpool_commit(s, &err) == GOVPOOL_OK);
 	t = traced_run(p, "SELECT governance.agent_id()", &r, &err);
-	/* the_conn()'s session re-prepared it already (its prelude failed once) */
-	CHECK_MSG(count_substr(lb.text, "event=context_reprepared sqlstate=26000") == 1, "%s", lb.text);
+	/* the_conn()'s session met the loss (its prelude failed once, was resent) */
+	CHECK_MSG(count_substr(lb.text, "event=context_statement_lost sqlstate=26000") == 1, "%s", lb.text);
 	CHECK_MSG(r && strcmp(PQgetvalue(r, 0, 0), "alice") == 0, "%s", err.message);
 	PQclear(r);
+	/* ... and this run prepared it again, in its own pipeline */
+	CHECK_MSG(count_substr(t, "\tParse\t \"govpool_set_context\"") == 1 &&
+			  count_substr(t, "\tSync") == 1, "%s", t);
 	free(t);
 	/* same for govpool_run itself */
 	s = govpool_begin(p, &alice, -1, &err);
@@ -283,7 +289,7 @@ test_prepared_statement_recreated_after_deallocate(void)
 	r = govpool_run(p, &alice, "SELECT governance.agent_id()", 0, NULL, &err);
 	CHECK_MSG(r && strcmp(PQgetvalue(r, 0, 0), "alice") == 0, "%s", err.message);
 	PQclear(r);
-	CHECK_MSG(count_substr(lb.text, "event=context_reprepared") == 2, "%s", lb.text);
+	CHECK_MSG(count_substr(lb.text, "event=context_statement_lost") == 2, "%s", lb.text);
 	govpool_destroy(p);
 }
 
@@ -307,7 +313,7 @@ test_prepared_statement_follows_discard_all_on_return(void)
 	CHECK_MSG(count_substr(t, "\tParse\t \"govpool_set_context\"") == 1 &&
 			  strstr(t, "\tParse\t \"govpool_set_context\"") < strstr(t, "\tSync") &&
 			  count_substr(t, "\tSync") == 2 && strstr(t, "DISCARD ALL") > strstr(t, "\tSync"), "%s", t);
-	CHECK(strstr(lb.text, "context_reprepared") == NULL);
+	CHECK(strstr(lb.text, "context_statement_lost") == NULL);
 	free(t);
 	govpool_destroy(p);
 }
