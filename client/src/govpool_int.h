@@ -337,21 +337,27 @@ typedef enum gp_op_kind
 } gp_op_kind;
 
 /*
- * One query of a batch: sql sent with its parameters (stmt NULL), the
- * prepared statement stmt executed (sql NULL), or stmt created from sql
- * (prepare).  what names it in error messages (NULL: the caller's own).
+ * One query of a batch: sql sent as text with its parameters, or the
+ * context statement (its name follows gp_batch.context_bit) created from
+ * sql (PREPARE) or executed (EXECUTE).  Kept small: a queued request
+ * costs its govpool_op.
  */
+typedef enum gp_query_kind
+{
+	GQ_TEXT = 0,
+	GQ_PREPARE,
+	GQ_EXECUTE
+} gp_query_kind;
+
 typedef struct gp_query
 {
 	const char *sql;
-	int			nparams;
 	const char *const *params;
-	const char *stmt;
-	bool		prepare;
-	const char *what;
+	int			nparams;
+	uint8_t		kind;			/* gp_query_kind */
 } gp_query;
 
-#define GP_BATCH_MAX 5
+#define GP_BATCH_MAX 4			/* BEGIN, PREPARE, set_context, statement */
 
 typedef enum gp_batch_outcome
 {
@@ -364,20 +370,20 @@ typedef enum gp_batch_outcome
 /* Queries sent in one pipeline with one Sync, read without blocking. */
 typedef struct gp_batch
 {
-	int			n;
 	gp_query	q[GP_BATCH_MAX];
 	PGresult   *res[GP_BATCH_MAX];
 	PGresult   *report_res;		/* the report's last result, until its NULL */
 	PGresult   *sync_err;		/* an error at the Sync: the implicit COMMIT failed */
-	bool		sync_null;		/* the NULL after sync_err was read */
+	int8_t		n;
+	int8_t		pos;			/* next item to read: report, its sync, q[0..n-1], sync */
+	int8_t		failed_at;		/* first failed query; n: the implicit COMMIT */
+	int8_t		prepare_at;		/* index of the context's PREPARE, -1 none */
+	int8_t		context_at;		/* index of set_context, -1 none */
+	int8_t		stmt_at;		/* index of the caller's statement, -1 none */
+	uint8_t		context_bit;	/* its bit in gp_entry.ctx_prepared (0: text) */
 	bool		report;			/* a stats report and its own Sync go first */
-	int			pos;			/* next item to read: report, its sync, q[0..n-1], sync */
-	int			prepare_at;		/* index of the context's PREPARE, -1 none */
-	int			context_at;		/* index of set_context, -1 none */
-	unsigned	context_bit;	/* its bit in gp_entry.ctx_prepared (0: text) */
-	int			stmt_at;		/* index of the caller's statement, -1 none */
-	int			failed_at;		/* first failed query; n: the implicit COMMIT */
 	bool		server_error;
+	bool		sync_null;		/* the NULL after sync_err was read */
 	gp_batch_outcome outcome;
 	int			next_phase;		/* where the operation goes when it is read */
 } gp_batch;

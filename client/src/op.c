@@ -182,7 +182,7 @@ context_queries(govpool_op *op, int at)
 {
 	gp_batch   *b = &op->b;
 	int			ms = op->pool->cfg.statement_timeout_ms;
-	gp_query	q = {set_context_sql, 3, op->ctx, NULL, false, "governance.set_context"};
+	gp_query	q = {set_context_sql, op->ctx, 3, GQ_TEXT};
 
 	if (ms > 0)
 	{
@@ -195,15 +195,13 @@ context_queries(govpool_op *op, int at)
 	b->context_bit = 0;
 	if (prepare_context(op->pool) && !op->ctx_lost)
 	{
-		q.stmt = ms > 0 ? set_context_timeout_stmt : set_context_stmt;
 		b->context_bit = ms > 0 ? 2 : 1;
 		if (!(op->entry->ctx_prepared & b->context_bit))
 		{
 			b->prepare_at = at;
-			b->q[at++] = (gp_query) {q.sql, q.nparams, NULL, q.stmt, true,
-			"PREPARE governance.set_context"};
+			b->q[at++] = (gp_query) {q.sql, NULL, q.nparams, GQ_PREPARE};
 		}
-		q.sql = NULL;
+		q.kind = GQ_EXECUTE;
 	}
 	b->context_at = at;
 	b->q[at++] = q;
@@ -339,12 +337,13 @@ batch_send(govpool_op *op)
 	for (int i = 0; i < b->n; i++)
 	{
 		const gp_query *q = &b->q[i];
+		const char *name = b->context_bit == 2 ? set_context_timeout_stmt : set_context_stmt;
 		int			ok;
 
-		if (q->prepare)
-			ok = PQsendPrepare(conn, q->stmt, q->sql, q->nparams, NULL);
-		else if (q->stmt)
-			ok = PQsendQueryPrepared(conn, q->stmt, q->nparams, q->params, NULL, NULL, 0);
+		if (q->kind == GQ_PREPARE)
+			ok = PQsendPrepare(conn, name, q->sql, q->nparams, NULL);
+		else if (q->kind == GQ_EXECUTE)
+			ok = PQsendQueryPrepared(conn, name, q->nparams, q->params, NULL, NULL, 0);
 		else
 			ok = PQsendQueryParams(conn, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
 		if (!ok)
@@ -487,7 +486,7 @@ batch_read(govpool_op *op, govpool_wait *w)
 static int
 batch1(govpool_op *op, const char *sql, int next_phase)
 {
-	op->b.q[0] = (gp_query) {sql, 0, NULL, NULL, false, sql};
+	op->b.q[0] = (gp_query) {sql, NULL, 0, GQ_TEXT};
 	op->b.prepare_at = op->b.context_at = op->b.stmt_at = -1;
 	op->b.context_bit = 0;
 	return batch(op, 1, false, next_phase);
@@ -891,7 +890,7 @@ run_send(govpool_op *op)
 	int			n = context_queries(op, 0);
 
 	b->stmt_at = n;
-	b->q[n++] = (gp_query) {op->sql, op->nparams, op->params, NULL, false, NULL};
+	b->q[n++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
 	return batch(op, n, true, PH_RUN_DONE);
 }
 
@@ -936,7 +935,8 @@ context_statement_lost(govpool_op *op)
 
 	if (state == NULL)
 		return false;
-	if (b->failed_at == b->context_at && b->context_bit && strcmp(state, "26000") == 0)
+	if (b->failed_at == b->context_at && b->q[b->context_at].kind == GQ_EXECUTE &&
+		strcmp(state, "26000") == 0)
 		op->entry->ctx_prepared &= ~b->context_bit;
 	else if (b->failed_at == b->prepare_at && strcmp(state, "42P05") == 0)
 		op->entry->ctx_prepared |= b->context_bit;
@@ -956,6 +956,21 @@ context_statement_lost(govpool_op *op)
 	return true;
 }
 
+/* What query i of the batch is, for messages (NULL: the caller's statement). */
+static const char *
+query_name(const gp_batch *b, int i)
+{
+	if (i == b->n)
+		return "COMMIT";		/* the implicit transaction's, at the Sync */
+	if (i < 0 || i > b->n || i == b->stmt_at)
+		return NULL;
+	if (i == b->prepare_at)
+		return "PREPARE governance.set_context";
+	if (i == b->context_at)
+		return "governance.set_context";
+	return b->q[i].sql;			/* BEGIN */
+}
+
 /*
  * The one failure path of governed statements (run, the prelude, exec):
  * what the failed batch means for the transaction, the error, the count,
@@ -973,8 +988,7 @@ governed_failure(govpool_op *op, int commit_at, int retry_phase, int after)
 	gp_entry   *e = op->entry;
 	const PGresult *failed = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] :
 		b->failed_at == b->n ? b->sync_err : NULL;
-	const char *what = b->failed_at >= 0 && b->failed_at < b->n ? b->q[b->failed_at].what :
-		b->failed_at == b->n ? "COMMIT" : NULL;
+	const char *what = query_name(b, b->failed_at);
 
 	if (b->outcome == GB_NOT_SENT && retry_phase >= 0 && !op->retried)
 	{
@@ -1079,17 +1093,17 @@ exec_send(govpool_op *op)
 		op->ctx[0] = s->agent;
 		op->ctx[1] = s->has_tenant ? s->tenant : NULL;
 		op->ctx[2] = s->has_correlation ? s->correlation : NULL;
-		b->q[0] = (gp_query) {"BEGIN", 0, NULL, NULL, false, "BEGIN"};
+		b->q[0] = (gp_query) {"BEGIN", NULL, 0, GQ_TEXT};
 		n = context_queries(op, 1);
 		if (op->sql)
 		{
 			b->stmt_at = n;
-			b->q[n++] = (gp_query) {op->sql, op->nparams, op->params, NULL, false, NULL};
+			b->q[n++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
 		}
 		return batch(op, n, true, PH_EXEC_DONE);
 	}
 	b->stmt_at = 0;
-	b->q[0] = (gp_query) {op->sql, op->nparams, op->params, NULL, false, NULL};
+	b->q[0] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
 	return batch(op, 1, false, PH_EXEC_DONE);
 }
 
