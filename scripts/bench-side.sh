@@ -389,16 +389,17 @@ for c in $clients_list; do
 done
 if [[ " $clients_list " == *" 16 "* ]]; then
   for w in $workloads; do
-    check "$w" "libgovpool vs the floor" gov_run raw_pipe 0.9
+    check "$w" "libgovpool vs the floor" gov_run raw_pipe1 0.9
     check "$w" "libgovpool vs SQLAlchemy stack" gov_run sqlalchemy 10
     check "$w" "libgovpool vs PgBouncer" gov_run pgb_pipe 1.5
   done
-  echo "(PgBouncer target against libpq pipelined through it, the same one round trip;"
-  echo " against libpq naive through it, the 'PgBouncer naive' ratios above)"
+  echo "(the floor: raw libpq sending what govpool_run sends; PgBouncer target against libpq"
+  echo " pipelined through it, BEGIN/context/statement/COMMIT in one round trip, as named"
+  echo " statements do not survive it; against libpq naive through it, the 'PgBouncer naive' ratios above)"
 fi
 for s in "${!errs[@]}"; do
   echo "note: $s had failed transactions or a run without result; its last messages:"
-  grep "^\[$s " "$work/runs.log" | grep -v '\] summary:' | tail -3 | sed 's/^/  /'
+  { grep "^\[$s " "$work/runs.log" || true; } | { grep -v '\] summary:' || true; } | tail -3 | sed 's/^/  /'
 done
 micro=$(client/build/bench/checkout_micro 1000000)
 micro_ns=$(sed -n 's/^checkout_checkin_ns=\([0-9.]*\).*/\1/p' <<<"$micro")
