@@ -384,8 +384,8 @@ typedef struct gp_batch
 	bool		report;			/* a stats report and its own Sync go first */
 	bool		server_error;
 	bool		sync_null;		/* the NULL after sync_err was read */
-	gp_batch_outcome outcome;
-	int			next_phase;		/* where the operation goes when it is read */
+	uint8_t		outcome;		/* gp_batch_outcome */
+	int8_t		next_phase;		/* where the operation goes when it is read */
 } gp_batch;
 
 struct govpool_op
@@ -394,15 +394,19 @@ struct govpool_op
 	gp_op_kind	kind;
 	int			phase;
 	govpool_error err;
-	/* arguments (copied into arena by the public starts) */
+	/*
+	 * arguments (copied into arena by the public starts); a queued request
+	 * costs this struct, so the ints sit together (no padding)
+	 */
 	const char *ctx[4];			/* agent, tenant, correlation, timeout value */
 	const char *sql;
-	int			nparams;
 	const char *const *params;
 	char	   *arena;
-	int			timeout_ms;
 	const char *file;
+	int			nparams;
+	int			timeout_ms;
 	int			line;
+	char		timeout_buf[12];	/* statement_timeout_ms as text (int) */
 	govpool_session *session;
 	/* checkout */
 	gp_entry   *entry;
@@ -417,12 +421,11 @@ struct govpool_op
 	bool		commit_sent;	/* a COMMIT of ours may have reached the server */
 	bool		ctx_lost;		/* the server lost the prepared context statement:
 								 * resent as text */
+	bool		counted;		/* session outcome counted */
 	int			reset_step;
 	int64_t		start_ns;
-	char		timeout_buf[16];
 	gp_batch	b;
 	PGresult   *result;
-	bool		counted;		/* session outcome counted */
 	govpool_wake_fn wake_fn;
 	void	   *wake_ud;
 };
