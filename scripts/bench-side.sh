@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark (make bench calls this): the same governed session
-# through libgovpool and through the stacks teams use instead, on one machine
-# and one server in one run, reported as medians and as ratios measured in
-# this run.
+# The client benchmark (make bench calls this): the same governed session
+# through libgovpool -- threaded, from one event-loop thread -- and through
+# the stacks teams use instead, against the ungoverned statement and the
+# raw-libpq floor, on one machine and one server in one run, reported as
+# medians, spreads and ratios measured in this run.  One load generator
+# (client/bench/side_libpq.c) drives every C stack.
 #
 # The governed session, identical in every stack: check a connection out (or
 # use a dedicated one), BEGIN; SELECT governance.set_context($1, $2, $3, true)
@@ -14,10 +16,19 @@
 # row.
 #
 #   stack        what                                           round trips per tx
-#   gov_run      libgovpool govpool_run                         1 (one pipeline)
+#   gov_run      libgovpool govpool_run from N threads: the     1 (one pipeline,
+#                prepared set_context + the statement, one Sync     no BEGIN/COMMIT)
+#   gov_async    the same govpool_run, N in flight from ONE     1
+#                thread (govpool_run_start + an epoll loop)
 #   gov_session  libgovpool govpool_begin / govpool_exec / commit  2
-#   raw_pipe     raw libpq, dedicated connection per client,    1   the floor
-#                the four statements in one pipeline
+#   raw_pipe1    raw libpq, dedicated connection per client,    1   govpool_run's floor
+#                set_context prepared once, it + the statement
+#                in one pipeline with one Sync
+#   raw_one      raw libpq, dedicated connection per client,    1   ungoverned
+#                the statement alone, unprepared (PQexecParams)
+#   raw_pipe     raw libpq, dedicated connection per client,    1   the floor of the
+#                BEGIN, set_context, statement, COMMIT in one       four statements
+#                pipeline
 #   raw_naive    raw libpq, dedicated connection per client,    4   the floor, naive
 #                one PQexecParams per statement
 #   raw_connect  raw libpq, PQconnectdb + raw_naive + PQfinish  connect + 4
@@ -69,14 +80,27 @@
 #     the figures are medians over BENCH_ROUNDS rounds, ratios are of those
 #     medians.
 #
+# Wide cells: clients above 200 (default 1024 in-flight requests) run only
+# BENCH_WIDE_STACKS (default "gov_async gov_run"; no stack with a dedicated
+# connection per client fits max_connections), with a pool of
+# BENCH_WIDE_POOL (32) connections and no overflow.  gov_async prints what a
+# queued request costs (its govpool_op, its copied arguments, and the
+# resident memory n started requests added, divided by n).
+#
 # Targets (printed as "target met" / "target MISSED"; a miss does not fail
-# make): at 16 clients, govpool_run >= 0.9x the floor (raw_pipe, the same one
-# round trip), >= 10x the SQLAlchemy stack, >= 1.5x PgBouncer (pgb_pipe, the
-# same one round trip through the pooler).
+# make): at 16 and 64 clients, govpool_run >= 0.9x the ungoverned unprepared
+# statement (raw_one: governance at the price of one statement), the event
+# loop from one thread >= 0.9x the threaded govpool_run; at 16 clients
+# govpool_run >= 0.9x the floor (raw_pipe1, the same one round trip),
+# >= 10x the SQLAlchemy stack, >= 1.5x PgBouncer (pgb_pipe, the same one round
+# trip through the pooler); 1,024 requests in flight on 32 connections
+# within 10% of the event loop's 64-client figure, <= 1 KiB per queued
+# request; uncontended checkout + checkin <= 500 ns (client/bench/checkout_micro).
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS (2), BENCH_WARMUP
-# (0.2), BENCH_CLIENTS ("1 16 64"), BENCH_WORKLOADS ("select1 pk"),
-# BENCH_STACKS (all of the above; e.g. "gov_run raw_pipe sqlalchemy").
+# (0.2), BENCH_CLIENTS ("1 16 64 1024"), BENCH_WORKLOADS ("select1 pk"),
+# BENCH_STACKS (all of the above; e.g. "gov_run raw_pipe sqlalchemy"),
+# BENCH_WIDE_STACKS, BENCH_WIDE_POOL.
 # About 8 minutes with the defaults on 2 cores (3 x 6 cells x 10 stacks x 2.2 s
 # of load, plus start-up: Python imports SQLAlchemy in ~0.5 s a run).
 #
@@ -87,10 +111,11 @@
 # user must be able to create databases; the extension must be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench.bash
 
 PY=/usr/bin/python3                 # Debian's: sees python3-sqlalchemy / python3-asyncpg
 PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
-all_stacks="gov_run gov_session raw_pipe raw_naive raw_connect pgb_pipe pgb_naive sqlalchemy asyncpg node_pg"
+all_stacks="gov_run gov_async gov_session raw_pipe1 raw_one raw_pipe raw_naive raw_connect pgb_pipe pgb_naive sqlalchemy asyncpg node_pg"
 
 # ---- set-up (outside the cluster) ----
 if [ -z "${BENCH_SIDE_INNER:-}" ]; then
@@ -134,7 +159,7 @@ for s in ${BENCH_STACKS:-$all_stacks}; do
     asyncpg) $PY -c 'import asyncpg' 2>/dev/null || { echo "bench-side: no python3-asyncpg, $s left out"; continue; } ;;
     node_pg) [ -f bench/node/node_modules/pg/package.json ] && command -v node >/dev/null ||
                { echo "bench-side: no node / npm pg, $s left out"; continue; } ;;
-    gov_run|gov_session|raw_pipe|raw_naive|raw_connect) ;;
+    gov_run|gov_async|gov_session|raw_pipe1|raw_one|raw_pipe|raw_naive|raw_connect) ;;
     *) echo "bench-side: unknown stack $s" >&2; exit 2 ;;
   esac
   stacks+=("$s")
@@ -144,7 +169,9 @@ done
 rounds=${BENCH_ROUNDS:-3}
 secs=${BENCH_SECONDS:-2}
 warm=${BENCH_WARMUP:-0.2}
-clients_list=${BENCH_CLIENTS:-"1 16 64"}
+clients_list=${BENCH_CLIENTS:-"1 16 64 1024"}
+wide_stacks=${BENCH_WIDE_STACKS:-"gov_async gov_run"}
+wide_pool=${BENCH_WIDE_POOL:-32}
 workloads=${BENCH_WORKLOADS:-"select1 pk"}
 db=governance_side
 work=$(mktemp -d "${TMPDIR:-/tmp}/benchside.XXXXXX")
@@ -219,9 +246,14 @@ side=client/build/bench/side_libpq
 run_one() {                       # stack workload clients
   local s=$1 w=$2 c=$3 cmd
   local a=(--workload "$w" -c "$c" -T "$secs" -W "$warm")
+  local gov=("${govenv[@]}")
+  [ "$c" -le 200 ] || gov+=(DATABASE_POOL_SIZE="$wide_pool" DATABASE_MAX_OVERFLOW=0)
   case $s in
-    gov_run)     cmd=("${govenv[@]}" $side --stack gov-run "${a[@]}") ;;
-    gov_session) cmd=("${govenv[@]}" $side --stack gov-session "${a[@]}") ;;
+    gov_run)     cmd=("${gov[@]}" $side --stack gov-run "${a[@]}") ;;
+    gov_async)   cmd=("${gov[@]}" $side --stack gov-async "${a[@]}") ;;
+    raw_pipe1)   cmd=($side --stack raw-pipe1 --url "$url" "${a[@]}") ;;
+    raw_one)     cmd=($side --stack raw-one --url "$url" "${a[@]}") ;;
+    gov_session) cmd=("${gov[@]}" $side --stack gov-session "${a[@]}") ;;
     raw_pipe)    cmd=($side --stack raw-pipe --url "$url" "${a[@]}") ;;
     raw_naive)   cmd=($side --stack raw-naive --url "$url" "${a[@]}") ;;
     raw_connect) cmd=($side --stack raw-connect --url "$url" "${a[@]}") ;;
@@ -236,6 +268,8 @@ run_one() {                       # stack workload clients
   timeout -k 5 "$(awk -v s="$secs" -v w="$warm" 'BEGIN { printf "%d", s + w + 60 }')" "${cmd[@]}" 2>&1 |
     sed "s/^/[$s $w $c] /" >"$work/run.out" || true
   cat "$work/run.out" >>"$work/runs.log"
+  sed -n "s/^\[$s $w $c\] async: .* op_bytes=\([0-9]*\) arg_bytes=\([0-9]*\) rss_per_request=\([0-9-]*\).*/\1 \2 \3/p" \
+    "$work/run.out" >>"$work/mem.$c"
   sed -n "s/^\[$s $w $c\] \(summary:.*\)/\1/p" "$work/run.out" | tail -1
 }
 
@@ -250,9 +284,14 @@ for r in $(seq 1 "$rounds"); do
   k=0
   for cell in "${cells[@]}"; do
     w=${cell%%:*}; c=${cell##*:}
-    n=${#stacks[@]}; off=$(( (r * 3 + k * 7) % n )); k=$((k + 1))
+    cell_stacks=("${stacks[@]}")
+    if [ "$c" -gt 200 ]; then
+      cell_stacks=(); for s in "${stacks[@]}"; do [[ " $wide_stacks " == *" $s "* ]] && cell_stacks+=("$s"); done
+      [ ${#cell_stacks[@]} -gt 0 ] || continue
+    fi
+    n=${#cell_stacks[@]}; off=$(( (r * 3 + k * 7) % n )); k=$((k + 1))
     for i in $(seq 0 $((n - 1))); do
-      s=${stacks[$(( (i + off) % n ))]}
+      s=${cell_stacks[$(( (i + off) % n ))]}
       line=$(run_one "$s" "$w" "$c")
       if [ -z "$line" ]; then
         echo "  $s $w $c clients: no result (see below)"; errs[$s]=1; continue
@@ -267,12 +306,17 @@ for r in $(seq 1 "$rounds"); do
   echo "  round $r/$rounds done ($(( $(date +%s) - t_start )) s)"
 done
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END { if (NR) print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2) }'; }
-med() { local -n arr=$1; median <<<"${arr[$2]:-}"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "n/a"; else printf "%.2fx", a / b }'; }
+med() { local -n arr=$1; bench_median <<<"${arr[$2]:-}"; }
+# spread of a cell's tx/s samples: (max - min) / median, in percent
+spread() { local m _q1 _q3 lo hi; read -r m _q1 _q3 lo hi <<<"$(bench_stats <<<"${tps[$1]:-}")"
+  [ -n "$m" ] && awk -v m="$m" -v lo="$lo" -v hi="$hi" 'BEGIN { printf "%.0f", m ? 100 * (hi - lo) / m : 0 }'; }
+ratio() { local r; r=$(bench_ratio "$1" "$2"); [ "$r" = n/a ] && echo n/a || echo "${r}x"; }
 label() {
   case $1 in
     gov_run) echo "libgovpool govpool_run" ;;
+    gov_async) echo "govpool_run, 1-thread event loop" ;;
+    raw_pipe1) echo "raw libpq one-stmt pipe (floor)" ;;
+    raw_one) echo "raw libpq ungoverned statement" ;;
     gov_session) echo "libgovpool begin/exec/commit" ;;
     raw_pipe) echo "raw libpq pipelined (floor)" ;;
     raw_naive) echo "raw libpq naive (floor)" ;;
@@ -289,19 +333,21 @@ label() {
 for w in $workloads; do
   echo
   [ "$w" = select1 ] && echo "workload select1: SELECT 1" || echo "workload pk: SELECT v FROM bench_side_kv WHERE id = \$1 (10,000 rows)"
-  printf '%-32s' "median tx/s (p50 / p99 ms)"
-  for c in $clients_list; do printf '%28s' "$c client$([ "$c" = 1 ] || echo s)"; done
+  printf '%-32s' "median tx/s ±spread (p50/p99 ms)"
+  for c in $clients_list; do printf '%30s' "$c client$([ "$c" = 1 ] || echo s)"; done
   echo
   for s in "${stacks[@]}"; do
     printf '%-32s' "$(label "$s")"
     for c in $clients_list; do
       t=$(med tps "$s|$w|$c"); a=$(med p50 "$s|$w|$c"); b=$(med p99 "$s|$w|$c")
-      if [ -n "$t" ]; then printf '%11.0f (%5.2f / %6.2f)' "$t" "$a" "$b"; else printf '%28s' "n/a"; fi
+      if [ -n "$t" ]; then printf '%9.0f ±%2s%% (%5.2f/%6.2f)' "$t" "$(spread "$s|$w|$c")" "$a" "$b"; else printf '%30s' "n/a"; fi
     done
     echo
   done
   hdr="ratios of the medians"
-  for pair in "govpool_run / raw pipelined|gov_run|raw_pipe" "begin/exec/commit / raw naive|gov_session|raw_naive" \
+  for pair in "govpool_run / ungoverned stmt|gov_run|raw_one" "event loop / threaded run|gov_async|gov_run" \
+              "govpool_run / one-stmt floor|gov_run|raw_pipe1" \
+              "govpool_run / raw pipelined|gov_run|raw_pipe" "begin/exec/commit / raw naive|gov_session|raw_naive" \
               "govpool_run / SQLAlchemy|gov_run|sqlalchemy" "govpool_run / SQLAlchemy Core|gov_run|sqlalchemy_core" \
               "govpool_run / asyncpg pool|gov_run|asyncpg" \
               "govpool_run / node pg.Pool|gov_run|node_pg" "govpool_run / PgBouncer pipe|gov_run|pgb_pipe" \
@@ -310,29 +356,53 @@ for w in $workloads; do
     [[ " ${stacks[*]} " == *" $a "* && " ${stacks[*]} " == *" $b "* ]] || continue
     [ -z "$hdr" ] || { echo "$hdr"; hdr=""; }
     printf '  %-30s' "$l"
-    for c in $clients_list; do printf '%28s' "$(ratio "$(med tps "$a|$w|$c")" "$(med tps "$b|$w|$c")")"; done
+    for c in $clients_list; do printf '%30s' "$(ratio "$(med tps "$a|$w|$c")" "$(med tps "$b|$w|$c")")"; done
     echo
   done
 done
 
 echo
-check() {                         # workload label stack-a stack-b target
-  local a b v; a=$(med tps "$3|$1|16"); b=$(med tps "$4|$1|16"); v=$(ratio "$a" "$b")
-  if [ "$v" = n/a ]; then printf '%-62s %s\n' "$2 ($1, 16 clients)" "n/a (not measured)"; return; fi
-  printf '%-62s %7s  target %s\n' "$2 ($1, 16 clients): ${3} / ${4}" "$v" \
+check() {                         # workload label stack-a stack-b target [clients-a [clients-b]]
+  local ca=${6:-16} cb=${7:-${6:-16}} a b v
+  a=$(med tps "$3|$1|$ca"); b=$(med tps "$4|$1|$cb"); v=$(ratio "$a" "$b")
+  if [ "$v" = n/a ]; then printf '%-70s %s\n' "$2 ($1, $ca clients)" "n/a (not measured)"; return; fi
+  printf '%-70s %7s  target %s\n' "$2 ($1, $ca clients): ${3} / ${4}$([ "$ca" = "$cb" ] || echo " at $cb")" "$v" \
     "$(awk -v a="$a" -v b="$b" -v t="$5" 'BEGIN { print (a / b >= t) ? "met" : "MISSED" }') (>= $5x)"
 }
+for c in 16 64; do
+  [[ " $clients_list " == *" $c "* ]] || continue
+  for w in $workloads; do
+    check "$w" "governance at the price of one statement" gov_run raw_one 0.9 "$c"
+    check "$w" "event loop from one thread vs threaded" gov_async gov_run 0.9 "$c"
+  done
+done
+for c in $clients_list; do
+  [ "$c" -gt 200 ] && [[ " $clients_list " == *" 64 "* ]] || continue
+  for w in $workloads; do
+    check "$w" "$c in flight on $wide_pool connections vs 64" gov_async gov_async 0.9 "$c" 64
+  done
+  if [ -s "$work/mem.$c" ]; then
+    read -r opb argb rss <<<"$(sort -n -k3 "$work/mem.$c" | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}')"
+    printf '%-70s %7s  target %s\n' "memory per queued request at $c in flight (median RSS growth)" "$rss B" \
+      "$(awk -v v="$rss" 'BEGIN { print (v <= 1024) ? "met" : "MISSED" }') (<= 1024 B; govpool_op $opb B + arguments $argb B + malloc)"
+  fi
+done
 if [[ " $clients_list " == *" 16 "* ]]; then
   for w in $workloads; do
-    check "$w" "libgovpool vs the floor" gov_run raw_pipe 0.9
+    check "$w" "libgovpool vs the floor" gov_run raw_pipe1 0.9
     check "$w" "libgovpool vs SQLAlchemy stack" gov_run sqlalchemy 10
     check "$w" "libgovpool vs PgBouncer" gov_run pgb_pipe 1.5
   done
-  echo "(PgBouncer target against libpq pipelined through it, the same one round trip;"
-  echo " against libpq naive through it, the 'PgBouncer naive' ratios above)"
+  echo "(the floor: raw libpq sending what govpool_run sends; PgBouncer target against libpq"
+  echo " pipelined through it, BEGIN/context/statement/COMMIT in one round trip, as named"
+  echo " statements do not survive it; against libpq naive through it, the 'PgBouncer naive' ratios above)"
 fi
 for s in "${!errs[@]}"; do
   echo "note: $s had failed transactions or a run without result; its last messages:"
-  grep "^\[$s " "$work/runs.log" | grep -v '\] summary:' | tail -3 | sed 's/^/  /'
+  { grep "^\[$s " "$work/runs.log" || true; } | { grep -v '\] summary:' || true; } | tail -3 | sed 's/^/  /'
 done
+micro=$(client/build/bench/checkout_micro 1000000)
+micro_ns=$(sed -n 's/^checkout_checkin_ns=\([0-9.]*\).*/\1/p' <<<"$micro")
+printf '%-70s %7s  target %s\n' "uncontended checkout + checkin (checkout_micro)" "$micro_ns ns" \
+  "$(awk -v v="$micro_ns" 'BEGIN { print (v != "" && v <= 500) ? "met" : "MISSED" }') (<= 500 ns)"
 echo "side-by-side: $(( $(date +%s) - t_start )) s of runs"

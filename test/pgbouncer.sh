@@ -3,6 +3,9 @@
 # clients share server connections.  The context is transaction-scoped, so
 # it never leaks from one client to the next, whatever kind of SET a client
 # sends (finding 05b); sealing and audit still hold.
+# govpool_run's prepared set_context (GOVPOOL_PREPARE_CONTEXT) works through
+# it with the default setting, GOVPOOL_POOLER=transaction and "on", also
+# when a pool's transactions land on several server connections.
 # libgovpool's statement timeout is set transaction-locally (no startup
 # option for PgBouncer to refuse), is in effect in the session and gone for
 # the next client; pool stats still reach governance.pool_stats.
@@ -36,6 +39,7 @@ SQL
 # One server connection for everybody: every client shares it.
 cat >"$dir/pgbouncer.ini" <<INI
 [databases]
+${db}_many = host=$PGHOST port=$PGPORT dbname=$db pool_size=3 user=${PGUSER:-postgres}${GOVERNANCE_TEST_PASSWORD:+ password=$GOVERNANCE_TEST_PASSWORD}
 $db = host=$PGHOST port=$PGPORT dbname=$db user=${PGUSER:-postgres}${GOVERNANCE_TEST_PASSWORD:+ password=$GOVERNANCE_TEST_PASSWORD}
 [pgbouncer]
 listen_addr = 127.0.0.1
@@ -68,7 +72,7 @@ poll() {
     sleep 0.1
   done
 }
-echo "1..21"
+echo "1..24"
 
 out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice', 'acme')" \
           -c "SELECT governance.agent_id()" -c "COMMIT" 2>&1 | sed '/^$/d')
@@ -181,3 +185,23 @@ mismatch=$(( $(cat "$dir/bad.dave") + $(cat "$dir/bad.erin") ))
 
 servers=$(psql -XAtq -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db'" 2>&1)
 [ "$servers" = 1 ]; ok $? "PgBouncer really shared one server connection" "server connections: $servers"
+
+# govpool_run through PgBouncer (1.18: no prepared-statement tracking) with
+# three server connections under four pool connections: each transaction may
+# land on a server connection that lacks the prepared set_context, or has
+# it already.  With the default setting (auto), with the pooler declared,
+# and with preparing forced on, every transaction succeeds.
+url_many="postgresql://${PGUSER:-postgres}@127.0.0.1:$port/${db}_many"
+while IFS='|' read -r what vars; do
+  env DATABASE_URL=$url_many GOVPOOL_APPLICATION_NAME=bouncer_many $vars \
+    "$GOVPOOL" bench --run -c 4 -T 1 --sql "SELECT governance.agent_id()" >"$dir/many.out" 2>&1; rc=$?
+  tx=$(sed -n 's/^summary: .* tx=\([0-9]*\) errors=\([0-9]*\) .*/\1/p' "$dir/many.out")
+  errors=$(sed -n 's/^summary: .* errors=\([0-9]*\) .*/\1/p' "$dir/many.out")
+  [ $rc = 0 ] && [ "${errors:-1}" = 0 ] && [ "${tx:-0}" -gt 0 ]
+  ok $? "govpool_run through PgBouncer over 3 server connections, $what: no error" \
+    "rc=$rc errors=$errors tx=$tx $(grep -v '^progress' "$dir/many.out" | tail -n 5)"
+done <<'MODES'
+default settings (GOVPOOL_PREPARE_CONTEXT=auto)|GOVPOOL_LOG_LEVEL=info
+GOVPOOL_POOLER=transaction|GOVPOOL_POOLER=transaction
+GOVPOOL_PREPARE_CONTEXT=on|GOVPOOL_PREPARE_CONTEXT=on
+MODES

@@ -1,17 +1,26 @@
 /*
  * side_libpq.c
- *	  The C stacks of scripts/bench-side.sh: one governed transaction per
- *	  loop (BEGIN; SELECT governance.set_context($1,$2,$3,true); the
- *	  statement; COMMIT), by libgovpool or by hand with libpq.
+ *	  The one load generator of the client benchmarks (scripts/bench-side.sh):
+ *	  one governed transaction per loop, by libgovpool or by hand with libpq,
+ *	  and the ungoverned statement they are measured against.
  *
  *	  side_libpq --stack STACK [--workload select1|pk] [-c N] [-T S] [-W S] [--url URL]
  *
- *	  gov-run       govpool_run: the four statements in one pipeline, one round trip
+ *	  gov-run       govpool_run from N threads: the prepared set_context and the
+ *	                statement up to one Sync, one round trip
  *	  gov-session   govpool_begin / govpool_exec / govpool_commit: two round trips
  *	  gov-async     govpool_run_start driven from ONE thread by an epoll loop,
- *	                -c N operations in flight (no thread per request)
- *	  raw-pipe      one dedicated connection per client, the four statements in
- *	                one libpq pipeline with one sync (the floor)
+ *	                -c N operations in flight (no thread per request); also
+ *	                prints the memory a queued request costs
+ *	  raw-pipe1     one dedicated connection per client, set_context prepared
+ *	                once, then per transaction it and the statement in one
+ *	                pipeline with one Sync: govpool_run's floor
+ *	  raw-one       one dedicated connection per client, the statement alone,
+ *	                ungoverned, unprepared (PQexecParams): one round trip
+ *	  raw-pipe      one dedicated connection per client, BEGIN, set_context,
+ *	                the statement, COMMIT in one libpq pipeline with one Sync
+ *	                (what a hand-written governed transaction sends; also
+ *	                through PgBouncer, where named statements do not work)
  *	  raw-naive     one dedicated connection per client, one PQexecParams per
  *	                statement: four round trips
  *	  raw-connect   PQconnectdb, the four statements as raw-naive, PQfinish: a new
@@ -38,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -52,10 +62,13 @@ typedef enum stack
 	RAW_PIPE,
 	RAW_NAIVE,
 	RAW_CONNECT,
-	GOV_ASYNC
+	GOV_ASYNC,
+	RAW_PIPE1,
+	RAW_ONE
 } stack;
 
-static const char *const stack_names[] = {"gov-run", "gov-session", "raw-pipe", "raw-naive", "raw-connect", "gov-async"};
+static const char *const stack_names[] = {"gov-run", "gov-session", "raw-pipe", "raw-naive", "raw-connect",
+"gov-async", "raw-pipe1", "raw-one"};
 static const char *const set_ctx = "SELECT governance.set_context($1, $2, $3, true)";
 
 /* ---- set once before the threads start ---- */
@@ -83,6 +96,7 @@ typedef struct worker
 	govpool_op *op;
 	double		t0;
 	int			fd;
+	uint32_t	events;			/* registered for fd */
 	bool		ready;
 	struct worker *next_ready;
 } worker;
@@ -131,6 +145,28 @@ tx_pipelined(PGconn *c, const char *const *ctx, int np, const char *const *p)
 	{
 		while ((r = PQgetResult(c)) != NULL)
 			good &= (i == 2) ? ok_row(r) : ok(r);
+	}
+	r = PQgetResult(c);
+	good &= PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+	PQclear(r);
+	return good;
+}
+
+/* govpool_run's shape by hand: the prepared "ctx" and the statement, one Sync. */
+static bool
+tx_pipe1(PGconn *c, const char *const *ctx, int np, const char *const *p)
+{
+	bool		good = true;
+	PGresult   *r;
+
+	if (!PQsendQueryPrepared(c, "ctx", 3, ctx, NULL, NULL, 0) ||
+		!PQsendQueryParams(c, stmt, np, NULL, p, NULL, NULL, 0) ||
+		!PQpipelineSync(c))
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		while ((r = PQgetResult(c)) != NULL)
+			good &= (i == 1) ? ok_row(r) : ok(r);
 	}
 	r = PQgetResult(c);
 	good &= PQresultStatus(r) == PGRES_PIPELINE_SYNC;
@@ -201,7 +237,7 @@ run(void *arg)
 				t1;
 
 	snprintf(agent, sizeof(agent), "bench-%d", w->id);
-	if (w->conn && which == RAW_PIPE && !PQenterPipelineMode(w->conn))
+	if (w->conn && (which == RAW_PIPE || which == RAW_PIPE1) && !PQenterPipelineMode(w->conn))
 		return NULL;
 	for (t0 = now_s(); t0 < measure_to; t0 = t1)
 	{
@@ -223,6 +259,12 @@ run(void *arg)
 				break;
 			case RAW_PIPE:
 				good = tx_pipelined(w->conn, ctxp, pk, p);
+				break;
+			case RAW_PIPE1:
+				good = tx_pipe1(w->conn, ctxp, pk, p);
+				break;
+			case RAW_ONE:
+				good = ok_row(PQexecParams(w->conn, stmt, pk, NULL, p, NULL, NULL, 0));
 				break;
 			case RAW_NAIVE:
 				good = tx_naive(w->conn, ctxp, pk, p);
@@ -310,6 +352,8 @@ prewarm(int k)
 
 /* ---- gov-async: one thread, one epoll set, N operations in flight ---- */
 
+static long async_rss_per_request;	/* measured when all n were started */
+static size_t async_arg_bytes;	/* what govpool_run_start copies, per request */
 static worker *ready_head;
 static worker **fd_owner;
 static int	fd_cap;
@@ -351,6 +395,9 @@ watch(int ep, worker *w, const govpool_wait *gw)
 	if (fd < 0 || fd >= fd_cap)
 		return;
 	ev.events = (gw->want_read ? EPOLLIN : 0) | (gw->want_write ? EPOLLOUT : 0);
+	if (w->fd == fd && w->events == ev.events && fd_owner[fd] == w)
+		return;					/* registered as it is: no syscall */
+	w->events = ev.events;
 	ev.data.ptr = w;
 	if (epoll_ctl(ep, w->fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
 		(void) epoll_ctl(ep, errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
@@ -375,6 +422,8 @@ async_start(worker *w)
 	snprintf(id, sizeof(id), "%d", (int) (w->rng % PK_ROWS) + 1);
 	w->t0 = now_s();
 	govpool_run_start(w->op, &ctx, stmt, pk, p);	/* arguments are copied */
+	async_arg_bytes = sizeof(char *) * (size_t) (pk + 1) + strlen(agent) + 1 + strlen("bench") + 1 +
+		strlen(corr) + 1 + strlen(stmt) + 1 + (pk ? strlen(id) + 1 : 0);
 }
 
 static void
@@ -406,17 +455,41 @@ async_done(worker *w, govpool_poll p)
 	w->lat[w->n++] = (t1 - w->t0) * 1e3;
 }
 
+/* Resident set size of this process, bytes (/proc/self/statm). */
+static long
+rss_bytes(void)
+{
+	FILE	   *f = fopen("/proc/self/statm", "r");
+	long		size,
+				res = 0;
+
+	if (f)
+	{
+		if (fscanf(f, "%ld %ld", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * sysconf(_SC_PAGESIZE);
+}
+
+
 static void
 async_loop(worker *ws, int n)
 {
 	int			ep = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event *ev = calloc(n, sizeof(*ev));
 	int			active = n;
+	long		rss0;
 
 	fd_cap = 1 << 16;
 	fd_owner = calloc(fd_cap, sizeof(*fd_owner));
 	if (ep < 0 || ev == NULL || fd_owner == NULL)
 		exit(1);
+	/*
+	 * What n requests cost before any is served: n handles, each holding
+	 * its copied arguments (most of them will queue for a connection).
+	 */
+	rss0 = rss_bytes();
 	for (int i = 0; i < n; i++)
 	{
 		ws[i].fd = -1;
@@ -427,6 +500,7 @@ async_loop(worker *ws, int n)
 		async_start(&ws[i]);
 		make_ready(&ws[i]);
 	}
+	async_rss_per_request = (rss_bytes() - rss0) / n;
 	while (active > 0)
 	{
 		int			got;
@@ -475,7 +549,7 @@ async_loop(worker *ws, int n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|gov-async|raw-pipe|raw-naive|raw-connect\n"
+	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|gov-async|raw-pipe1|raw-one|raw-pipe|raw-naive|raw-connect\n"
 			"                  [--workload select1|pk] [-c CLIENTS] [-T SECONDS] [-W WARMUP] [--url URL]\n");
 	exit(2);
 }
@@ -559,6 +633,11 @@ main(int argc, char **argv)
 				fprintf(stderr, "side_libpq: %s", PQerrorMessage(w[i].conn));
 				return 1;
 			}
+			if (which == RAW_PIPE1 && !ok(PQprepare(w[i].conn, "ctx", set_ctx, 3, NULL)))
+			{
+				fprintf(stderr, "side_libpq: PREPARE: %s", PQerrorMessage(w[i].conn));
+				return 1;
+			}
 		}
 	}
 	start = now_s();
@@ -574,8 +653,8 @@ main(int argc, char **argv)
 	if (which == GOV_ASYNC)
 	{
 		async_loop(w, clients);
-		printf("async: in_flight=%d threads=1 bytes_per_request=%zu (govpool_op) + arguments\n",
-			   clients, govpool_op_size());
+		printf("async: in_flight=%d threads=1 op_bytes=%zu arg_bytes=%zu rss_per_request=%ld\n",
+			   clients, govpool_op_size(), async_arg_bytes, async_rss_per_request);
 	}
 	else
 		for (int i = 0; i < clients; i++)

@@ -256,8 +256,8 @@ cmd_exec(int argc, char **argv)
 				break;
 			case 'h':
 				printf("Usage: govpool exec --agent AGENT [--tenant TENANT] [--correlation ID] [-q] SQL [PARAM...]\n\n"
-					   "Runs SQL as one governed transaction (BEGIN, governance.set_context,\n"
-					   "SQL, COMMIT in one round trip).  PARAMs bind to $1, $2, ... as text.\n"
+					   "Runs SQL as one governed transaction (governance.set_context and SQL\n"
+					   "up to one Sync: one round trip).  PARAMs bind to $1, $2, ... as text.\n"
 					   "Prints rows like psql -A: a header, '|'-separated values, a row count;\n"
 					   "-q/--tuples-only prints the values only.  Commands print their tag.\n"
 					   "Exit 0, 1 on a database error (message on stderr), 2 on usage, 3 on configuration.\n");

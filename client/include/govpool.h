@@ -56,7 +56,10 @@ typedef enum govpool_status
 								 * outcome is unknown; never retried */
 	GOVPOOL_ERR_ROLLED_BACK,	/* session already rolled back by an earlier error */
 	GOVPOOL_ERR_MISUSE,			/* invalid argument or call order */
-	GOVPOOL_ERR_CLOSED			/* pool failed to start or is being destroyed */
+	GOVPOOL_ERR_CLOSED,			/* pool failed to start or is being destroyed */
+	GOVPOOL_ERR_CANCELLED		/* the caller cancelled the operation (govpool_op_cancel)
+								 * before any COMMIT of it could have run: nothing
+								 * was committed; see govpool_op_cancel */
 } govpool_status;
 
 #define GOVPOOL_MESSAGE_MAX 512
@@ -81,6 +84,35 @@ typedef enum govpool_reset
 								 * transaction is closed instead */
 	GOVPOOL_RESET_DISCARD		/* ROLLBACK if needed, then DISCARD ALL */
 } govpool_reset;
+
+/*
+ * What sits between the pool and the server (GOVPOOL_POOLER).  Only
+ * "transaction" changes anything: a transaction pooler (PgBouncer in
+ * pool_mode=transaction) may send each transaction to another server
+ * connection, so nothing may outlive a transaction, named prepared
+ * statements included (PgBouncer before 1.21 does not track them).
+ */
+typedef enum govpool_pooler
+{
+	GOVPOOL_POOLER_NONE = 0,	/* direct, or a session pooler (default) */
+	GOVPOOL_POOLER_SESSION,
+	GOVPOOL_POOLER_TRANSACTION
+} govpool_pooler;
+
+/*
+ * Is the governance.set_context() statement prepared once per connection
+ * (GOVPOOL_PREPARE_CONTEXT)?  Prepared, the context costs no parse per
+ * transaction.  "auto" prepares unless pooler is "transaction", and stops
+ * preparing (for the pool's life, with a warning in the log) when the
+ * server says three times that the prepared statement is missing or
+ * already exists: the sign of an undeclared transaction pooler.
+ */
+typedef enum govpool_prepare
+{
+	GOVPOOL_PREPARE_AUTO = 0,	/* default */
+	GOVPOOL_PREPARE_ON,			/* always (re-prepared when the server lost it) */
+	GOVPOOL_PREPARE_OFF			/* sent as text with every transaction */
+} govpool_prepare;
 
 #define GOVPOOL_CONNINFO_MAX 2048
 #define GOVPOOL_NAME_MAX 64
@@ -117,6 +149,8 @@ typedef struct govpool_config
 	int			report_interval_ms; /* publish stats to governance.report_pool_stats()
 									 * this often, in a pipeline sent anyway;
 									 * 0 = never (default 10000) */
+	govpool_pooler pooler;		/* what is between us and the server */
+	govpool_prepare prepare_context;	/* prepare set_context per connection */
 } govpool_config;
 
 /* Built-in defaults (profile "local" without echo). */
@@ -209,10 +243,16 @@ extern govpool_status govpool_commit(govpool_session *s, govpool_error *err);
 extern void govpool_rollback(govpool_session *s);
 
 /*
- * One-statement governed transaction in one round trip: BEGIN,
- * set_context, the statement and COMMIT pipelined with a single sync.
- * Retried transparently on a fresh connection only when the failure was
- * found before anything was sent.
+ * One-statement governed transaction in one round trip, at the price of
+ * one statement: governance.set_context (prepared once per connection, see
+ * prepare_context) and the statement pipelined up to a single Sync, without
+ * BEGIN/COMMIT: what precedes a Sync is one implicit transaction, so the
+ * sealed context holds for the statement and ends with it, and the
+ * transaction commits at the Sync (deferred triggers and constraints run
+ * there; their error is returned as the statement's error, not committed).
+ * A statement that leaves a transaction block open (BEGIN) is refused
+ * (GOVPOOL_ERR_MISUSE, rolled back).  Retried transparently on a fresh
+ * connection only when the failure was found before anything was sent.
  */
 extern PGresult *govpool_run(govpool *pool, const govpool_context *ctx,
 							 const char *sql, int nparams,
@@ -339,12 +379,21 @@ extern govpool_poll govpool_op_poll(govpool_op *op, govpool_wait *w);
  * next in line).  A connection with anything in flight is closed, never
  * returned to the pool in an unknown state: the server rolls back what it
  * had not committed.  A cancelled exec leaves its session rolled back (end
- * it with rollback); a cancelled commit or rollback ends the session; a
- * COMMIT cancelled after it was sent reports GOVPOOL_ERR_COMMIT_UNKNOWN.
+ * it with rollback); a cancelled commit or rollback ends the session.
  * The operation then reports GOVPOOL_POLL_FAILED with a message starting
- * "cancelled" and the status GOVPOOL_ERR_CONNECTION_LOST (nothing was
- * committed), or GOVPOOL_ERR_COMMIT_UNKNOWN (a COMMIT was in flight).  A
- * finished operation is left as it is.
+ * "cancelled" and one of two statuses:
+ *   GOVPOOL_ERR_CANCELLED       nothing of it was committed: cancelled while
+ *                               queued or connecting, before its pipeline
+ *                               was sent, or while a session's statements
+ *                               (begin/exec) or its ROLLBACK ran;
+ *   GOVPOOL_ERR_COMMIT_UNKNOWN  a commit of it was in flight: a govpool_run
+ *                               pipeline (it commits at its Sync) or a
+ *                               govpool_commit, handed to the socket, whose
+ *                               outcome had not arrived; the server may
+ *                               have committed.
+ * An operation cancelled after its outcome was known (during its reset on
+ * return, or its ROLLBACK after a server error) keeps that outcome; its
+ * connection is closed all the same.  A finished operation is left as it is.
  */
 extern void govpool_op_cancel(govpool_op *op);
 

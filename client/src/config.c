@@ -73,6 +73,8 @@ govpool_config_defaults(govpool_config *cfg)
 	cfg->breaker_threshold = 5;
 	cfg->breaker_cooldown_ms = 10000;
 	cfg->report_interval_ms = 10000;
+	cfg->pooler = GOVPOOL_POOLER_NONE;
+	cfg->prepare_context = GOVPOOL_PREPARE_AUTO;
 }
 
 /* ---- Reading variables ---- */
@@ -1025,7 +1027,38 @@ static const var_def var_table[] = {
 	{"GOVPOOL_BREAKER_THRESHOLD", NULL, V_INT, 0, 1000, F(breaker_threshold)},
 	{"GOVPOOL_BREAKER_COOLDOWN_MS", NULL, V_INT, 0, 3600000, F(breaker_cooldown_ms)},
 };
+
+/*
+ * One row per enum setting: its words in the enum's order.
+ *
+ * GOVPOOL_RESET_ON_RETURN: what a returned connection gets (govpool_reset).
+ * GOVPOOL_POOLER: "transaction" when a transaction pooler (PgBouncer in
+ * transaction mode) is between the pool and the server; nothing may then
+ * outlive a transaction, so the context statement is not prepared.
+ * GOVPOOL_PREPARE_CONTEXT: prepare set_context once per connection (auto:
+ * unless GOVPOOL_POOLER=transaction, and not after the server lost the
+ * statement three times); "off" sends its text every time.
+ */
+typedef struct enum_def
+{
+	const char *name;
+	const char *const *values;	/* NULL-terminated */
+	const char *expected;
+	size_t		offset;			/* of an enum field (int-sized) */
+} enum_def;
+
+static const char *const reset_words[] = {"rollback", "commit", "none", "discard", NULL};
+static const char *const pooler_words[] = {"none", "session", "transaction", NULL};
+static const char *const prepare_words[] = {"auto", "on", "off", NULL};
+
+static const enum_def enum_table[] = {
+	{"GOVPOOL_POOLER", pooler_words, "none, session or transaction", F(pooler)},
+	{"GOVPOOL_PREPARE_CONTEXT", prepare_words, "auto, on or off", F(prepare_context)},
+	{"GOVPOOL_RESET_ON_RETURN", reset_words, "rollback, commit, none or discard", F(reset_on_return)},
+};
 #undef F
+
+#define lengthof(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *
 real_getenv(const char *name, void *ud)
@@ -1120,24 +1153,21 @@ govpool_config_from_getenv(govpool_config *cfg, govpool_getenv_fn getenv_fn, voi
 					 "DATABASE_POOL_SIZE=0 with DATABASE_MAX_OVERFLOW=0 allows no connection at all");
 		return GOVPOOL_ERR_CONFIG;
 	}
-	if ((v = env_get(&r, "GOVPOOL_RESET_ON_RETURN")) != NULL)
-	{
-		static const char *const names[] = {"rollback", "commit", "none", "discard"};
-		bool		found = false;
-
-		for (int i = 0; i < 4; i++)
-			if (strcasecmp(v, names[i]) == 0)
-			{
-				cfg->reset_on_return = (govpool_reset) i;
-				found = true;
-			}
-		if (!found)
+	for (const enum_def *d = enum_table; d < enum_table + lengthof(enum_table); d++)
+		if ((v = env_get(&r, d->name)) != NULL)
 		{
-			gp_error_set(err, GOVPOOL_ERR_CONFIG,
-						 "GOVPOOL_RESET_ON_RETURN=\"%.40s\": expected rollback, commit, none or discard", v);
-			return GOVPOOL_ERR_CONFIG;
+			int			i = 0;
+
+			while (d->values[i] && strcasecmp(v, d->values[i]) != 0)
+				i++;
+			if (d->values[i] == NULL)
+			{
+				gp_error_set(err, GOVPOOL_ERR_CONFIG, "%s=\"%.40s\": expected %s",
+							 d->name, v, d->expected);
+				return GOVPOOL_ERR_CONFIG;
+			}
+			*(int *) ((char *) cfg + d->offset) = i;
 		}
-	}
 	if ((v = env_get(&r, "GOVPOOL_LOG_LEVEL")) != NULL &&
 		strcasecmp(v, "debug") && strcasecmp(v, "info") && strcasecmp(v, "warn") &&
 		strcasecmp(v, "error") && strcasecmp(v, "off"))

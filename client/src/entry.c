@@ -43,6 +43,7 @@ gp_entry_close(gp_entry *e)
 	if (e->conn)
 		PQfinish(e->conn);
 	e->conn = NULL;
+	e->ctx_prepared = 0;		/* prepared statements die with their connection */
 }
 
 /*

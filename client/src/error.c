@@ -55,6 +55,8 @@ govpool_status_name(govpool_status status)
 			return "misuse";
 		case GOVPOOL_ERR_CLOSED:
 			return "closed";
+		case GOVPOOL_ERR_CANCELLED:
+			return "cancelled";
 	}
 	return "unknown";
 }

@@ -168,6 +168,8 @@ typedef struct gp_entry
 	struct govpool_session session;
 	bool		watched;		/* leak watch on: session fields published
 								 * (under the bag lock) */
+	unsigned	ctx_prepared;	/* bits: the context statements prepared on conn
+								 * (op.c: without, with the statement timeout) */
 	struct gp_entry *next_idle; /* bag's idle stack */
 } gp_entry;
 
@@ -292,6 +294,9 @@ struct govpool
 	bool		report_off;		/* atomic: server lacks report_pool_stats() */
 	uint64_t	reports_sent;	/* for tests */
 	uint64_t	reports_failed;
+	/* prepared context statement (op.c) */
+	uint64_t	ctx_vanished;	/* atomic: server lost/duplicated it */
+	bool		ctx_prepare_off;	/* atomic: auto mode gave up preparing */
 };
 
 /*
@@ -331,12 +336,28 @@ typedef enum gp_op_kind
 	GP_OP_HEALTH
 } gp_op_kind;
 
+/*
+ * One query of a batch: sql sent as text with its parameters, or the
+ * context statement (its name follows gp_batch.context_bit) created from
+ * sql (PREPARE) or executed (EXECUTE).  Kept small: a queued request
+ * costs its govpool_op.
+ */
+typedef enum gp_query_kind
+{
+	GQ_TEXT = 0,
+	GQ_PREPARE,
+	GQ_EXECUTE
+} gp_query_kind;
+
 typedef struct gp_query
 {
 	const char *sql;
-	int			nparams;
 	const char *const *params;
+	int			nparams;
+	uint8_t		kind;			/* gp_query_kind */
 } gp_query;
+
+#define GP_BATCH_MAX 4			/* BEGIN, PREPARE, set_context, statement */
 
 typedef enum gp_batch_outcome
 {
@@ -349,15 +370,22 @@ typedef enum gp_batch_outcome
 /* Queries sent in one pipeline with one Sync, read without blocking. */
 typedef struct gp_batch
 {
-	int			n;
-	gp_query	q[4];
-	PGresult   *res[4];
+	gp_query	q[GP_BATCH_MAX];
+	PGresult   *res[GP_BATCH_MAX];
+	PGresult   *report_res;		/* the report's last result, until its NULL */
+	PGresult   *sync_err;		/* an error at the Sync: the implicit COMMIT failed */
+	int8_t		n;
+	int8_t		pos;			/* next item to read: report, its sync, q[0..n-1], sync */
+	int8_t		failed_at;		/* first failed query; n: the implicit COMMIT */
+	int8_t		prepare_at;		/* index of the context's PREPARE, -1 none */
+	int8_t		context_at;		/* index of set_context, -1 none */
+	int8_t		stmt_at;		/* index of the caller's statement, -1 none */
+	uint8_t		context_bit;	/* its bit in gp_entry.ctx_prepared (0: text) */
 	bool		report;			/* a stats report and its own Sync go first */
-	int			pos;			/* next item to read: report, its sync, q[0..n-1], sync */
-	int			failed_at;
 	bool		server_error;
-	gp_batch_outcome outcome;
-	int			next_phase;		/* where the operation goes when it is read */
+	bool		sync_null;		/* the NULL after sync_err was read */
+	uint8_t		outcome;		/* gp_batch_outcome */
+	int8_t		next_phase;		/* where the operation goes when it is read */
 } gp_batch;
 
 struct govpool_op
@@ -366,15 +394,19 @@ struct govpool_op
 	gp_op_kind	kind;
 	int			phase;
 	govpool_error err;
-	/* arguments (copied into arena by the public starts) */
+	/*
+	 * arguments (copied into arena by the public starts); a queued request
+	 * costs this struct, so the ints sit together (no padding)
+	 */
 	const char *ctx[4];			/* agent, tenant, correlation, timeout value */
 	const char *sql;
-	int			nparams;
 	const char *const *params;
 	char	   *arena;
-	int			timeout_ms;
 	const char *file;
+	int			nparams;
+	int			timeout_ms;
 	int			line;
+	char		timeout_buf[12];	/* statement_timeout_ms as text (int) */
 	govpool_session *session;
 	/* checkout */
 	gp_entry   *entry;
@@ -387,12 +419,13 @@ struct govpool_op
 	int			after_reopen;
 	bool		retried;
 	bool		commit_sent;	/* a COMMIT of ours may have reached the server */
+	bool		ctx_lost;		/* the server lost the prepared context statement:
+								 * resent as text */
+	bool		counted;		/* session outcome counted */
 	int			reset_step;
 	int64_t		start_ns;
-	char		timeout_buf[16];
 	gp_batch	b;
 	PGresult   *result;
-	bool		counted;		/* session outcome counted */
 	govpool_wake_fn wake_fn;
 	void	   *wake_ud;
 };

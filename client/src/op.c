@@ -23,6 +23,20 @@
  * A due stats report (report.c) rides in front as its own implicit
  * transaction with its own Sync.
  *
+ * Governance at the price of one statement: govpool_run sends no BEGIN
+ * and no COMMIT.  Everything up to a Sync runs as one implicit
+ * transaction, so governance.set_context(..., true) and the statement
+ * share it, the sealed context ends at the Sync, and the transaction
+ * commits there: deferred triggers and constraints run at that point and
+ * their error arrives as an error result ahead of the Sync's, which we
+ * report as the failed COMMIT.  The set_context statement is prepared once
+ * per connection (a PREPARE in front of the first pipeline; forgotten
+ * when the connection closes or is DISCARDed; when the server says it is
+ * missing, the operation is resent once with the context as text and the
+ * next one prepares it again) unless prepare_context says otherwise.
+ * Sessions (begin/exec/commit) keep their explicit BEGIN/COMMIT and use
+ * the same prepared statement.
+ *
  * Retry rule: a governed statement is retried on a fresh connection only
  * when it failed before anything was handed to the socket.  Once the
  * pipeline is sent nothing is retried; if the connection breaks after a
@@ -80,6 +94,17 @@ static const char set_context_timeout_sql[] =
 	"SELECT governance.set_context($1, $2, $3, true), "
 	"pg_catalog.set_config('statement_timeout', $4, true)";
 
+/* Their prepared names (distinct: two pools may share a pooled server). */
+static const char set_context_stmt[] = "govpool_set_context";
+static const char set_context_timeout_stmt[] = "govpool_set_context_timeout";
+
+/*
+ * The server's word that our prepared statement is missing (26000) or was
+ * already there when we prepared it (42P05): auto mode stops preparing
+ * after this many, the sign of a transaction pooler nobody declared.
+ */
+#define GP_CTX_VANISHED_LIMIT 3
+
 /* ---- small helpers ---- */
 
 int64_t
@@ -130,16 +155,57 @@ fd_ready(int fd, bool write)
 	return rc != 0;
 }
 
-static gp_query
-context_query(govpool_op *op)
+/* Is the context statement prepared per connection (prepare_context)? */
+static bool
+prepare_context(govpool *pool)
 {
-	int			ms = op->pool->cfg.statement_timeout_ms;
+	switch (pool->cfg.prepare_context)
+	{
+		case GOVPOOL_PREPARE_ON:
+			return true;
+		case GOVPOOL_PREPARE_OFF:
+			return false;
+		case GOVPOOL_PREPARE_AUTO:
+			break;
+	}
+	return pool->cfg.pooler != GOVPOOL_POOLER_TRANSACTION &&
+		!__atomic_load_n(&pool->ctx_prepare_off, __ATOMIC_RELAXED);
+}
 
-	if (ms <= 0)
-		return (gp_query) {set_context_sql, 3, op->ctx};
-	snprintf(op->timeout_buf, sizeof(op->timeout_buf), "%d", ms);
-	op->ctx[3] = op->timeout_buf;
-	return (gp_query) {set_context_timeout_sql, 4, op->ctx};
+/*
+ * Queue the context statement at b->q[at]: its PREPARE first when this
+ * connection has not got it, then its execution (or its text, when not
+ * prepared).  Sets b->prepare_at and b->context_at; returns the next index.
+ */
+static int
+context_queries(govpool_op *op, int at)
+{
+	gp_batch   *b = &op->b;
+	int			ms = op->pool->cfg.statement_timeout_ms;
+	gp_query	q = {set_context_sql, op->ctx, 3, GQ_TEXT};
+
+	if (ms > 0)
+	{
+		snprintf(op->timeout_buf, sizeof(op->timeout_buf), "%d", ms);
+		op->ctx[3] = op->timeout_buf;
+		q.sql = set_context_timeout_sql;
+		q.nparams = 4;
+	}
+	b->prepare_at = -1;
+	b->context_bit = 0;
+	if (prepare_context(op->pool) && !op->ctx_lost)
+	{
+		b->context_bit = ms > 0 ? 2 : 1;
+		if (!(op->entry->ctx_prepared & b->context_bit))
+		{
+			b->prepare_at = at;
+			b->q[at++] = (gp_query) {q.sql, NULL, q.nparams, GQ_PREPARE};
+		}
+		q.kind = GQ_EXECUTE;
+	}
+	b->context_at = at;
+	b->q[at++] = q;
+	return at;
 }
 
 /*
@@ -159,28 +225,19 @@ note_timeout(const govpool *pool, govpool_error *err)
 			 " (the session's statement_timeout is %d ms)", pool->cfg.statement_timeout_ms);
 }
 
-/* Name of query i of a governed prelude/run pipeline, for messages. */
-static const char *
-step_name(int i)
-{
-	if (i == 0)
-		return "BEGIN";
-	if (i == 1)
-		return "governance.set_context";
-	if (i == 2)
-		return NULL;
-	return "COMMIT";
-}
-
 static void
 clear_results(gp_batch *b, int keep)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < GP_BATCH_MAX; i++)
 	{
 		if (i != keep)
 			PQclear(b->res[i]);
 		b->res[i] = NULL;
 	}
+	PQclear(b->report_res);
+	b->report_res = NULL;
+	PQclear(b->sync_err);
+	b->sync_err = NULL;
 }
 
 static int
@@ -215,14 +272,20 @@ drop_entry(govpool_op *op, const char *why)
 
 /* ---- Batches: one pipeline, one Sync, read as results arrive ---- */
 
+/*
+ * Send q[0..n-1] (filled by the caller, who also sets prepare_at,
+ * context_at and stmt_at) and come back to next_phase once read.
+ */
 static int
 batch(govpool_op *op, int n, bool report, int next_phase)
 {
 	gp_batch   *b = &op->b;
 
 	b->n = n;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < GP_BATCH_MAX; i++)
 		b->res[i] = NULL;
+	b->report_res = b->sync_err = NULL;
+	b->sync_null = false;
 	b->report = report;
 	b->pos = 0;
 	b->failed_at = -1;
@@ -236,6 +299,12 @@ batch(govpool_op *op, int n, bool report, int next_phase)
 static int
 batch_end(govpool_op *op, gp_batch_outcome o, int failed_at)
 {
+	gp_batch   *b = &op->b;
+
+	/* a PREPARE that succeeded holds whatever came after it */
+	if (b->prepare_at >= 0 && b->res[b->prepare_at] && op->entry &&
+		PQresultStatus(b->res[b->prepare_at]) == PGRES_COMMAND_OK)
+		op->entry->ctx_prepared |= b->context_bit;
 	op->b.outcome = o;
 	if (failed_at >= 0 && op->b.failed_at < 0)
 		op->b.failed_at = failed_at;
@@ -266,9 +335,20 @@ batch_send(govpool_op *op)
 	}
 	b->pos = b->report ? 0 : 2;
 	for (int i = 0; i < b->n; i++)
-		if (!PQsendQueryParams(conn, b->q[i].sql, b->q[i].nparams, NULL, b->q[i].params,
-							   NULL, NULL, 0))
+	{
+		const gp_query *q = &b->q[i];
+		const char *name = b->context_bit == 2 ? set_context_timeout_stmt : set_context_stmt;
+		int			ok;
+
+		if (q->kind == GQ_PREPARE)
+			ok = PQsendPrepare(conn, name, q->sql, q->nparams, NULL);
+		else if (q->kind == GQ_EXECUTE)
+			ok = PQsendQueryPrepared(conn, name, q->nparams, q->params, NULL, NULL, 0);
+		else
+			ok = PQsendQueryParams(conn, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
+		if (!ok)
 			return batch_end(op, GB_NOT_SENT, -1);
+	}
 	if (op->kind == GP_OP_RUN || op->kind == GP_OP_COMMIT)
 		op->commit_sent = true;
 	if (!PQpipelineSync(conn))
@@ -315,24 +395,24 @@ batch_read(govpool_op *op, govpool_wait *w)
 		r = PQgetResult(conn);
 		if (b->pos == 0)
 		{
-			/* the report: keep its last result in res[3] until its NULL */
+			/* the report: keep its last result until its NULL */
 			if (r)
 			{
-				PQclear(b->res[3]);
-				b->res[3] = r;
+				PQclear(b->report_res);
+				b->report_res = r;
 			}
 			if (PQstatus(conn) != CONNECTION_OK)
 			{
 				gp_report_done(op->pool, NULL);
-				PQclear(b->res[3]);
-				b->res[3] = NULL;
+				PQclear(b->report_res);
+				b->report_res = NULL;
 				return batch_end(op, GB_LOST, 0);
 			}
 			if (r == NULL)
 			{
-				gp_report_done(op->pool, b->res[3]);
-				PQclear(b->res[3]);
-				b->res[3] = NULL;
+				gp_report_done(op->pool, b->report_res);
+				PQclear(b->report_res);
+				b->report_res = NULL;
 				b->pos = 1;
 			}
 			continue;
@@ -369,7 +449,28 @@ batch_read(govpool_op *op, govpool_wait *w)
 			}
 			continue;
 		}
-		/* the Sync */
+		/*
+		 * The Sync.  An error result ahead of it (then a NULL) is the
+		 * implicit transaction failing to commit: a deferred constraint or
+		 * trigger, a serialization failure.  Nothing was committed.
+		 */
+		if (r && PQresultStatus(r) == PGRES_FATAL_ERROR && b->sync_err == NULL)
+		{
+			b->sync_err = r;
+			if (b->failed_at < 0)
+			{
+				b->failed_at = b->n;
+				b->server_error = true;
+			}
+			if (PQstatus(conn) != CONNECTION_OK)
+				return batch_end(op, GB_LOST, b->n);
+			continue;
+		}
+		if (r == NULL && b->sync_err && !b->sync_null && PQstatus(conn) == CONNECTION_OK)
+		{
+			b->sync_null = true;
+			continue;
+		}
 		{
 			bool		ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
 
@@ -385,7 +486,9 @@ batch_read(govpool_op *op, govpool_wait *w)
 static int
 batch1(govpool_op *op, const char *sql, int next_phase)
 {
-	op->b.q[0] = (gp_query) {sql, 0, NULL};
+	op->b.q[0] = (gp_query) {sql, NULL, 0, GQ_TEXT};
+	op->b.prepare_at = op->b.context_at = op->b.stmt_at = -1;
+	op->b.context_bit = 0;
 	return batch(op, 1, false, next_phase);
 }
 
@@ -779,16 +882,16 @@ acquired(govpool_op *op)
 	}
 }
 
+/* [PREPARE,] set_context, the statement, Sync: one implicit transaction. */
 static int
 run_send(govpool_op *op)
 {
 	gp_batch   *b = &op->b;
+	int			n = context_queries(op, 0);
 
-	b->q[0] = (gp_query) {"BEGIN", 0, NULL};
-	b->q[1] = context_query(op);
-	b->q[2] = (gp_query) {op->sql, op->nparams, op->params};
-	b->q[3] = (gp_query) {"COMMIT", 0, NULL};
-	return batch(op, 4, true, PH_RUN_DONE);
+	b->stmt_at = n;
+	b->q[n++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
+	return batch(op, n, true, PH_RUN_DONE);
 }
 
 /* After a server error: ROLLBACK (if the server holds a transaction), then after. */
@@ -814,26 +917,91 @@ error_rollback_done(govpool_op *op)
 }
 
 /*
+ * Did the batch fail because the server lost our prepared context
+ * statement (26000 at its execution) or already had it (42P05 at its
+ * PREPARE)?  Then nothing after it ran, and the entry's flag is put right
+ * for the next operation; this one is resent with the context as text,
+ * which works on whatever server connection it lands (behind a
+ * transaction pooler the resend may meet another one).  In auto mode, the
+ * third time turns preparing off for the pool.
+ */
+static bool
+context_statement_lost(govpool_op *op)
+{
+	govpool    *pool = op->pool;
+	gp_batch   *b = &op->b;
+	const PGresult *r = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] : NULL;
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	if (state == NULL)
+		return false;
+	if (b->failed_at == b->context_at && b->q[b->context_at].kind == GQ_EXECUTE &&
+		strcmp(state, "26000") == 0)
+		op->entry->ctx_prepared &= ~b->context_bit;
+	else if (b->failed_at == b->prepare_at && strcmp(state, "42P05") == 0)
+		op->entry->ctx_prepared |= b->context_bit;
+	else
+		return false;
+	if (GP_INC(pool->ctx_vanished) + 1 >= GP_CTX_VANISHED_LIMIT &&
+		pool->cfg.prepare_context == GOVPOOL_PREPARE_AUTO &&
+		!__atomic_exchange_n(&pool->ctx_prepare_off, true, __ATOMIC_RELAXED))
+		gp_log(&pool->logger, GOVPOOL_LOG_WARN, "context_unprepared", "reason",
+			   "the server lost or duplicated the prepared set_context statement "
+			   "repeatedly (a transaction pooler?); sending it unprepared from now on "
+			   "(set GOVPOOL_POOLER=transaction or GOVPOOL_PREPARE_CONTEXT=off to say so)",
+			   (char *) NULL);
+	else
+		gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "context_statement_lost", "sqlstate", state,
+			   (char *) NULL);
+	return true;
+}
+
+/* What query i of the batch is, for messages (NULL: the caller's statement). */
+static const char *
+query_name(const gp_batch *b, int i)
+{
+	if (i == b->n)
+		return "COMMIT";		/* the implicit transaction's, at the Sync */
+	if (i < 0 || i > b->n || i == b->stmt_at)
+		return NULL;
+	if (i == b->prepare_at)
+		return "PREPARE governance.set_context";
+	if (i == b->context_at)
+		return "governance.set_context";
+	return b->q[i].sql;			/* BEGIN */
+}
+
+/*
  * The one failure path of governed statements (run, the prelude, exec):
  * what the failed batch means for the transaction, the error, the count,
- * and where the operation goes.  commit_at: index of our COMMIT in the
- * batch (-1: none sent); named: the batch is BEGIN, set_context, statement
- * [, COMMIT] (messages name the step); retry_phase: where a retry resumes
- * when nothing was sent (-1: none); after: the next phase.
+ * and where the operation goes.  commit_at: index in the batch of what
+ * commits (b->n: the Sync of an implicit transaction; -1: nothing);
+ * retry_phase: where a retry resumes when nothing was sent or the
+ * prepared context statement had to be prepared again (-1: none);
+ * after: the next phase.
  */
 static int
-governed_failure(govpool_op *op, int commit_at, bool named, int retry_phase, int after)
+governed_failure(govpool_op *op, int commit_at, int retry_phase, int after)
 {
 	govpool    *pool = op->pool;
 	gp_batch   *b = &op->b;
 	gp_entry   *e = op->entry;
-	const PGresult *failed = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] : NULL;
-	const char *what = named ? step_name(b->failed_at) : NULL;
+	const PGresult *failed = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] :
+		b->failed_at == b->n ? b->sync_err : NULL;
+	const char *what = query_name(b, b->failed_at);
 
 	if (b->outcome == GB_NOT_SENT && retry_phase >= 0 && !op->retried)
 	{
 		clear_results(b, -1);
 		return reopen(op, retry_phase);
+	}
+	if (b->outcome == GB_SERVER_ERROR && retry_phase >= 0 && !op->ctx_lost &&
+		context_statement_lost(op))
+	{
+		/* nothing after the context ran: roll back (a session's BEGIN) and resend */
+		clear_results(b, -1);
+		op->ctx_lost = true;
+		return error_rollback(op, retry_phase);
 	}
 	switch (b->outcome)
 	{
@@ -887,10 +1055,22 @@ run_done(govpool_op *op)
 	gp_batch   *b = &op->b;
 
 	if (b->outcome != GB_OK)
-		return governed_failure(op, 3, true, PH_RUN_SEND, PH_CHECKIN);
+		return governed_failure(op, b->n, PH_RUN_SEND, PH_CHECKIN);
 	gp_metrics_query(&pool->m, op->start_ns);
-	op->result = b->res[2];
-	clear_results(b, 2);
+	if (PQtransactionStatus(op->entry->conn) != PQTRANS_IDLE)
+	{
+		/* the statement opened a transaction block (BEGIN): nothing committed */
+		clear_results(b, -1);
+		gp_error_set(&op->err, GOVPOOL_ERR_MISUSE,
+					 "the statement left a transaction block open; govpool_run runs one "
+					 "statement in its own transaction (use govpool_begin for more): rolled back");
+		GP_INC(pool->m.rolled_back);
+		op->counted = true;
+		op->phase = PH_CHECKIN;
+		return CONTINUE;
+	}
+	op->result = b->res[b->stmt_at];
+	clear_results(b, b->stmt_at);
 	GP_INC(pool->m.committed);
 	op->counted = true;
 	op->phase = PH_CHECKIN;
@@ -904,17 +1084,26 @@ exec_send(govpool_op *op)
 	gp_batch   *b = &op->b;
 
 	op->start_ns = gp_now_ns();
+	b->prepare_at = b->context_at = b->stmt_at = -1;
+	b->context_bit = 0;
 	if (s->state == GP_SESSION_QUEUED)
 	{
+		int			n;
+
 		op->ctx[0] = s->agent;
 		op->ctx[1] = s->has_tenant ? s->tenant : NULL;
 		op->ctx[2] = s->has_correlation ? s->correlation : NULL;
-		b->q[0] = (gp_query) {"BEGIN", 0, NULL};
-		b->q[1] = context_query(op);
-		b->q[2] = (gp_query) {op->sql, op->nparams, op->params};
-		return batch(op, op->sql ? 3 : 2, true, PH_EXEC_DONE);
+		b->q[0] = (gp_query) {"BEGIN", NULL, 0, GQ_TEXT};
+		n = context_queries(op, 1);
+		if (op->sql)
+		{
+			b->stmt_at = n;
+			b->q[n++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
+		}
+		return batch(op, n, true, PH_EXEC_DONE);
 	}
-	b->q[0] = (gp_query) {op->sql, op->nparams, op->params};
+	b->stmt_at = 0;
+	b->q[0] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
 	return batch(op, 1, false, PH_EXEC_DONE);
 }
 
@@ -925,10 +1114,10 @@ exec_done(govpool_op *op)
 	gp_batch   *b = &op->b;
 	govpool_session *s = op->session;
 	bool		prelude = s->state == GP_SESSION_QUEUED;
-	int			stmt = prelude ? 2 : 0;
+	int			stmt = b->stmt_at;
 
 	if (b->outcome != GB_OK)
-		return governed_failure(op, -1, prelude, prelude ? PH_EXEC_SEND : -1, PH_FINISHED);
+		return governed_failure(op, -1, prelude ? PH_EXEC_SEND : -1, PH_FINISHED);
 	if (op->sql)
 		gp_metrics_query(&pool->m, op->start_ns);
 	if (!prelude && PQtransactionStatus(op->entry->conn) == PQTRANS_IDLE)
@@ -1131,8 +1320,7 @@ checkin(govpool_op *op)
 		op->phase = PH_CHECKIN_FINISH;
 		return CONTINUE;
 	}
-	op->b.q[0] = (gp_query) {plan[0], 0, NULL};
-	return batch(op, 1, false, PH_CHECKIN_RESET_DONE);
+	return batch1(op, plan[0], PH_CHECKIN_RESET_DONE);
 }
 
 static int
@@ -1154,6 +1342,7 @@ checkin_reset_done(govpool_op *op)
 	/* the plan is recomputed from the new transaction status */
 	if (strcmp(sql, "DISCARD ALL") == 0)
 	{
+		op->entry->ctx_prepared = 0;	/* DISCARD ALL deallocated them */
 		op->phase = PH_CHECKIN_FINISH;
 		return CONTINUE;
 	}
@@ -1356,7 +1545,7 @@ gp_op_clear(govpool_op *op)
 	op->params = NULL;
 	op->session = NULL;
 	op->entry = NULL;
-	op->retried = op->reopening = op->commit_sent = op->counted = false;
+	op->retried = op->reopening = op->commit_sent = op->counted = op->ctx_lost = false;
 	op->reset_step = 0;
 	op->start_ns = 0;
 	op->timeout_ms = -1;
@@ -1420,7 +1609,7 @@ govpool_op_cancel(govpool_op *op)
 			gp_entry_close(e);
 			gp_bag_remove(&pool->bag, e);
 		}
-		gp_error_set(&op->err, GOVPOOL_ERR_CONNECTION_LOST,
+		gp_error_set(&op->err, GOVPOOL_ERR_CANCELLED,
 					 "cancelled while waiting for a connection (nothing was executed)");
 		op->phase = PH_FINISHED;
 		return;
@@ -1437,10 +1626,10 @@ govpool_op_cancel(govpool_op *op)
 	else if (in_batch && op->commit_sent && !op->b.server_error &&
 			 (op->b.next_phase == PH_RUN_DONE || op->b.next_phase == PH_COMMIT_DONE))
 		gp_error_set(&op->err, GOVPOOL_ERR_COMMIT_UNKNOWN,
-					 "cancelled after COMMIT was sent: outcome unknown, connection closed");
+					 "cancelled after its commit was requested: outcome unknown, connection closed");
 	else
 	{
-		gp_error_set(&op->err, GOVPOOL_ERR_CONNECTION_LOST,
+		gp_error_set(&op->err, GOVPOOL_ERR_CANCELLED,
 					 "cancelled: connection closed, nothing was committed");
 		PQclear(op->result);
 		op->result = NULL;

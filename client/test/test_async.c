@@ -402,11 +402,14 @@ test_cancel_while_queued_passes_the_connection_on(void)
 	/* a leaves before the grant, b after it was granted but before it looked */
 	govpool_op_cancel(a);
 	CHECK(govpool_op_poll(a, &w) == GOVPOOL_POLL_FAILED);
+	CHECK(govpool_op_status(a) == GOVPOOL_ERR_CANCELLED);
 	govpool_rollback(holder);
 	CHECK(wa.count == 0 && wb.count == 1 && wc.count == 0);
 	govpool_op_cancel(b);
 	CHECK(govpool_op_poll(b, &w) == GOVPOOL_POLL_FAILED);
 	CHECK(strstr(govpool_op_error(b)->message, "cancelled") != NULL);
+	CHECK(govpool_op_status(b) == GOVPOOL_ERR_CANCELLED &&
+		  strcmp(govpool_status_name(GOVPOOL_ERR_CANCELLED), "cancelled") == 0);
 	CHECK(wc.count == 1);		/* the grant went on to c */
 	CHECK(drive(c, NULL) == GOVPOOL_POLL_OK);
 	PQclear(govpool_op_result(c));
@@ -535,7 +538,7 @@ test_cancel_exec_in_flight_rolls_the_session_back(void)
 	CHECK(poll_until(op, GOVPOOL_POLL_READING, &w));
 	govpool_op_cancel(op);
 	CHECK(govpool_op_poll(op, &w) == GOVPOOL_POLL_FAILED);
-	CHECK(govpool_op_status(op) == GOVPOOL_ERR_CONNECTION_LOST);
+	CHECK(govpool_op_status(op) == GOVPOOL_ERR_CANCELLED);
 	hold_lock(false);
 	CHECK(wait_backend_gone(pid));
 	CHECK(sql_long("SELECT count(*) FROM gp_async_c") == 0);
@@ -643,6 +646,166 @@ test_terminated_backend(void)
 	CHECK(govpool_run_start(op, &alice, "SELECT 1", 0, NULL) == GOVPOOL_OK && drive(op, NULL) == GOVPOOL_POLL_OK);
 	PQclear(govpool_op_result(op));
 	govpool_op_destroy(op);
+	govpool_destroy(pool);
+}
+
+/*
+ * pg_ctl restart -m fast of the throwaway cluster (scripts/with-cluster's
+ * GOVERNANCE_CLUSTER_DIR); false when there is none to restart.
+ */
+static bool
+restart_server(void)
+{
+	const char *dir = getenv("GOVERNANCE_CLUSTER_DIR");
+	const char *bin = getenv("GOVERNANCE_PGBIN");
+	char		cmd[2048];
+
+	if (dir == NULL || bin == NULL)
+		return false;
+	snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && %s'%s/pg_ctl' -D '%s/data' -l '%s/server.log' -w -t 60 restart -m fast >/dev/null",
+			 dir, geteuid() == 0 ? "runuser -u postgres -- " : "", bin, dir, dir);
+	if (system(cmd) != 0)
+		return false;
+	PQreset(admin);
+	return PQstatus(admin) == CONNECTION_OK;
+}
+
+/*
+ * The server restarts while operations are in flight on every step a
+ * restart can meet: runs and session statements executing (sleeping),
+ * checkouts queued for a connection.  Each in-flight one ends with
+ * a clear error that says nothing was committed, the queued ones are
+ * served by the restarted server, no connection is leaked, and the pool
+ * serves afterwards.
+ */
+static void
+test_server_restart_mid_operation(void)
+{
+	enum
+	{
+		RUNS = 2, SESSIONS = 2, QUEUED = 3
+	};
+	govpool    *pool = small_pool("gp_async_restart", RUNS + SESSIONS, 0);
+	govpool_op *run[RUNS],
+			   *sess[SESSIONS],
+			   *queued[QUEUED];
+	govpool_session *s[SESSIONS];
+	govpool_wait w;
+	govpool_stats st;
+
+	if (getenv("GOVERNANCE_CLUSTER_DIR") == NULL)
+	{
+		printf("# skipped: no throwaway cluster to restart (GOVERNANCE_CLUSTER_DIR)\n");
+		govpool_destroy(pool);
+		return;
+	}
+	sql("DROP TABLE IF EXISTS gp_async_r; CREATE TABLE gp_async_r (x int)");
+	/* every connection open first: the restart meets statements, not connects */
+	for (int i = 0; i < RUNS + SESSIONS; i++)
+	{
+		govpool_op *op = i < RUNS ? (run[i] = govpool_op_create(pool)) :
+		(sess[i - RUNS] = govpool_op_create(pool));
+
+		CHECK(govpool_begin_start(op, &alice, -1) == GOVPOOL_OK && drive(op, NULL) == GOVPOOL_POLL_OK);
+		CHECK(govpool_conn(govpool_op_session(op)) != NULL);
+	}
+	for (int i = 0; i < RUNS + SESSIONS; i++)
+	{
+		govpool_op *op = i < RUNS ? run[i] : sess[i - RUNS];
+
+		CHECK(govpool_rollback_start(op, govpool_op_session(op)) == GOVPOOL_OK &&
+			  drive(op, NULL) == GOVPOOL_POLL_OK);
+	}
+	for (int i = 0; i < RUNS; i++)
+	{
+		CHECK(govpool_run_start(run[i], &alice, "INSERT INTO gp_async_r SELECT 1 FROM pg_sleep(60)",
+								0, NULL) == GOVPOOL_OK);
+		CHECK(poll_until(run[i], GOVPOOL_POLL_READING, &w));
+	}
+	for (int i = 0; i < SESSIONS; i++)
+	{
+		CHECK(govpool_begin_start(sess[i], &alice, -1) == GOVPOOL_OK && drive(sess[i], NULL) == GOVPOOL_POLL_OK);
+		s[i] = govpool_op_session(sess[i]);
+		CHECK(govpool_exec_start(sess[i], s[i], "INSERT INTO gp_async_r SELECT 2 FROM pg_sleep(60)",
+								 0, NULL) == GOVPOOL_OK);
+		CHECK(poll_until(sess[i], GOVPOOL_POLL_READING, &w));
+	}
+	for (int i = 0; i < QUEUED; i++)
+	{
+		queued[i] = govpool_op_create(pool);
+		CHECK(govpool_run_start(queued[i], &alice, "SELECT governance.agent_id()", 0, NULL) == GOVPOOL_OK);
+		CHECK(govpool_op_poll(queued[i], &w) == GOVPOOL_POLL_WAITING);
+	}
+
+	/* all of them executing on the server */
+	for (int i = 0; i < 10000 &&
+		 sql_long("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gp_async_restart' "
+				  "AND state = 'active' AND query LIKE '%pg_sleep(60)%'") != RUNS + SESSIONS; i++)
+		sleep_ms(1);
+	CHECK(sql_long("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gp_async_restart' "
+				   "AND state = 'active' AND query LIKE '%pg_sleep(60)%'") == RUNS + SESSIONS);
+	CHECK(restart_server());
+
+	for (int i = 0; i < RUNS; i++)
+	{
+		const govpool_error *e = govpool_op_error(run[i]);
+
+		CHECK(drive(run[i], NULL) == GOVPOOL_POLL_FAILED);
+		CHECK_MSG(e->kind == GOVPOOL_ERR_CONNECTION_LOST && e->message[0] != '\0',
+				  "run %d: %s: %s", i, govpool_status_name(e->kind), e->message);
+		CHECK(govpool_op_result(run[i]) == NULL);
+	}
+	for (int i = 0; i < SESSIONS; i++)
+	{
+		const govpool_error *e = govpool_op_error(sess[i]);
+
+		CHECK(drive(sess[i], NULL) == GOVPOOL_POLL_FAILED);
+		CHECK_MSG(e->kind == GOVPOOL_ERR_CONNECTION_LOST && e->message[0] != '\0',
+				  "session %d: %s: %s", i, govpool_status_name(e->kind), e->message);
+		CHECK(govpool_commit_start(sess[i], s[i]) == GOVPOOL_OK);
+		CHECK(drive(sess[i], NULL) == GOVPOOL_POLL_FAILED &&
+			  govpool_op_status(sess[i]) == GOVPOOL_ERR_ROLLED_BACK);
+	}
+	for (int i = 0; i < QUEUED; i++)
+	{
+		PGresult   *r;
+
+		CHECK_MSG(drive(queued[i], NULL) == GOVPOOL_POLL_OK, "queued %d: %s", i,
+				  govpool_op_error(queued[i])->message);
+		r = govpool_op_result(queued[i]);
+		CHECK(r && strcmp(PQgetvalue(r, 0, 0), "alice") == 0);
+		PQclear(r);
+	}
+	CHECK(sql_long("SELECT count(*) FROM gp_async_r") == 0);
+
+	/* no connection leaked: what the pool holds is what the server sees */
+	govpool_stats(pool, &st);
+	CHECK_MSG(st.checked_out == 0 && st.waiters == 0 && st.size <= RUNS + SESSIONS &&
+			  sql_long("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gp_async_restart'") == st.size,
+			  "size %d checked out %d", st.size, st.checked_out);
+	/* and it serves: every slot at once */
+	for (int i = 0; i < RUNS; i++)
+		CHECK(govpool_run_start(run[i], &alice, "INSERT INTO gp_async_r VALUES (3)", 0, NULL) == GOVPOOL_OK);
+	for (int i = 0; i < SESSIONS; i++)
+		CHECK(govpool_run_start(sess[i], &alice, "INSERT INTO gp_async_r VALUES (3)", 0, NULL) == GOVPOOL_OK);
+	for (int i = 0; i < RUNS; i++)
+	{
+		CHECK(drive(run[i], NULL) == GOVPOOL_POLL_OK);
+		PQclear(govpool_op_result(run[i]));
+	}
+	for (int i = 0; i < SESSIONS; i++)
+	{
+		CHECK(drive(sess[i], NULL) == GOVPOOL_POLL_OK);
+		PQclear(govpool_op_result(sess[i]));
+	}
+	CHECK(sql_long("SELECT count(*) FROM gp_async_r WHERE x = 3") == RUNS + SESSIONS);
+	for (int i = 0; i < RUNS; i++)
+		govpool_op_destroy(run[i]);
+	for (int i = 0; i < SESSIONS; i++)
+		govpool_op_destroy(sess[i]);
+	for (int i = 0; i < QUEUED; i++)
+		govpool_op_destroy(queued[i]);
 	govpool_destroy(pool);
 }
 
@@ -777,6 +940,7 @@ main(void)
 	RUN(test_cancel_exec_in_flight_rolls_the_session_back);
 	RUN(test_cancel_run_or_commit_in_flight_is_commit_unknown);
 	RUN(test_terminated_backend);
+	RUN(test_server_restart_mid_operation);
 	RUN(test_server_down_fails_without_blocking);
 	RUN(test_silent_server_times_out_at_the_connect_deadline);
 	RUN(test_blocking_and_non_blocking_share_one_queue);

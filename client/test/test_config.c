@@ -50,13 +50,13 @@ dump(const govpool_config *c, char *buf, size_t len)
 			 "|connect_timeout_ms=%d|statement_timeout_ms=%d|echo=%d|reset=%d"
 			 "|environment=%s|application_name=%s|extensions=%s|conninfo=%s"
 			 "|leak_threshold_ms=%d|preping_idle_ms=%d|liveness_idle_ms=%d|connect_attempts=%d"
-			 "|breaker_threshold=%d|breaker_cooldown_ms=%d|backoff=%d/%d|",
+			 "|breaker_threshold=%d|breaker_cooldown_ms=%d|backoff=%d/%d|pooler=%d|prepare=%d|",
 			 c->pool_size, c->max_overflow, c->pool_timeout_ms, c->pool_recycle_ms,
 			 c->connect_timeout_ms, c->statement_timeout_ms, c->echo, (int) c->reset_on_return,
 			 c->environment, c->application_name, c->extensions, c->conninfo,
 			 c->leak_threshold_ms, c->preping_idle_ms, c->liveness_idle_ms, c->connect_attempts,
 			 c->breaker_threshold, c->breaker_cooldown_ms, c->connect_backoff_ms,
-			 c->connect_backoff_max_ms);
+			 c->connect_backoff_max_ms, (int) c->pooler, (int) c->prepare_context);
 }
 
 static const config_case cases[] = {
@@ -96,6 +96,11 @@ static const config_case cases[] = {
 	{"GOVPOOL_RESET_ON_RETURN=discard", {"GOVPOOL_RESET_ON_RETURN=discard"}, {"|reset=3|"}},
 	{"GOVPOOL_RESET_ON_RETURN=commit", {"GOVPOOL_RESET_ON_RETURN=commit"}, {"|reset=1|"}},
 	{"GOVPOOL_RESET_ON_RETURN=none", {"GOVPOOL_RESET_ON_RETURN=none"}, {"|reset=2|"}},
+	{"no pooler, context prepared automatically by default", {NULL}, {"|pooler=0|", "|prepare=0|"}},
+	{"GOVPOOL_POOLER=transaction", {"GOVPOOL_POOLER=Transaction"}, {"|pooler=2|", "|prepare=0|"}},
+	{"GOVPOOL_POOLER=session", {"GOVPOOL_POOLER=session"}, {"|pooler=1|"}},
+	{"GOVPOOL_PREPARE_CONTEXT=off", {"GOVPOOL_PREPARE_CONTEXT=off"}, {"|prepare=2|"}},
+	{"GOVPOOL_PREPARE_CONTEXT=on", {"GOVPOOL_PREPARE_CONTEXT=on"}, {"|prepare=1|"}},
 	{"resilience knobs",
 		{"GOVPOOL_LEAK_THRESHOLD_MS=250", "GOVPOOL_PREPING_IDLE_MS=-1", "GOVPOOL_LIVENESS_IDLE_MS=0",
 			"GOVPOOL_CONNECT_ATTEMPTS=5", "GOVPOOL_BREAKER_THRESHOLD=2", "GOVPOOL_BREAKER_COOLDOWN_MS=700",
@@ -123,6 +128,10 @@ static const config_case cases[] = {
 	{"echo not a boolean", {"DATABASE_ECHO=maybe"}, {NULL}, "DATABASE_ECHO=\"maybe\": not a boolean"},
 	{"echo alias not a boolean", {"DB_ECHO_SQL=2"}, {NULL}, "DB_ECHO_SQL=\"2\": not a boolean"},
 	{"reset mode unknown", {"GOVPOOL_RESET_ON_RETURN=flush"}, {NULL}, "GOVPOOL_RESET_ON_RETURN=\"flush\""},
+	{"pooler unknown", {"GOVPOOL_POOLER=pgbouncer"}, {NULL},
+	"GOVPOOL_POOLER=\"pgbouncer\": expected none, session or transaction"},
+	{"prepare mode unknown", {"GOVPOOL_PREPARE_CONTEXT=yes"}, {NULL},
+	"GOVPOOL_PREPARE_CONTEXT=\"yes\": expected auto, on or off"},
 	{"connect attempts zero", {"GOVPOOL_CONNECT_ATTEMPTS=0"}, {NULL}, "GOVPOOL_CONNECT_ATTEMPTS=\"0\": must be between 1"},
 	{"log level unknown", {"GOVPOOL_LOG_LEVEL=loud"}, {NULL}, "GOVPOOL_LOG_LEVEL=\"loud\""},
 

@@ -26,15 +26,15 @@ import os
 
 from . import _govpool
 from ._types import Json, decoder_for, encode
-from .errors import (CircuitOpen, CommitUnknown, ConfigError, ConnectError, ConnectionLost,
-                     GovpoolError, MisuseError, PoolClosed, PoolTimeout, QueryError,
+from .errors import (Cancelled, CircuitOpen, CommitUnknown, ConfigError, ConnectError,
+                     ConnectionLost, GovpoolError, MisuseError, PoolClosed, PoolTimeout, QueryError,
                      RolledBack, WrongLoopError, from_error)
 
 __all__ = [
     "create_pool", "Pool", "Session", "Record", "Json",
     "GovpoolError", "ConfigError", "ConnectError", "PoolTimeout", "CircuitOpen",
     "QueryError", "ConnectionLost", "CommitUnknown", "RolledBack", "MisuseError",
-    "PoolClosed", "WrongLoopError",
+    "PoolClosed", "Cancelled", "WrongLoopError",
 ]
 __version__ = "0.1.0"
 
@@ -230,8 +230,9 @@ class Pool:
         return Session(self, agent_id, tenant_id, correlation_id, timeout)
 
     async def run(self, sql, *args, agent_id, tenant_id=None, correlation_id=None):
-        """One governed statement in one round trip (BEGIN, context, statement,
-        COMMIT); returns the rows (a list of Record; [] for commands)."""
+        """One governed statement in one round trip (the prepared context and the
+        statement up to one Sync: one implicit transaction); returns the rows (a
+        list of Record; [] for commands)."""
         self._check()
         params = _params(args)
         op = self._op()

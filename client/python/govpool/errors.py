@@ -4,7 +4,7 @@ which redacts credentials: no password, nor a piece of one, is in them."""
 __all__ = [
     "GovpoolError", "ConfigError", "ConnectError", "PoolTimeout", "CircuitOpen",
     "QueryError", "ConnectionLost", "CommitUnknown", "RolledBack", "MisuseError",
-    "PoolClosed", "WrongLoopError",
+    "PoolClosed", "Cancelled", "WrongLoopError",
 ]
 
 
@@ -42,14 +42,23 @@ class QueryError(GovpoolError):
 
 
 class ConnectionLost(GovpoolError):
-    """The connection broke (or the operation was cancelled) before COMMIT was sent:
-    nothing was committed."""
+    """The connection broke before COMMIT was sent: nothing was committed."""
     status = "connection_lost"
 
 
 class CommitUnknown(GovpoolError):
-    """The connection broke after COMMIT was sent: the outcome is unknown; never retried."""
+    """The connection broke, or the operation was cancelled, after COMMIT was
+    sent: the outcome is unknown; never retried."""
     status = "commit_unknown"
+
+
+class Cancelled(GovpoolError):
+    """The operation was cancelled in libgovpool (govpool_op_cancel) before any
+    COMMIT of it could have run: nothing was committed, its connection was
+    closed.  A task that is itself cancelled sees asyncio.CancelledError, not
+    this; this is what an operation sees that was cancelled under it (for
+    example by pool.close())."""
+    status = "cancelled"
 
 
 class RolledBack(GovpoolError):
@@ -74,7 +83,7 @@ class WrongLoopError(GovpoolError, RuntimeError):
 _BY_KIND = {
     1: ConfigError, 2: MemoryError, 3: ConnectError, 4: PoolTimeout, 5: CircuitOpen,
     6: QueryError, 7: ConnectionLost, 8: CommitUnknown, 9: RolledBack,
-    10: MisuseError, 11: PoolClosed,
+    10: MisuseError, 11: PoolClosed, 12: Cancelled,
 }
 
 

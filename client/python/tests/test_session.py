@@ -144,6 +144,23 @@ async def test_closed_pool_raises():
     await p.close()  # twice is harmless
 
 
+def test_every_status_maps_to_its_exception():
+    """Each libgovpool status (govpool.h's order) raises the exception named
+    after it; "cancelled" is its own, not connection_lost."""
+    from govpool import _govpool
+    from govpool.errors import from_error
+    k = 1
+    while _govpool.status_name(k) != "unknown":
+        e = from_error(k, "", "m")
+        name = _govpool.status_name(k)
+        if isinstance(e, MemoryError):
+            assert name == "out_of_memory"
+        else:
+            assert e.status == name, (k, name, type(e))
+        k += 1
+    assert k > 12 and isinstance(from_error(12, "", "m"), govpool.Cancelled)
+
+
 def test_uvloop():
     uvloop = pytest.importorskip("uvloop")
 
