@@ -112,11 +112,19 @@ typedef struct govpool_config
 	int			connect_attempts;	/* attempts per connection (>= 1) */
 	int			connect_backoff_ms; /* base of exponential backoff, full jitter */
 	int			connect_backoff_max_ms;
-	int			breaker_threshold;	/* consecutive failures that open it; 0 = off */
-	int			breaker_cooldown_ms;	/* open -> half-open after this */
+	int			breaker_threshold;	/* connect failures (since the last success)
+									 * that open it, with breaker_window_ms; 0 = off */
+	int			breaker_cooldown_ms;	/* the longest cool-down (open -> half-open);
+										 * cool-downs start at breaker_cooldown_min_ms
+										 * and double, jittered, up to this */
 	int			report_interval_ms; /* publish stats to governance.report_pool_stats()
 									 * this often, in a pipeline sent anyway;
 									 * 0 = never (default 10000) */
+	int			breaker_window_ms;	/* the failures must span at least this long:
+									 * a burst does not open it (default 3000) */
+	int			breaker_cooldown_min_ms;	/* the first cool-down, before jitter
+											 * (default 500: a probe 250-500 ms after
+											 * opening) */
 } govpool_config;
 
 /* Built-in defaults (profile "local" without echo). */
