@@ -349,6 +349,8 @@ test_breaker_opens_fails_fast_and_recovers(void)
 	cfg.connect_backoff_ms = 1;
 	cfg.connect_backoff_max_ms = 2;
 	cfg.breaker_threshold = 5;
+	cfg.breaker_window_ms = 0;	/* 5 failures open it, however fast */
+	cfg.breaker_cooldown_min_ms = 100;
 	cfg.breaker_cooldown_ms = 100;
 	pool = itest_pool(&cfg);
 
@@ -383,6 +385,71 @@ test_breaker_opens_fails_fast_and_recovers(void)
 	govpool_stats(pool, &st);
 	CHECK(st.circuit == GOVPOOL_CIRCUIT_CLOSED);
 	CHECK(st.connect_failures_total == 5);
+	if (s)
+		govpool_rollback(s);
+	govpool_destroy(pool);
+	unlink(link);
+	rmdir(dir);
+}
+
+/*
+ * A server that was there and is gone (refused: a restart) is waited for
+ * within the checkout timeout, not failed after connect_attempts; a burst
+ * of such failures does not open the breaker.  Same socket trick as above.
+ */
+static void
+test_refused_after_connecting_is_retried_until_the_deadline(void)
+{
+	const char *host = getenv("PGHOST"),
+			   *port = getenv("PGPORT");
+	char		dir[] = "/tmp/govpool-restart.XXXXXX";
+	char		link[512],
+				target[512];
+	govpool_config cfg;
+	govpool    *pool;
+	govpool_error err;
+	govpool_stats st;
+	govpool_session *s;
+	int64_t		t0,
+				waited;
+
+	if (host == NULL || host[0] != '/' || port == NULL || mkdtemp(dir) == NULL)
+	{
+		CHECK_MSG(false, "needs PGHOST as a socket directory and PGPORT (scripts/with-cluster sets them)");
+		return;
+	}
+	snprintf(link, sizeof(link), "%s/.s.PGSQL.%s", dir, port);
+	snprintf(target, sizeof(target), "%s/.s.PGSQL.%s", host, port);
+	CHECK(symlink(target, link) == 0);
+	itest_config(&cfg, "gp_restart");
+	snprintf(cfg.conninfo, sizeof(cfg.conninfo), "host=%s port=%s dbname=%s user=%s", dir, port,
+			 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres",
+			 getenv("PGUSER") ? getenv("PGUSER") : "postgres");
+	cfg.extensions[0] = '\0';
+	cfg.pool_size = 0;			/* every checkout connects */
+	pool = itest_pool(&cfg);	/* the default breaker and backoff */
+	s = govpool_begin(pool, &alice, -1, &err);
+	CHECK_MSG(s != NULL, "%s", err.message);
+	if (s)
+		govpool_rollback(s);
+
+	/* the server "goes away": the checkout retries until its 600 ms are up */
+	unlink(link);
+	t0 = gp_now_ns();
+	s = govpool_begin(pool, &alice, 600, &err);
+	waited = gp_now_ns() - t0;
+	govpool_stats(pool, &st);
+	CHECK(s == NULL && err.kind == GOVPOOL_ERR_CONNECT);
+	CHECK_MSG(waited >= 250 * 1000000LL, "gave up after %lld ms", (long long) (waited / 1000000));
+	CHECK_MSG(st.connect_failures_total > (uint64_t) cfg.connect_attempts,
+			  "%llu attempts (connect_attempts %d)", (unsigned long long) st.connect_failures_total,
+			  cfg.connect_attempts);
+	CHECK(st.circuit == GOVPOOL_CIRCUIT_CLOSED);	/* 600 ms is not sustained */
+
+	/* back: the next checkout connects */
+	CHECK(symlink(target, link) == 0);
+	s = govpool_begin(pool, &alice, -1, &err);
+	CHECK_MSG(s != NULL, "%s", err.message);
 	if (s)
 		govpool_rollback(s);
 	govpool_destroy(pool);
@@ -629,6 +696,7 @@ main(void)
 	RUN(test_dead_idle_connection_is_replaced_without_a_round_trip);
 	RUN(test_reset_on_return_modes);
 	RUN(test_breaker_opens_fails_fast_and_recovers);
+	RUN(test_refused_after_connecting_is_retried_until_the_deadline);
 	RUN(test_extensions_are_created_at_start_with_quoted_names);
 	RUN(test_pg_variables_apply_without_conninfo);
 	RUN(test_health_and_stats_formats);
