@@ -622,7 +622,7 @@ connect_failed(govpool_op *op, govpool_wait *w, const char *what)
 	const govpool_config *c = &pool->cfg;
 	gp_entry   *e = op->entry;
 	int64_t		now = gp_now_ns();
-	int64_t		limit = op->reopening ? -1 : op->deadline_ns;
+	int64_t		limit = op->deadline_ns;
 	int64_t		cooldown_ns;
 	gp_failure_class cls;
 	bool		opened,
@@ -649,7 +649,7 @@ connect_failed(govpool_op *op, govpool_wait *w, const char *what)
 	 * A transient failure (the server restarting or full) does not end the
 	 * checkout: it is retried until the checkout deadline, or until the
 	 * breaker opens because the failures went on for its window.  Without
-	 * a deadline (a session's reopen, pool_timeout 0) it counts as hard.
+	 * a deadline (pool_timeout 0) it counts as hard.
 	 */
 	transient = cls == GP_FAILURE_TRANSIENT && limit >= 0;
 	snprintf(num, sizeof(num), "%d", op->attempt);
@@ -763,6 +763,9 @@ reopen(govpool_op *op, int after)
 	op->reopening = true;
 	op->after_reopen = after;
 	op->attempt = 0;
+	/* connecting again is a checkout: the same time limit, from now */
+	op->deadline_ns = op->pool->cfg.pool_timeout_ms > 0 ?
+		gp_now_ns() + (int64_t) op->pool->cfg.pool_timeout_ms * 1000000 : -1;
 	op->phase = PH_CONNECT;
 	return CONTINUE;
 }
