@@ -203,10 +203,12 @@ scenario_breaker(void)
 					t_probe = 0;
 		long long	next = -1;
 		const char *p;
+		char		msg[GOVPOOL_MESSAGE_MAX];
 
 		r = timed_run(pool, "SELECT 1", &err, &ns);
 		PQclear(r);
 		t_msg = now_ns() - ns;
+		snprintf(msg, sizeof(msg), "%s", err.message);
 		p = strstr(err.message, "next probe in ");
 		if (p)
 			next = atoll(p + strlen("next probe in "));
@@ -225,7 +227,7 @@ scenario_breaker(void)
 		check(next >= 0 && t_probe > 0 && t_probe - t_msg >= (next - 1) * 1000000,
 			  "next_probe_time_is_true", "the message said \"next probe in %lld ms\"; the probe "
 			  "went out %.1f ms later", next, t_probe ? msecs(t_probe - t_msg) : -1.0);
-		figure("fail-fast message: %s", err.kind == GOVPOOL_ERR_CIRCUIT_OPEN ? err.message : "");
+		figure("fail-fast message: %s", msg);
 	}
 	fail_fast_calls(pool, &cfg, short_run ? 500 : 5000, "server down",
 					(first_ns + second_ns) / (int64_t) (2 * cfg.connect_attempts));
@@ -267,9 +269,11 @@ scenario_breaker(void)
 		check(ok == 20, "calls_succeed_again", "%d of 20 calls after closing succeeded", ok);
 	}
 	figure("server down at start: first call %.0f ms (%d attempts, backoff %d..%d ms), breaker "
-		   "opened after %d failures; closed %.2f s after the server came back (cool-down %d ms)",
-		   msecs(first_ns), cfg.connect_attempts, cfg.connect_backoff_ms, cfg.connect_backoff_max_ms,
-		   cfg.breaker_threshold, t_closed ? secs(t_closed - t_up) : -1.0, cfg.breaker_cooldown_ms);
+		   "opened %.2f s after the first failure (threshold %d, window %d ms); closed %.2f s after "
+		   "the server came back (cool-down %d..%d ms)", msecs(first_ns), cfg.connect_attempts,
+		   cfg.connect_backoff_ms, cfg.connect_backoff_max_ms, secs(t_open - t0),
+		   cfg.breaker_threshold, cfg.breaker_window_ms, t_closed ? secs(t_closed - t_up) : -1.0,
+		   cfg.breaker_cooldown_min_ms, cfg.breaker_cooldown_ms);
 	check_no_leak(pool, app);
 	log_summary();
 	destroy_and_check_closed(pool, app);
