@@ -46,9 +46,13 @@ typedef enum govpool_status
 	GOVPOOL_OK = 0,
 	GOVPOOL_ERR_CONFIG,			/* invalid configuration value */
 	GOVPOOL_ERR_OOM,			/* out of memory */
-	GOVPOOL_ERR_CONNECT,		/* could not open a connection (after retries) */
+	GOVPOOL_ERR_CONNECT,		/* could not open a connection (after retries; a
+								 * restarting server is waited for until the
+								 * checkout deadline); sqlstate: the server's
+								 * refusal, if it sent one */
 	GOVPOOL_ERR_TIMEOUT,		/* pool exhausted: no connection within the timeout */
-	GOVPOOL_ERR_CIRCUIT_OPEN,	/* circuit breaker open: failing fast */
+	GOVPOOL_ERR_CIRCUIT_OPEN,	/* circuit breaker open: failing fast; the message
+								 * says when it probes next */
 	GOVPOOL_ERR_QUERY,			/* the server reported an error; see sqlstate */
 	GOVPOOL_ERR_CONNECTION_LOST,	/* connection broke before COMMIT was sent:
 									 * the transaction did not commit */
