@@ -269,7 +269,7 @@ scenario_breaker(void)
 		check(ok == 20, "calls_succeed_again", "%d of 20 calls after closing succeeded", ok);
 	}
 	figure("server down at start: first call %.0f ms (%d attempts, backoff %d..%d ms), breaker "
-		   "opened %.2f s after the first failure (threshold %d, window %d ms); closed %.2f s after "
+		   "opened %.2f s after the first call began (threshold %d, window %d ms); closed %.2f s after "
 		   "the server came back (cool-down %d..%d ms)", msecs(first_ns), cfg.connect_attempts,
 		   cfg.connect_backoff_ms, cfg.connect_backoff_max_ms, secs(t_open - t0),
 		   cfg.breaker_threshold, cfg.breaker_window_ms, t_closed ? secs(t_closed - t_up) : -1.0,
