@@ -317,34 +317,72 @@ test_reset_on_return_modes(void)
 }
 
 /*
- * The breaker against a server that is "down": a unix socket directory
- * with no socket in it.  "Starting" the server = symlinking the real socket
- * into that directory.
+ * A server that can be "stopped" and "started": a unix socket directory of
+ * our own with no socket in it (connections refused as by a stopped
+ * server); starting it = symlinking the real socket into it.  cfg points
+ * there.  False (and a failed check) without PGHOST as a socket directory.
  */
-static void
-test_breaker_opens_fails_fast_and_recovers(void)
+typedef struct fake_server
+{
+	char		dir[64];
+	char		link[512];
+	char		target[512];
+} fake_server;
+
+static bool
+fake_server_config(fake_server *f, govpool_config *cfg, const char *app)
 {
 	const char *host = getenv("PGHOST"),
 			   *port = getenv("PGPORT");
-	char		dir[] = "/tmp/govpool-down.XXXXXX";
-	char		link[512],
-				target[512];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/govpool-down.XXXXXX");
+	if (host == NULL || host[0] != '/' || port == NULL || mkdtemp(f->dir) == NULL)
+	{
+		CHECK_MSG(false, "needs PGHOST as a socket directory and PGPORT (scripts/with-cluster sets them)");
+		return false;
+	}
+	snprintf(f->link, sizeof(f->link), "%s/.s.PGSQL.%s", f->dir, port);
+	snprintf(f->target, sizeof(f->target), "%s/.s.PGSQL.%s", host, port);
+	itest_config(cfg, app);
+	snprintf(cfg->conninfo, sizeof(cfg->conninfo), "host=%s port=%s dbname=%s user=%s", f->dir,
+			 port, getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres",
+			 getenv("PGUSER") ? getenv("PGUSER") : "postgres");
+	cfg->extensions[0] = '\0';
+	return true;
+}
+
+static bool
+fake_server_start(fake_server *f)
+{
+	return symlink(f->target, f->link) == 0;
+}
+
+static void
+fake_server_stop(fake_server *f)
+{
+	unlink(f->link);
+}
+
+static void
+fake_server_remove(fake_server *f)
+{
+	unlink(f->link);
+	rmdir(f->dir);
+}
+
+/* The breaker against a server that is down from the start. */
+static void
+test_breaker_opens_fails_fast_and_recovers(void)
+{
+	fake_server f;
 	govpool_config cfg;
 	govpool    *pool;
 	govpool_error err;
 	govpool_stats st;
 	govpool_session *s = NULL;
 
-	if (host == NULL || host[0] != '/' || port == NULL || mkdtemp(dir) == NULL)
-	{
-		CHECK_MSG(false, "needs PGHOST as a socket directory and PGPORT (scripts/with-cluster sets them)");
+	if (!fake_server_config(&f, &cfg, "gp_breaker"))
 		return;
-	}
-	itest_config(&cfg, "gp_breaker");
-	snprintf(cfg.conninfo, sizeof(cfg.conninfo), "host=%s port=%s dbname=%s user=%s", dir, port,
-			 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres",
-			 getenv("PGUSER") ? getenv("PGUSER") : "postgres");
-	cfg.extensions[0] = '\0';
 	cfg.connect_attempts = 3;
 	cfg.connect_backoff_ms = 1;
 	cfg.connect_backoff_max_ms = 2;
@@ -371,9 +409,7 @@ test_breaker_opens_fails_fast_and_recovers(void)
 	CHECK(st.connect_failures_total == 5);
 
 	/* the server "comes back"; after the cool-down one probe closes it */
-	snprintf(link, sizeof(link), "%s/.s.PGSQL.%s", dir, port);
-	snprintf(target, sizeof(target), "%s/.s.PGSQL.%s", host, port);
-	CHECK(symlink(target, link) == 0);
+	CHECK(fake_server_start(&f));
 	for (int i = 0; i < 10000; i++)
 	{
 		s = govpool_begin(pool, &alice, -1, &err);
@@ -388,8 +424,7 @@ test_breaker_opens_fails_fast_and_recovers(void)
 	if (s)
 		govpool_rollback(s);
 	govpool_destroy(pool);
-	unlink(link);
-	rmdir(dir);
+	fake_server_remove(&f);
 }
 
 /*
@@ -400,11 +435,7 @@ test_breaker_opens_fails_fast_and_recovers(void)
 static void
 test_refused_after_connecting_is_retried_until_the_deadline(void)
 {
-	const char *host = getenv("PGHOST"),
-			   *port = getenv("PGPORT");
-	char		dir[] = "/tmp/govpool-restart.XXXXXX";
-	char		link[512],
-				target[512];
+	fake_server f;
 	govpool_config cfg;
 	govpool    *pool;
 	govpool_error err;
@@ -413,28 +444,18 @@ test_refused_after_connecting_is_retried_until_the_deadline(void)
 	int64_t		t0,
 				waited;
 
-	if (host == NULL || host[0] != '/' || port == NULL || mkdtemp(dir) == NULL)
-	{
-		CHECK_MSG(false, "needs PGHOST as a socket directory and PGPORT (scripts/with-cluster sets them)");
+	if (!fake_server_config(&f, &cfg, "gp_restart"))
 		return;
-	}
-	snprintf(link, sizeof(link), "%s/.s.PGSQL.%s", dir, port);
-	snprintf(target, sizeof(target), "%s/.s.PGSQL.%s", host, port);
-	CHECK(symlink(target, link) == 0);
-	itest_config(&cfg, "gp_restart");
-	snprintf(cfg.conninfo, sizeof(cfg.conninfo), "host=%s port=%s dbname=%s user=%s", dir, port,
-			 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres",
-			 getenv("PGUSER") ? getenv("PGUSER") : "postgres");
-	cfg.extensions[0] = '\0';
+	CHECK(fake_server_start(&f));
 	cfg.pool_size = 0;			/* every checkout connects */
-	pool = itest_pool(&cfg);	/* the default breaker and backoff */
+	pool = itest_pool(&cfg);	/* the default breaker; itest backoff base 1 ms */
 	s = govpool_begin(pool, &alice, -1, &err);
 	CHECK_MSG(s != NULL, "%s", err.message);
 	if (s)
 		govpool_rollback(s);
 
 	/* the server "goes away": the checkout retries until its 600 ms are up */
-	unlink(link);
+	fake_server_stop(&f);
 	t0 = gp_now_ns();
 	s = govpool_begin(pool, &alice, 600, &err);
 	waited = gp_now_ns() - t0;
@@ -447,14 +468,13 @@ test_refused_after_connecting_is_retried_until_the_deadline(void)
 	CHECK(st.circuit == GOVPOOL_CIRCUIT_CLOSED);	/* 600 ms is not sustained */
 
 	/* back: the next checkout connects */
-	CHECK(symlink(target, link) == 0);
+	CHECK(fake_server_start(&f));
 	s = govpool_begin(pool, &alice, -1, &err);
 	CHECK_MSG(s != NULL, "%s", err.message);
 	if (s)
 		govpool_rollback(s);
 	govpool_destroy(pool);
-	unlink(link);
-	rmdir(dir);
+	fake_server_remove(&f);
 }
 
 static void

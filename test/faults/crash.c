@@ -11,6 +11,31 @@
 
 #include "harness.h"
 
+/*
+ * One crash: stop -m immediate, stay down until every client has felt it
+ * and the breaker has opened (the failures lasted its window), let a
+ * half-open probe through and opened again (bounded: 15 s; this shapes the
+ * outage, it asserts nothing), start: crash recovery.
+ */
+static void
+crash_once(load *l, outage *o, void *arg)
+{
+	int			clients = *(int *) arg;
+	long		failed0 = load_failed(l),
+				opened0 = log_event_count("circuit_open");
+
+	o->t_stop = now_ns();
+	server_ctl("stop -m immediate");
+	o->t_down = now_ns();
+	for (int64_t d = now_ns() + (int64_t) 15 * 1000000000;
+		 (load_failed(l) - failed0 < clients || log_event_count("circuit_open") - opened0 < 2) &&
+		 now_ns() < d;)
+		sleep_ms(5);
+	o->t_start = now_ns();
+	server_ctl("start");
+	o->t_up = now_ns();
+}
+
 void
 scenario_crash(void)
 {
@@ -40,48 +65,7 @@ scenario_crash(void)
 	ov_base(&ov, app);
 	pool = make_pool(&ov, &cfg);
 	load_start(&l, pool, clients, 0);
-	for (int k = 0; k < cycles; k++)
-	{
-		long		failed0,
-					opened0;
-
-		if (!load_wait_ok(&l, before, 120))
-		{
-			cycles = k;
-			break;
-		}
-		failed0 = load_failed(&l);
-		opened0 = log_event_count("circuit_open");
-		o[k].t_stop = now_ns();
-		server_ctl("stop -m immediate");
-		o[k].t_down = now_ns();
-
-		/*
-		 * Stay down until every client has felt it and the breaker has
-		 * opened (the failures lasted its window), let a half-open probe
-		 * through, and opened again (bounded: 15 s; this shapes the outage,
-		 * it asserts nothing).
-		 */
-		for (int64_t d = now_ns() + (int64_t) 15 * 1000000000;
-			 (load_failed(&l) - failed0 < clients || log_event_count("circuit_open") - opened0 < 2) &&
-			 now_ns() < d;)
-			sleep_ms(5);
-		o[k].t_start = now_ns();
-		server_ctl("start");
-		o[k].t_up = now_ns();
-		if (k > 0)
-			o[k - 1].t_end = o[k].t_stop;
-		if (!load_wait_healed(&l, o[k].t_down, 60))
-		{
-			cycles = k;			/* reported above; verify what we have */
-			break;
-		}
-	}
-	if (cycles > 0)
-		load_wait_ok(&l, after, 120);
-	load_stop(&l);
-	if (cycles > 0)
-		o[cycles - 1].t_end = INT64_MAX;
+	cycles = load_outages(&l, o, cycles, before, after, crash_once, &clients);
 
 	check_clear_errors(&l);
 	for (int k = 0; k < cycles; k++)

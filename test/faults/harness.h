@@ -184,6 +184,14 @@ typedef struct outage
 extern long outage_report(load *l, const outage *o, int k, int64_t *heal_all_ns,
 						  int64_t *heal_first_ns);
 
+/*
+ * cycles outages under the running load (make causes one and fills its
+ * times), each waited out until every client healed; then stop the load.
+ * Returns how many completed.
+ */
+extern int	load_outages(load *l, outage *o, int cycles, long before, long after,
+						 void (*make) (load *l, outage *o, void *arg), void *arg);
+
 /* ---- Scenarios ---- */
 
 extern void scenario_crash(void);

@@ -580,3 +580,38 @@ outage_report(load *l, const outage *o, int k, int64_t *heal_all_ns, int64_t *he
 		   secs(o->t_down - o->t_stop), secs(first - o->t_up), l->n, secs(last - o->t_up), failed);
 	return failed;
 }
+
+/*
+ * Under the running load: `cycles` times, wait for `before` commits, make
+ * an outage (make fills o[k]'s times), wait until every client committed a
+ * transaction it started after the server went down; then `after` more
+ * commits, and stop the load.  Returns how many outages completed (a load
+ * that stops making progress or does not heal is reported and ends it).
+ */
+int
+load_outages(load *l, outage *o, int cycles, long before, long after,
+			 void (*make) (load *l, outage *o, void *arg), void *arg)
+{
+	for (int k = 0; k < cycles; k++)
+	{
+		if (!load_wait_ok(l, before, 120))
+		{
+			cycles = k;
+			break;
+		}
+		make(l, &o[k], arg);
+		if (k > 0)
+			o[k - 1].t_end = o[k].t_stop;
+		if (!load_wait_healed(l, o[k].t_down, 60))
+		{
+			cycles = k;			/* reported there; verify what we have */
+			break;
+		}
+	}
+	if (cycles > 0)
+		load_wait_ok(l, after, 120);
+	load_stop(l);
+	if (cycles > 0)
+		o[cycles - 1].t_end = INT64_MAX;
+	return cycles;
+}

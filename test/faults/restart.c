@@ -50,14 +50,16 @@ ctl_main(void *arg)
  * (t_up).  Bounded: pg_ctl's watchdog, and 90 s here.
  */
 static void
-restart_and_watch(outage *o, int ctl_slot)
+restart_once(load *l, outage *o, void *arg)
 {
+	int			ctl_slot = *(int *) arg;
 	const char *kw[] = {"dbname", "application_name", NULL};
 	const char *val[] = {env_required("DATABASE_URL"), "faults_ping", NULL};
 	ctl_job		job = {"restart -m fast", ctl_slot, false};
 	pthread_t	th;
 	int64_t		deadline;
 
+	(void) l;
 	o->t_down = o->t_up = 0;
 	o->t_stop = now_ns();
 	if (pthread_create(&th, NULL, ctl_main, &job) != 0)
@@ -127,27 +129,7 @@ scenario_restart(void)
 		  cfg.breaker_cooldown_min_ms, cfg.breaker_cooldown_ms, cfg.connect_attempts,
 		  cfg.connect_backoff_ms, cfg.connect_backoff_max_ms);
 	load_start(&l, pool, clients, clients / 2);
-	for (int k = 0; k < cycles; k++)
-	{
-		if (!load_wait_ok(&l, before, 120))
-		{
-			cycles = k;
-			break;
-		}
-		restart_and_watch(&o[k], ctl_slot);
-		if (k > 0)
-			o[k - 1].t_end = o[k].t_stop;
-		if (!load_wait_healed(&l, o[k].t_up, 60))
-		{
-			cycles = k;			/* reported above; verify what we have */
-			break;
-		}
-	}
-	if (cycles > 0)
-		load_wait_ok(&l, after, 120);
-	load_stop(&l);
-	if (cycles > 0)
-		o[cycles - 1].t_end = INT64_MAX;
+	cycles = load_outages(&l, o, cycles, before, after, restart_once, &ctl_slot);
 
 	check_clear_errors(&l);
 	{
