@@ -337,11 +337,15 @@ govpool_create(const govpool_config *cfg, govpool_error *err)
 	gp_metrics_init(&pool->m);
 	pool->rand_state = (unsigned int) gp_now_ns() ^ (unsigned int) (uintptr_t) pool;
 	{
-		/* libpq's connect_timeout rule (whole seconds, at least 2), plus 1 s */
+		/*
+		 * A probe is presumed lost after its connect_timeout (libpq's rule:
+		 * whole seconds, at least 2) plus 1 s; without a connect_timeout,
+		 * after 2 minutes (about what the kernel gives a TCP connect).
+		 */
 		int			secs = (cfg->connect_timeout_ms + 999) / 1000;
 		gp_breaker_settings bs = {cfg->breaker_threshold, cfg->breaker_window_ms,
 			cfg->breaker_cooldown_min_ms, cfg->breaker_cooldown_ms,
-		secs > 0 ? (secs < 2 ? 2 : secs) * 1000 + 1000 : 0};
+		secs > 0 ? (secs < 2 ? 2 : secs) * 1000 + 1000 : 120000};
 
 		gp_breaker_init(&pool->breaker, &bs, pool->rand_state * 2654435761u);
 	}
