@@ -477,6 +477,65 @@ test_refused_after_connecting_is_retried_until_the_deadline(void)
 	fake_server_remove(&f);
 }
 
+/*
+ * What the server said decides: 53300 (too many connections, here for a
+ * role with CONNECTION LIMIT 0) is transient, retried until the checkout
+ * deadline; 3D000 (no such database) is hard, connect_attempts attempts.
+ * Both come back with their SQLSTATE and the message as at libpq's
+ * default verbosity.
+ */
+static void
+test_refusal_sqlstate_decides_the_retry(void)
+{
+	static const struct
+	{
+		const char *user;
+		const char *dbname;
+		const char *sqlstate;
+		const char *says;
+		bool		transient;
+	}			cases[] = {
+		{"gp_full", NULL, "53300", "too many connections", true},
+		{NULL, "gp_no_such_db", "3D000", "does not exist", false},
+	};
+	fake_server f;
+	govpool_config cfg;
+
+	sql("DROP ROLE IF EXISTS gp_full");
+	sql("CREATE ROLE gp_full LOGIN CONNECTION LIMIT 0");
+	if (!fake_server_config(&f, &cfg, "gp_refusal"))
+		return;
+	CHECK(fake_server_start(&f));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		govpool    *pool;
+		govpool_error err;
+		govpool_stats st;
+
+		snprintf(cfg.conninfo, sizeof(cfg.conninfo), "host=%s port=%s dbname=%s user=%s", f.dir,
+				 getenv("PGPORT"), cases[i].dbname ? cases[i].dbname :
+				 (getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres"),
+				 cases[i].user ? cases[i].user : (getenv("PGUSER") ? getenv("PGUSER") : "postgres"));
+		pool = itest_pool(&cfg);
+		CHECK(govpool_begin(pool, &alice, 400, &err) == NULL);
+		govpool_stats(pool, &st);
+		CHECK_MSG(err.kind == GOVPOOL_ERR_CONNECT && strcmp(err.sqlstate, cases[i].sqlstate) == 0,
+				  "%s: [%s] %s", cases[i].sqlstate, err.sqlstate, err.message);
+		CHECK_MSG(strstr(err.message, cases[i].says) != NULL &&
+				  strstr(err.message, cases[i].sqlstate) == NULL &&
+				  strstr(err.message, "LOCATION") == NULL, "%s", err.message);
+		if (cases[i].transient)
+			CHECK_MSG(st.connect_failures_total > (uint64_t) cfg.connect_attempts, "%s: %llu attempts",
+					  cases[i].sqlstate, (unsigned long long) st.connect_failures_total);
+		else
+			CHECK_MSG(st.connect_failures_total == (uint64_t) cfg.connect_attempts, "%s: %llu attempts",
+					  cases[i].sqlstate, (unsigned long long) st.connect_failures_total);
+		govpool_destroy(pool);
+	}
+	fake_server_remove(&f);
+	sql("DROP ROLE gp_full");
+}
+
 static void
 test_extensions_are_created_at_start_with_quoted_names(void)
 {
@@ -717,6 +776,7 @@ main(void)
 	RUN(test_reset_on_return_modes);
 	RUN(test_breaker_opens_fails_fast_and_recovers);
 	RUN(test_refused_after_connecting_is_retried_until_the_deadline);
+	RUN(test_refusal_sqlstate_decides_the_retry);
 	RUN(test_extensions_are_created_at_start_with_quoted_names);
 	RUN(test_pg_variables_apply_without_conninfo);
 	RUN(test_health_and_stats_formats);
