@@ -30,7 +30,7 @@ fuzz:
 faults:
 	@bash scripts/faults.sh
 distclean:
-	rm -rf results regression.diffs regression.out log test/faults/build
+	rm -rf results regression.diffs regression.out log
 	-$(MAKE) -C client clean
 	-$(MAKE) clean
 

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # make faults: the fault suite.  Real server faults under a governed,
 # audited load, each scenario against a throwaway cluster of its own
-# (scripts/with-cluster), driven by test/faults/faults.c through libgovpool:
+# (scripts/with-cluster), driven by test/faults/ (harness.c, load.c and one
+# file per scenario; main.c picks one) through libgovpool:
 #
 #   crash       pg_ctl stop -m immediate mid-load, restart: every acknowledged
 #               commit is there with its audit row, no audit row without its change
-#   restart     pg_ctl stop -m fast mid-load, restart: the pool heals by itself,
-#               failures are clear statuses, no connection leaked
+#   restart     pg_ctl restart -m fast under load from many threads (half on
+#               the event-loop API), with the default breaker settings: the
+#               pool heals by itself, only sessions in flight fail, the heal
+#               time is measured, no connection leaked
 #   terminate   pg_terminate_backend on every pooled connection mid-load: only
 #               sessions in flight fail, everything after succeeds
-#   breaker     server down at pool start: retry with backoff, the breaker opens
-#               and fails fast, and closes when the server is back
+#   breaker     server down at pool start: retry with backoff, a burst does not
+#               open the breaker, sustained failure does; it fails fast, says
+#               when it probes next, and closes when the server is back
 #   exhaustion  more clients than pool_size + max_overflow: the late ones time
 #               out after the configured wait, none hangs
 #
@@ -46,26 +50,19 @@ bash scripts/setup.sh || exit 1
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null || { echo "faults: make install failed" >&2; exit 1; }
 make -s -C client PG_CONFIG="$PG_CONFIG" >/dev/null || { echo "faults: building libgovpool failed" >&2; exit 1; }
 
-# The driver: gcc against libgovpool.a, or clang with the library's sources
-# under ASan+UBSan.
-out=test/faults/build
-mkdir -p "$out"
-PQ_CFLAGS=$(pkg-config --cflags libpq 2>/dev/null || echo "-I$("$PG_CONFIG" --includedir)")
-PQ_LIBS=$(pkg-config --libs libpq 2>/dev/null || echo "-L$("$PG_CONFIG" --libdir) -lpq")
-flags="-std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -pthread -Iclient/include $PQ_CFLAGS"
+# The driver (test/faults/: harness + one file per scenario), built by the
+# client's Makefile with its flags: against libgovpool.a, or with the
+# library's sources under ASan+UBSan.
 if [ -n "${FAULTS_SANITIZE:-}" ]; then
-  bin=$out/faults-asan
-  # shellcheck disable=SC2086
-  clang $flags -Iclient/src -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-    -fno-sanitize-recover=all -o "$bin" test/faults/faults.c client/src/*.c $PQ_LIBS -lm ||
+  make -s -C client PG_CONFIG="$PG_CONFIG" faults-asan >/dev/null ||
     { echo "faults: building the sanitized driver failed" >&2; exit 1; }
+  bin=client/build/faults/faults-asan
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 else
-  bin=$out/faults
-  # shellcheck disable=SC2086
-  gcc $flags -O2 -o "$bin" test/faults/faults.c client/build/libgovpool.a $PQ_LIBS -lm ||
+  make -s -C client PG_CONFIG="$PG_CONFIG" faults >/dev/null ||
     { echo "faults: building the driver failed" >&2; exit 1; }
+  bin=client/build/faults/faults
 fi
 
 # Throwaway clusters only: the suite stops, crashes and restarts the server.

@@ -46,9 +46,13 @@ typedef enum govpool_status
 	GOVPOOL_OK = 0,
 	GOVPOOL_ERR_CONFIG,			/* invalid configuration value */
 	GOVPOOL_ERR_OOM,			/* out of memory */
-	GOVPOOL_ERR_CONNECT,		/* could not open a connection (after retries) */
+	GOVPOOL_ERR_CONNECT,		/* could not open a connection (after retries; a
+								 * restarting server is waited for until the
+								 * checkout deadline); sqlstate: the server's
+								 * refusal, if it sent one */
 	GOVPOOL_ERR_TIMEOUT,		/* pool exhausted: no connection within the timeout */
-	GOVPOOL_ERR_CIRCUIT_OPEN,	/* circuit breaker open: failing fast */
+	GOVPOOL_ERR_CIRCUIT_OPEN,	/* circuit breaker open: failing fast; the message
+								 * says when it probes next */
 	GOVPOOL_ERR_QUERY,			/* the server reported an error; see sqlstate */
 	GOVPOOL_ERR_CONNECTION_LOST,	/* connection broke before COMMIT was sent:
 									 * the transaction did not commit */
@@ -144,13 +148,21 @@ typedef struct govpool_config
 	int			connect_attempts;	/* attempts per connection (>= 1) */
 	int			connect_backoff_ms; /* base of exponential backoff, full jitter */
 	int			connect_backoff_max_ms;
-	int			breaker_threshold;	/* consecutive failures that open it; 0 = off */
-	int			breaker_cooldown_ms;	/* open -> half-open after this */
+	int			breaker_threshold;	/* connect failures (since the last success)
+									 * that open it, with breaker_window_ms; 0 = off */
+	int			breaker_cooldown_ms;	/* the longest cool-down (open -> half-open);
+										 * cool-downs start at breaker_cooldown_min_ms
+										 * and double, jittered, up to this */
 	int			report_interval_ms; /* publish stats to governance.report_pool_stats()
 									 * this often, in a pipeline sent anyway;
 									 * 0 = never (default 10000) */
 	govpool_pooler pooler;		/* what is between us and the server */
 	govpool_prepare prepare_context;	/* prepare set_context per connection */
+	int			breaker_window_ms;	/* the failures must span at least this long:
+									 * a burst does not open it (default 3000) */
+	int			breaker_cooldown_min_ms;	/* the first cool-down, before jitter
+											 * (default 500: a probe 250-500 ms after
+											 * opening) */
 } govpool_config;
 
 /* Built-in defaults (profile "local" without echo). */

@@ -72,6 +72,8 @@ govpool_config_defaults(govpool_config *cfg)
 	cfg->connect_backoff_max_ms = 2000;
 	cfg->breaker_threshold = 5;
 	cfg->breaker_cooldown_ms = 10000;
+	cfg->breaker_window_ms = 3000;
+	cfg->breaker_cooldown_min_ms = 500;
 	cfg->report_interval_ms = 10000;
 	cfg->pooler = GOVPOOL_POOLER_NONE;
 	cfg->prepare_context = GOVPOOL_PREPARE_AUTO;
@@ -1026,6 +1028,8 @@ static const var_def var_table[] = {
 	{"GOVPOOL_CONNECT_BACKOFF_MAX_MS", NULL, V_INT, 0, 600000, F(connect_backoff_max_ms)},
 	{"GOVPOOL_BREAKER_THRESHOLD", NULL, V_INT, 0, 1000, F(breaker_threshold)},
 	{"GOVPOOL_BREAKER_COOLDOWN_MS", NULL, V_INT, 0, 3600000, F(breaker_cooldown_ms)},
+	{"GOVPOOL_BREAKER_COOLDOWN_MIN_MS", NULL, V_INT, 0, 3600000, F(breaker_cooldown_min_ms)},
+	{"GOVPOOL_BREAKER_WINDOW_MS", NULL, V_INT, 0, 3600000, F(breaker_window_ms)},
 };
 
 /*

@@ -132,6 +132,60 @@ gp_error_from_conn(govpool_error *err, govpool_status kind, PGconn *conn, const 
 }
 
 /*
+ * A failed connection attempt, made with PQERRORS_VERBOSE: libpq has no
+ * call that returns the SQLSTATE of a refused connection, but the verbose
+ * message carries it ("FATAL:  57P03: the database system is starting
+ * up", then a "LOCATION:" line).  The code goes to err->sqlstate; the
+ * message loses the code and the LOCATION line, so it reads as at the
+ * default verbosity.  No code (refused, no socket, timeout): sqlstate "".
+ */
+void
+gp_error_from_connect(govpool_error *err, PGconn *conn, const char *what)
+{
+	gp_error_from_connect_message(err, conn ? PQerrorMessage(conn) : "out of memory", what);
+}
+
+void
+gp_error_from_connect_message(govpool_error *err, const char *verbose, const char *what)
+{
+	char		msg[GOVPOOL_MESSAGE_MAX * 2];
+	char	   *p,
+			   *loc;
+
+	if (err == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "%s", verbose);
+	err->sqlstate[0] = '\0';
+	/* "SEVERITY:  XXXXX: " -- the first one is the server's answer */
+	for (p = strstr(msg, ":  "); p; p = strstr(p + 1, ":  "))
+	{
+		char	   *code = p + 3;
+		int			i;
+
+		for (i = 0; i < 5; i++)
+			if (!((code[i] >= '0' && code[i] <= '9') || (code[i] >= 'A' && code[i] <= 'Z')))
+				break;
+		if (i == 5 && code[5] == ':' && code[6] == ' ')
+		{
+			memcpy(err->sqlstate, code, 5);
+			err->sqlstate[5] = '\0';
+			memmove(code, code + 7, strlen(code + 7) + 1);
+			break;
+		}
+	}
+	/* drop "LOCATION:  function, file.c:line" lines */
+	while ((loc = strstr(msg, "LOCATION:  ")) != NULL && (loc == msg || loc[-1] == '\n'))
+	{
+		char	   *eol = strchr(loc, '\n');
+
+		memmove(loc, eol ? eol + 1 : loc + strlen(loc), strlen(eol ? eol + 1 : "") + 1);
+	}
+	err->kind = GOVPOOL_ERR_CONNECT;
+	copy_trimmed(err->message, sizeof(err->message), what, msg);
+	gp_redact(err->message, sizeof(err->message), NULL);
+}
+
+/*
  * Replace text[start, end) by "***" (start <= end <= strlen(text) < size).
  * Returns where scanning may go on: just past the stars, or the end of the
  * text when they did not fit.  A secret that ends the buffer is cut, never

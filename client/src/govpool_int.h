@@ -32,6 +32,10 @@ extern void gp_error_set(govpool_error *err, govpool_status kind, const char *fm
 extern void gp_error_from_result(govpool_error *err, const PGresult *res, const char *what);
 extern void gp_error_from_conn(govpool_error *err, govpool_status kind, PGconn *conn,
 							   const char *what);
+/* A failed connect made with PQERRORS_VERBOSE: its SQLSTATE, the default message. */
+extern void gp_error_from_connect(govpool_error *err, PGconn *conn, const char *what);
+extern void gp_error_from_connect_message(govpool_error *err, const char *verbose,
+										  const char *what);
 /* Replace every occurrence of secret (if non-empty) and URL/conninfo passwords. */
 extern void gp_redact(char *text, size_t size, const char *secret);
 
@@ -56,24 +60,64 @@ extern bool gp_log_enabled(gp_logger *lg, govpool_log_level level);
 extern void gp_kv_append(char *buf, size_t size, size_t *pos, const char *key, const char *val);
 
 /* ---- Circuit breaker (breaker.c); caller holds the pool lock ---- */
+typedef struct gp_breaker_settings
+{
+	int			threshold;		/* failures that may open it; 0 = disabled */
+	int			window_ms;		/* ... spanning at least this long */
+	int			cooldown_min_ms;	/* first cool-down (before jitter) */
+	int			cooldown_max_ms;	/* the longest cool-down */
+	int			probe_lease_ms; /* a probe silent this long is presumed lost;
+								 * 0 = never */
+} gp_breaker_settings;
+
 typedef struct gp_breaker
 {
-	int			threshold;		/* 0 = disabled */
-	int64_t		cooldown_ns;
+	int			threshold;
+	int64_t		window_ns;
+	int64_t		cooldown_min_ns;
+	int64_t		cooldown_max_ns;
+	int64_t		probe_lease_ns;
 	govpool_circuit state;
-	int			failures;		/* consecutive */
+	bool		ever_connected; /* a connection has succeeded once */
+	int			failures;		/* since the last success */
+	int64_t		first_failure_ns;	/* of that streak */
+	int64_t		last_failure_ns;
+	char		last_error[200];	/* the latest failure's message (redacted) */
+	int			reopens;		/* failed probes since it opened: the growth */
+	int64_t		cooldown_ns;	/* the current cool-down, jitter included */
 	int64_t		opened_at_ns;
+	int64_t		probe_at_ns;	/* open: when the next probe is admitted */
+	int64_t		probe_started_ns;	/* half-open: when the probe went out */
 	bool		probe_in_flight;	/* half-open: one probe at a time */
+	unsigned int rand_state;	/* jitter */
 } gp_breaker;
 
-extern void gp_breaker_init(gp_breaker *b, int threshold, int cooldown_ms);
+/* What a failed connection attempt means for its checkout (breaker.c decides). */
+typedef enum gp_failure_class
+{
+	GP_FAILURE_HARD,			/* up to connect_attempts attempts, then fail */
+	GP_FAILURE_TRANSIENT		/* server restarting or full: retry until the
+								 * checkout deadline or the breaker opens */
+} gp_failure_class;
+
+extern void gp_breaker_init(gp_breaker *b, const gp_breaker_settings *s, unsigned int seed);
 /* May a connection attempt start now?  Half-open admits one probe. */
 extern bool gp_breaker_allow(gp_breaker *b, int64_t now_ns);
 extern void gp_breaker_success(gp_breaker *b);
-/* Returns true when this failure opened the circuit. */
-extern bool gp_breaker_failure(gp_breaker *b, int64_t now_ns);
+/* Count a failure (why: its message); true when this failure opened the circuit. */
+extern bool gp_breaker_failure(gp_breaker *b, int64_t now_ns, const char *why);
+/*
+ * A failed attempt's class from the SQLSTATE the server sent ("" = none:
+ * refused, no socket, reset, timeout): 57P01/57P02/57P03/53300 always
+ * transient; no SQLSTATE transient once a connection has succeeded (the
+ * server was there: a restart), hard before (fail fast when it never was).
+ */
+extern gp_failure_class gp_breaker_classify(const gp_breaker *b, const char *sqlstate);
 /* Milliseconds until a probe is admitted (0 unless open). */
 extern int64_t gp_breaker_retry_in_ms(const gp_breaker *b, int64_t now_ns);
+/* The fail-fast message: failures, their span, the last one, the next probe. */
+extern void gp_breaker_message(const gp_breaker *b, int64_t now_ns, const char *target,
+							   char *buf, size_t size);
 
 /* ---- Wait-time histogram (stats.c); the caller serializes ---- */
 #define GP_HIST_BUCKETS 64

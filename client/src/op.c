@@ -678,21 +678,19 @@ connect_start(govpool_op *op, govpool_wait *w)
 {
 	govpool    *pool = op->pool;
 	gp_entry   *e = op->entry;
-	int64_t		now = gp_now_ns(),
-				retry_in;
+	int64_t		now = gp_now_ns();
 	bool		allowed;
 	int			secs;
+	char		why[GOVPOOL_MESSAGE_MAX];
 
 	pthread_mutex_lock(&pool->bag.lock);
 	allowed = gp_breaker_allow(&pool->breaker, now);
-	retry_in = gp_breaker_retry_in_ms(&pool->breaker, now);
+	if (!allowed)
+		gp_breaker_message(&pool->breaker, now, pool->describe, why, sizeof(why));
 	pthread_mutex_unlock(&pool->bag.lock);
 	if (!allowed)
 	{
-		gp_error_set(&op->err, GOVPOOL_ERR_CIRCUIT_OPEN,
-					 "circuit breaker open after %d consecutive connection failures to %s: "
-					 "failing fast, next probe in %lld ms",
-					 pool->cfg.breaker_threshold, pool->describe, (long long) retry_in);
+		gp_error_set(&op->err, GOVPOOL_ERR_CIRCUIT_OPEN, "%s", why);
 		return connect_gave_up(op);
 	}
 	op->attempt++;
@@ -702,6 +700,8 @@ connect_start(govpool_op *op, govpool_wait *w)
 		gp_error_set(&op->err, GOVPOOL_ERR_OOM, "out of memory opening a connection");
 		return connect_gave_up(op);
 	}
+	/* so that a refusal's SQLSTATE can be read (gp_error_from_connect) */
+	PQsetErrorVerbosity(e->conn, PQERRORS_VERBOSE);
 	/* libpq's connect_timeout rule: whole seconds, at least 2 */
 	secs = (pool->cfg.connect_timeout_ms + 999) / 1000;
 	if (secs > 0 && secs < 2)
@@ -715,6 +715,9 @@ connect_start(govpool_op *op, govpool_wait *w)
 	return CONTINUE;
 }
 
+/* Transient failures are retried every 50-250 ms (equal jitter). */
+#define GP_TRANSIENT_BACKOFF_MAX_MS 250
+
 static int
 connect_failed(govpool_op *op, govpool_wait *w, const char *what)
 {
@@ -722,12 +725,16 @@ connect_failed(govpool_op *op, govpool_wait *w, const char *what)
 	const govpool_config *c = &pool->cfg;
 	gp_entry   *e = op->entry;
 	int64_t		now = gp_now_ns();
-	bool		opened;
+	int64_t		limit = op->deadline_ns;
+	int64_t		cooldown_ns;
+	gp_failure_class cls;
+	bool		opened,
+				transient;
 	char		num[16],
 				max[16];
 
 	if (what)
-		gp_error_from_conn(&op->err, GOVPOOL_ERR_CONNECT, e->conn, what);
+		gp_error_from_connect(&op->err, e->conn, what);
 	else
 		gp_error_set(&op->err, GOVPOOL_ERR_CONNECT,
 					 "connection failed: timeout expired (connect_timeout) connecting to %s",
@@ -736,32 +743,57 @@ connect_failed(govpool_op *op, govpool_wait *w, const char *what)
 	gp_entry_close(e);
 	GP_INC(pool->m.connect_failures);
 	pthread_mutex_lock(&pool->bag.lock);
-	opened = gp_breaker_failure(&pool->breaker, now);
+	cls = gp_breaker_classify(&pool->breaker, op->err.sqlstate);
+	opened = gp_breaker_failure(&pool->breaker, now, op->err.message);
+	cooldown_ns = pool->breaker.cooldown_ns;
 	pthread_mutex_unlock(&pool->bag.lock);
+
+	/*
+	 * A transient failure (the server restarting or full) does not end the
+	 * checkout: it is retried until the checkout deadline, or until the
+	 * breaker opens because the failures went on for its window.  Without
+	 * a deadline (pool_timeout 0) it counts as hard.
+	 */
+	transient = cls == GP_FAILURE_TRANSIENT && limit >= 0;
 	snprintf(num, sizeof(num), "%d", op->attempt);
 	snprintf(max, sizeof(max), "%d", c->connect_attempts);
-	gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connect_failed", "attempt", num,
-		   "max_attempts", max, "target", pool->describe, "error", op->err.message, (char *) NULL);
+	gp_log(&pool->logger, transient ? GOVPOOL_LOG_INFO : GOVPOOL_LOG_WARN, "connect_failed",
+		   "attempt", num, "max_attempts", transient ? "deadline" : max,
+		   "class", transient ? "transient" : "hard", "sqlstate",
+		   op->err.sqlstate[0] ? op->err.sqlstate : NULL, "target", pool->describe,
+		   "error", op->err.message, (char *) NULL);
 	if (opened)
 	{
-		snprintf(num, sizeof(num), "%d", c->breaker_cooldown_ms);
+		snprintf(num, sizeof(num), "%lld", (long long) (cooldown_ns / 1000000));
 		gp_log(&pool->logger, GOVPOOL_LOG_ERROR, "circuit_open", "target", pool->describe,
 			   "cooldown_ms", num, (char *) NULL);
 		return connect_gave_up(op);
 	}
-	if (op->attempt >= c->connect_attempts)
+	if (!transient && op->attempt >= c->connect_attempts)
 		return connect_gave_up(op);
-	/* exponential back-off, full jitter, never past the checkout deadline */
+	/* back-off, never past the checkout deadline */
 	{
 		int			shift = op->attempt - 1 < 20 ? op->attempt - 1 : 20;
-		int64_t		cap = (int64_t) c->connect_backoff_ms << shift;
-		int64_t		wait;
-		int64_t		limit = op->reopening ? -1 : op->deadline_ns;
+		int64_t		cap,
+					wait;
 
-		if (cap > c->connect_backoff_max_ms)
-			cap = c->connect_backoff_max_ms;
 		pthread_mutex_lock(&pool->bag.lock);
-		wait = cap > 0 ? (int64_t) (rand_r(&pool->rand_state) % (cap + 1)) : 0;
+		if (transient)
+		{
+			/* short, and never a busy loop: c/2 + random(0, c/2) */
+			cap = (int64_t) (c->connect_backoff_ms > 10 ? c->connect_backoff_ms : 10) << shift;
+			if (cap > GP_TRANSIENT_BACKOFF_MAX_MS)
+				cap = GP_TRANSIENT_BACKOFF_MAX_MS;
+			wait = cap - cap / 2 + (int64_t) (rand_r(&pool->rand_state) % (cap / 2 + 1));
+		}
+		else
+		{
+			/* exponential, full jitter */
+			cap = (int64_t) c->connect_backoff_ms << shift;
+			if (cap > c->connect_backoff_max_ms)
+				cap = c->connect_backoff_max_ms;
+			wait = cap > 0 ? (int64_t) (rand_r(&pool->rand_state) % (cap + 1)) : 0;
+		}
 		pthread_mutex_unlock(&pool->bag.lock);
 		if (limit >= 0 && now + wait * 1000000 >= limit)
 			return connect_gave_up(op);
@@ -802,6 +834,7 @@ connecting(govpool_op *op, govpool_wait *w)
 			return wait_for(w, GOVPOOL_POLL_WRITING, PQsocket(e->conn), op->timer_ns);
 	}
 	/* connected */
+	PQsetErrorVerbosity(e->conn, PQERRORS_DEFAULT);
 	gp_entry_opened(pool, e->conn);
 	pthread_mutex_lock(&pool->bag.lock);
 	if (pool->breaker.state != GOVPOOL_CIRCUIT_CLOSED)
@@ -833,6 +866,9 @@ reopen(govpool_op *op, int after)
 	op->reopening = true;
 	op->after_reopen = after;
 	op->attempt = 0;
+	/* connecting again is a checkout: the same time limit, from now */
+	op->deadline_ns = op->pool->cfg.pool_timeout_ms > 0 ?
+		gp_now_ns() + (int64_t) op->pool->cfg.pool_timeout_ms * 1000000 : -1;
 	op->phase = PH_CONNECT;
 	return CONTINUE;
 }

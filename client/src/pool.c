@@ -259,6 +259,7 @@ validate_config(const govpool_config *c, govpool_error *err)
 			 c->statement_timeout_ms < 0 || c->leak_threshold_ms < 0 || c->liveness_idle_ms < 0 ||
 			 c->connect_backoff_ms < 0 || c->connect_backoff_max_ms < 0 ||
 			 c->breaker_cooldown_ms < 0 || c->breaker_threshold < 0 ||
+			 c->breaker_window_ms < 0 || c->breaker_cooldown_min_ms < 0 ||
 			 c->report_interval_ms < 0)
 		bad = "durations and thresholds must be >= 0";
 	else if (c->connect_attempts < 1)
@@ -335,7 +336,19 @@ govpool_create(const govpool_config *cfg, govpool_error *err)
 	gp_logger_init(&pool->logger);
 	gp_metrics_init(&pool->m);
 	pool->rand_state = (unsigned int) gp_now_ns() ^ (unsigned int) (uintptr_t) pool;
-	gp_breaker_init(&pool->breaker, cfg->breaker_threshold, cfg->breaker_cooldown_ms);
+	{
+		/*
+		 * A probe is presumed lost after its connect_timeout (libpq's rule:
+		 * whole seconds, at least 2) plus 1 s; without a connect_timeout,
+		 * after 2 minutes (about what the kernel gives a TCP connect).
+		 */
+		int			secs = (cfg->connect_timeout_ms + 999) / 1000;
+		gp_breaker_settings bs = {cfg->breaker_threshold, cfg->breaker_window_ms,
+			cfg->breaker_cooldown_min_ms, cfg->breaker_cooldown_ms,
+		secs > 0 ? (secs < 2 ? 2 : secs) * 1000 + 1000 : 120000};
+
+		gp_breaker_init(&pool->breaker, &bs, pool->rand_state * 2654435761u);
+	}
 	{
 		pthread_condattr_t attr;
 

@@ -20,7 +20,7 @@
 /* the table leaves trailing fields out on purpose */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-#define MAXV 8
+#define MAXV 12
 
 typedef struct config_case
 {
@@ -50,13 +50,15 @@ dump(const govpool_config *c, char *buf, size_t len)
 			 "|connect_timeout_ms=%d|statement_timeout_ms=%d|echo=%d|reset=%d"
 			 "|environment=%s|application_name=%s|extensions=%s|conninfo=%s"
 			 "|leak_threshold_ms=%d|preping_idle_ms=%d|liveness_idle_ms=%d|connect_attempts=%d"
-			 "|breaker_threshold=%d|breaker_cooldown_ms=%d|backoff=%d/%d|pooler=%d|prepare=%d|",
+			 "|breaker_threshold=%d|breaker_cooldown_ms=%d|backoff=%d/%d|pooler=%d|prepare=%d"
+			 "|breaker_window_ms=%d|breaker_cooldown_min_ms=%d|",
 			 c->pool_size, c->max_overflow, c->pool_timeout_ms, c->pool_recycle_ms,
 			 c->connect_timeout_ms, c->statement_timeout_ms, c->echo, (int) c->reset_on_return,
 			 c->environment, c->application_name, c->extensions, c->conninfo,
 			 c->leak_threshold_ms, c->preping_idle_ms, c->liveness_idle_ms, c->connect_attempts,
 			 c->breaker_threshold, c->breaker_cooldown_ms, c->connect_backoff_ms,
-			 c->connect_backoff_max_ms, (int) c->pooler, (int) c->prepare_context);
+			 c->connect_backoff_max_ms, (int) c->pooler, (int) c->prepare_context,
+			 c->breaker_window_ms, c->breaker_cooldown_min_ms);
 }
 
 static const config_case cases[] = {
@@ -65,6 +67,9 @@ static const config_case cases[] = {
 		{"|environment=local|", "|pool_size=5|", "|max_overflow=10|", "|echo=1|",
 			"|pool_timeout_ms=30000|", "|pool_recycle_ms=3600000|", "|connect_timeout_ms=10000|",
 		"|statement_timeout_ms=0|"}},
+	{"breaker defaults: 5 failures over 3 s open it; cool-downs 500 ms doubling to 10 s", {NULL},
+		{"|breaker_threshold=5|", "|breaker_window_ms=3000|", "|breaker_cooldown_min_ms=500|",
+		"|breaker_cooldown_ms=10000|"}},
 	{"ENVIRONMENT=local", {"ENVIRONMENT=local"}, {"|pool_size=5|", "|max_overflow=10|", "|echo=1|"}},
 	{"ENVIRONMENT=demo", {"ENVIRONMENT=demo"}, {"|pool_size=1|", "|max_overflow=10|", "|echo=0|"}},
 	{"ENVIRONMENT=uat", {"ENVIRONMENT=uat"}, {"|pool_size=1|", "|max_overflow=15|", "|echo=0|"}},
@@ -104,9 +109,11 @@ static const config_case cases[] = {
 	{"resilience knobs",
 		{"GOVPOOL_LEAK_THRESHOLD_MS=250", "GOVPOOL_PREPING_IDLE_MS=-1", "GOVPOOL_LIVENESS_IDLE_MS=0",
 			"GOVPOOL_CONNECT_ATTEMPTS=5", "GOVPOOL_BREAKER_THRESHOLD=2", "GOVPOOL_BREAKER_COOLDOWN_MS=700",
-		"GOVPOOL_CONNECT_BACKOFF_MS=10", "GOVPOOL_CONNECT_BACKOFF_MAX_MS=90"},
+		"GOVPOOL_CONNECT_BACKOFF_MS=10", "GOVPOOL_CONNECT_BACKOFF_MAX_MS=90",
+		"GOVPOOL_BREAKER_WINDOW_MS=0", "GOVPOOL_BREAKER_COOLDOWN_MIN_MS=250"},
 		{"|leak_threshold_ms=250|", "|preping_idle_ms=-1|", "|liveness_idle_ms=0|", "|connect_attempts=5|",
-	"|breaker_threshold=2|", "|breaker_cooldown_ms=700|", "|backoff=10/90|"}},
+			"|breaker_threshold=2|", "|breaker_cooldown_ms=700|", "|backoff=10/90|",
+	"|breaker_window_ms=0|", "|breaker_cooldown_min_ms=250|"}},
 
 	/* ---- bad values: each names the variable and the problem ---- */
 	{"pool size not a number", {"DATABASE_POOL_SIZE=abc"}, {NULL}, "DATABASE_POOL_SIZE=\"abc\": not an integer"},

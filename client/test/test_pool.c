@@ -317,38 +317,78 @@ test_reset_on_return_modes(void)
 }
 
 /*
- * The breaker against a server that is "down": a unix socket directory
- * with no socket in it.  "Starting" the server = symlinking the real socket
- * into that directory.
+ * A server that can be "stopped" and "started": a unix socket directory of
+ * our own with no socket in it (connections refused as by a stopped
+ * server); starting it = symlinking the real socket into it.  cfg points
+ * there.  False (and a failed check) without PGHOST as a socket directory.
  */
-static void
-test_breaker_opens_fails_fast_and_recovers(void)
+typedef struct fake_server
+{
+	char		dir[64];
+	char		link[512];
+	char		target[512];
+} fake_server;
+
+static bool
+fake_server_config(fake_server *f, govpool_config *cfg, const char *app)
 {
 	const char *host = getenv("PGHOST"),
 			   *port = getenv("PGPORT");
-	char		dir[] = "/tmp/govpool-down.XXXXXX";
-	char		link[512],
-				target[512];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/govpool-down.XXXXXX");
+	if (host == NULL || host[0] != '/' || port == NULL || mkdtemp(f->dir) == NULL)
+	{
+		CHECK_MSG(false, "needs PGHOST as a socket directory and PGPORT (scripts/with-cluster sets them)");
+		return false;
+	}
+	snprintf(f->link, sizeof(f->link), "%s/.s.PGSQL.%s", f->dir, port);
+	snprintf(f->target, sizeof(f->target), "%s/.s.PGSQL.%s", host, port);
+	itest_config(cfg, app);
+	snprintf(cfg->conninfo, sizeof(cfg->conninfo), "host=%s port=%s dbname=%s user=%s", f->dir,
+			 port, getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres",
+			 getenv("PGUSER") ? getenv("PGUSER") : "postgres");
+	cfg->extensions[0] = '\0';
+	return true;
+}
+
+static bool
+fake_server_start(fake_server *f)
+{
+	return symlink(f->target, f->link) == 0;
+}
+
+static void
+fake_server_stop(fake_server *f)
+{
+	unlink(f->link);
+}
+
+static void
+fake_server_remove(fake_server *f)
+{
+	unlink(f->link);
+	rmdir(f->dir);
+}
+
+/* The breaker against a server that is down from the start. */
+static void
+test_breaker_opens_fails_fast_and_recovers(void)
+{
+	fake_server f;
 	govpool_config cfg;
 	govpool    *pool;
 	govpool_error err;
 	govpool_stats st;
 	govpool_session *s = NULL;
 
-	if (host == NULL || host[0] != '/' || port == NULL || mkdtemp(dir) == NULL)
-	{
-		CHECK_MSG(false, "needs PGHOST as a socket directory and PGPORT (scripts/with-cluster sets them)");
+	if (!fake_server_config(&f, &cfg, "gp_breaker"))
 		return;
-	}
-	itest_config(&cfg, "gp_breaker");
-	snprintf(cfg.conninfo, sizeof(cfg.conninfo), "host=%s port=%s dbname=%s user=%s", dir, port,
-			 getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres",
-			 getenv("PGUSER") ? getenv("PGUSER") : "postgres");
-	cfg.extensions[0] = '\0';
 	cfg.connect_attempts = 3;
 	cfg.connect_backoff_ms = 1;
 	cfg.connect_backoff_max_ms = 2;
 	cfg.breaker_threshold = 5;
+	cfg.breaker_window_ms = 0;	/* 5 failures open it, however fast */
+	cfg.breaker_cooldown_min_ms = 100;
 	cfg.breaker_cooldown_ms = 100;
 	pool = itest_pool(&cfg);
 
@@ -369,9 +409,7 @@ test_breaker_opens_fails_fast_and_recovers(void)
 	CHECK(st.connect_failures_total == 5);
 
 	/* the server "comes back"; after the cool-down one probe closes it */
-	snprintf(link, sizeof(link), "%s/.s.PGSQL.%s", dir, port);
-	snprintf(target, sizeof(target), "%s/.s.PGSQL.%s", host, port);
-	CHECK(symlink(target, link) == 0);
+	CHECK(fake_server_start(&f));
 	for (int i = 0; i < 10000; i++)
 	{
 		s = govpool_begin(pool, &alice, -1, &err);
@@ -386,8 +424,116 @@ test_breaker_opens_fails_fast_and_recovers(void)
 	if (s)
 		govpool_rollback(s);
 	govpool_destroy(pool);
-	unlink(link);
-	rmdir(dir);
+	fake_server_remove(&f);
+}
+
+/*
+ * A server that was there and is gone (refused: a restart) is waited for
+ * within the checkout timeout, not failed after connect_attempts; a burst
+ * of such failures does not open the breaker.  Same socket trick as above.
+ */
+static void
+test_refused_after_connecting_is_retried_until_the_deadline(void)
+{
+	fake_server f;
+	govpool_config cfg;
+	govpool    *pool;
+	govpool_error err;
+	govpool_stats st;
+	govpool_session *s;
+	int64_t		t0,
+				waited;
+
+	if (!fake_server_config(&f, &cfg, "gp_restart"))
+		return;
+	CHECK(fake_server_start(&f));
+	cfg.pool_size = 0;			/* every checkout connects */
+	pool = itest_pool(&cfg);	/* the default breaker; itest backoff base 1 ms */
+	s = govpool_begin(pool, &alice, -1, &err);
+	CHECK_MSG(s != NULL, "%s", err.message);
+	if (s)
+		govpool_rollback(s);
+
+	/* the server "goes away": the checkout retries until its 600 ms are up */
+	fake_server_stop(&f);
+	t0 = gp_now_ns();
+	s = govpool_begin(pool, &alice, 600, &err);
+	waited = gp_now_ns() - t0;
+	govpool_stats(pool, &st);
+	CHECK(s == NULL && err.kind == GOVPOOL_ERR_CONNECT);
+	CHECK_MSG(waited >= 250 * 1000000LL, "gave up after %lld ms", (long long) (waited / 1000000));
+	CHECK_MSG(st.connect_failures_total > (uint64_t) cfg.connect_attempts,
+			  "%llu attempts (connect_attempts %d)", (unsigned long long) st.connect_failures_total,
+			  cfg.connect_attempts);
+	CHECK(st.circuit == GOVPOOL_CIRCUIT_CLOSED);	/* 600 ms is not sustained */
+
+	/* back: the next checkout connects */
+	CHECK(fake_server_start(&f));
+	s = govpool_begin(pool, &alice, -1, &err);
+	CHECK_MSG(s != NULL, "%s", err.message);
+	if (s)
+		govpool_rollback(s);
+	govpool_destroy(pool);
+	fake_server_remove(&f);
+}
+
+/*
+ * What the server said decides: 53300 (too many connections, here for a
+ * role with CONNECTION LIMIT 0) is transient, retried until the checkout
+ * deadline; 3D000 (no such database) is hard, connect_attempts attempts.
+ * Both come back with their SQLSTATE and the message as at libpq's
+ * default verbosity.
+ */
+static void
+test_refusal_sqlstate_decides_the_retry(void)
+{
+	static const struct
+	{
+		const char *user;
+		const char *dbname;
+		const char *sqlstate;
+		const char *says;
+		bool		transient;
+	}			cases[] = {
+		{"gp_full", NULL, "53300", "too many connections", true},
+		{NULL, "gp_no_such_db", "3D000", "does not exist", false},
+	};
+	fake_server f;
+	govpool_config cfg;
+
+	sql("DROP ROLE IF EXISTS gp_full");
+	sql("CREATE ROLE gp_full LOGIN CONNECTION LIMIT 0");
+	if (!fake_server_config(&f, &cfg, "gp_refusal"))
+		return;
+	CHECK(fake_server_start(&f));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		govpool    *pool;
+		govpool_error err;
+		govpool_stats st;
+
+		snprintf(cfg.conninfo, sizeof(cfg.conninfo), "host=%s port=%s dbname=%s user=%s", f.dir,
+				 getenv("PGPORT"), cases[i].dbname ? cases[i].dbname :
+				 (getenv("PGDATABASE") ? getenv("PGDATABASE") : "postgres"),
+				 cases[i].user ? cases[i].user : (getenv("PGUSER") ? getenv("PGUSER") : "postgres"));
+		pool = itest_pool(&cfg);
+		CHECK(govpool_begin(pool, &alice, 400, &err) == NULL);
+		govpool_stats(pool, &st);
+		CHECK_MSG(err.kind == GOVPOOL_ERR_CONNECT && strcmp(err.sqlstate, cases[i].sqlstate) == 0,
+				  "%s: [%s] %s", cases[i].sqlstate, err.sqlstate, err.message);
+		CHECK_MSG(strstr(err.message, cases[i].says) != NULL &&
+				  strstr(err.message, cases[i].sqlstate) == NULL &&
+				  strstr(err.message, "LOCATION") == NULL, "%s", err.message);
+		if (cases[i].transient)
+			CHECK_MSG(st.connect_failures_total > (uint64_t) cfg.connect_attempts, "%s: %llu attempts",
+					  cases[i].sqlstate, (unsigned long long) st.connect_failures_total);
+		else
+			CHECK_MSG(st.connect_failures_total == (uint64_t) cfg.connect_attempts, "%s: %llu attempts",
+					  cases[i].sqlstate, (unsigned long long) st.connect_failures_total);
+		govpool_destroy(pool);
+	}
+	fake_server_remove(&f);
+	sql("DROP ROLE gp_full");
 }
 
 static void
@@ -629,6 +775,8 @@ main(void)
 	RUN(test_dead_idle_connection_is_replaced_without_a_round_trip);
 	RUN(test_reset_on_return_modes);
 	RUN(test_breaker_opens_fails_fast_and_recovers);
+	RUN(test_refused_after_connecting_is_retried_until_the_deadline);
+	RUN(test_refusal_sqlstate_decides_the_retry);
 	RUN(test_extensions_are_created_at_start_with_quoted_names);
 	RUN(test_pg_variables_apply_without_conninfo);
 	RUN(test_health_and_stats_formats);

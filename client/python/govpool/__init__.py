@@ -59,6 +59,8 @@ _KWARGS = {
     "connect_attempts": "GOVPOOL_CONNECT_ATTEMPTS",
     "breaker_threshold": "GOVPOOL_BREAKER_THRESHOLD",
     "breaker_cooldown_ms": "GOVPOOL_BREAKER_COOLDOWN_MS",
+    "breaker_cooldown_min_ms": "GOVPOOL_BREAKER_COOLDOWN_MIN_MS",
+    "breaker_window_ms": "GOVPOOL_BREAKER_WINDOW_MS",
 }
 
 
