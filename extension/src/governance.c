@@ -4,8 +4,9 @@
  *	  Module load (_PG_init) and hook installation only.
  *
  * The library is loaded either by shared_preload_libraries (preloaded mode)
- * or by the first call of one of its functions after a plain CREATE
- * EXTENSION (Cloud SQL-compatible mode).  Both paths come through
+ * or, after a plain CREATE EXTENSION (Cloud SQL-compatible mode), at
+ * connection start by local_preload_libraries / session_preload_libraries
+ * (docs/settings.md) or by the first call of one of its functions.  Both paths come through
  * _PG_init; whatever needs shared memory or a background worker can only
  * be set up in the first one, and capabilities() says so.
  *
@@ -31,6 +32,7 @@
 PG_MODULE_MAGIC;
 
 bool		gov_preloaded = false;
+bool		gov_loaded_at_start = false;
 
 /*---- Saved hook values ----*/
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -69,6 +71,14 @@ void
 _PG_init(void)
 {
 	gov_preloaded = process_shared_preload_libraries_in_progress;
+	/*
+	 * session_preload_libraries / local_preload_libraries load the library
+	 * while the backend initialises (PostgreSQL 15: in InitPostgres, before
+	 * normal processing starts); LOAD and the first call of one of its
+	 * functions load it while a statement runs.
+	 */
+	gov_loaded_at_start = !gov_preloaded && IsUnderPostmaster &&
+		(IsInitProcessingMode() || !IsTransactionState());
 
 	gov_poolstats_init();
 	gov_define_settings();
