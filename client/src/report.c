@@ -177,15 +177,26 @@ gp_report_goodbye(govpool *pool)
 		__atomic_load_n(&pool->report_off, __ATOMIC_RELAXED) ||
 		__atomic_load_n(&pool->report_legacy, __ATOMIC_RELAXED))
 		return;					/* nothing of ours in pool_stats, or no goodbye there */
-	pthread_mutex_lock(&pool->bag.lock);
+	/*
+	 * An idle connection whose socket does not say it is dead (no round
+	 * trip: the server may have gone while the pool sat idle).  The bag
+	 * is closed, so nobody borrows them meanwhile.
+	 */
 	for (int i = 0; i < pool->bag.capacity && e == NULL; i++)
-		if (pool->bag.slots[i].state == GP_SLOT_IDLE && pool->bag.slots[i].conn)
-			e = &pool->bag.slots[i];
-	pthread_mutex_unlock(&pool->bag.lock);
+	{
+		gp_entry   *c = &pool->bag.slots[i];
+		bool		idle;
+
+		pthread_mutex_lock(&pool->bag.lock);
+		idle = c->state == GP_SLOT_IDLE && c->conn != NULL;
+		pthread_mutex_unlock(&pool->bag.lock);
+		if (idle && gp_entry_liveness(c) != GP_DEAD)
+			e = c;
+	}
 	if (e == NULL)
 	{
 		gp_log(&pool->logger, GOVPOOL_LOG_INFO, "stats_goodbye_skipped",
-			   "reason", "no idle connection: the pool's row in governance.pool_stats goes stale",
+			   "reason", "no live idle connection: the pool's row in governance.pool_stats goes stale",
 			   (char *) NULL);
 		return;
 	}
