@@ -149,6 +149,12 @@ out=$(poll "SELECT count(*) = 1 FROM governance.pool_stats WHERE client_pid = $p
               AND behind_pooler AND server_connections IS NULL")
 ok $? "a libgovpool pool behind PgBouncer publishes its stats to governance.pool_stats (behind_pooler, no server pids)" "$out $(cat "$dir/exec.out")"
 
+# The client address the server sees is PgBouncer's server connection's
+out=$(psql -XAtq -d $db -c "SELECT count(*) = 1 FROM governance.pool_stats r, pg_stat_activity a
+                             WHERE r.client_pid = $pid AND a.pid = $server_pid
+                               AND r.client_addr IS NOT DISTINCT FROM a.client_addr" 2>&1)
+[ "$out" = t ]; ok $? "pool_stats' client_addr is PgBouncer's, client_pid the application's" "$out"
+
 printf 'SELECT pg_advisory_unlock(4711);\n\\q\n' >&"${GATE[1]}"
 wait $pid; rc=$?
 out=$(psql -XAtq -d $db -c "SELECT count(*) FROM governance.pool_stats WHERE client_pid = $pid" 2>&1)
