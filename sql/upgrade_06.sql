@@ -60,6 +60,10 @@ SELECT * FROM pools WHERE pool_id = 'u6.2';
 SELECT governance.report_pool_stats(:'base'::jsonb || jsonb_build_object('pool_id', 'u6.3',
 	'report_pid', 2147483647, 'backend_pids', jsonb_build_array(pg_backend_pid())));
 SELECT * FROM pools WHERE pool_id = 'u6.3';
+-- (PgBouncer's random keys hold negative pids too; the client sends no such backend_pids)
+SELECT governance.report_pool_stats(:'base'::jsonb || jsonb_build_object('pool_id', 'u6.5',
+	'report_pid', -12345, 'backend_pids', '[]'::jsonb));
+SELECT * FROM pools WHERE pool_id = 'u6.5';
 
 -- Malformed pids and goodbyes are refused, nothing is stored
 SELECT governance.report_pool_stats(:'base'::jsonb || jsonb_build_object('pool_id', 'u6.4', 'backend_pids', '[1]'::jsonb));

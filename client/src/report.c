@@ -108,7 +108,8 @@ build_report(govpool *pool, int report_pid, bool final, int64_t now)
 	m = n < size ? gp_stats_report_members(&s, buf + n, size - n) : -1;
 	if (m <= 0 || (n += (size_t) m) >= size)
 		goto overflow;
-	if (!legacy && report_pid > 0)
+	/* a pooler's key may hold any pid, even <= 0: the server tells by it */
+	if (!legacy && report_pid != 0)
 	{
 		n += (size_t) snprintf(buf + n, size - n, ",\"report_pid\":%d,\"backend_pids\":[", report_pid);
 		for (int i = 0; i < npids && n < size; i++)

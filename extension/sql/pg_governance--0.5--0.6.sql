@@ -140,7 +140,8 @@ $guard$;
  * another role's backends and a reused pid is not taken for the pool's
  * connection; pool_stats joins pg_stat_activity on (pid, backend_start).
  * When report_pid is not this backend's pid, the pool talks to a pooler
- * (PgBouncer hands out its own keys): its pids are no server backends and
+ * (PgBouncer hands out random keys, negative pids among them; the client
+ * reports only positive ones): its pids are no server backends and
  * the server-side columns are NULL.  Reports of older clients carry no
  * pids either: NULL, not a guess.
  *
@@ -177,7 +178,7 @@ DECLARE
 	spec CONSTANT jsonb := '{
 		"pool_id": null, "circuit": null, "final": false, "backend_pids": false,
 		"client_pid":             [1, 2147483647, true, true],
-		"report_pid":             [1, 2147483647, true, false],
+		"report_pid":             [-2147483648, 2147483647, true, false],
 		"report_interval_s":      [0.001, 86400, false, true],
 		"uptime_s":               [0, 1e10, false, true],
 		"pool_size":              [0, 10000, true, true],
