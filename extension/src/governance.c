@@ -26,6 +26,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/guc.h"
 
 #include "governance.h"
 
@@ -70,6 +71,25 @@ static void gov_xact_callback(XactEvent event, void *arg);
 void
 _PG_init(void)
 {
+	/*
+	 * Another copy of this library is already initialised in this process:
+	 * the file was replaced (a package upgrade) after the postmaster
+	 * preloaded it, and local_preload_libraries now loads the new file
+	 * through $libdir/plugins (a different inode).  The first copy serves
+	 * everything; defining the settings again would fail the connection.
+	 */
+	{
+		int			flags = GetConfigOptionFlags("governance.pool_alert_query_p99_ms", true);
+
+		if (flags != 0 && !(flags & GUC_CUSTOM_PLACEHOLDER))
+		{
+			ereport(LOG,
+					(errmsg("pg_governance is already loaded in this process; not initialising a second copy"),
+					 errhint("The library file changed since the server started: restart the server to load the new one.")));
+			return;
+		}
+	}
+
 	gov_preloaded = process_shared_preload_libraries_in_progress;
 	/*
 	 * session_preload_libraries / local_preload_libraries load the library
