@@ -55,6 +55,20 @@ include $(PGXS)
 # PGXS tracks no header dependencies unless PostgreSQL was configured with them.
 $(OBJS): $(wildcard $(srcdir)/extension/include/*.h)
 
+# local_preload_libraries (which a database owner may set) loads only from
+# $libdir/plugins: a link there lets a database load the library at
+# connection start, so the governance.* settings exist from a session's
+# first statement (docs/settings.md).  A link, not a copy: both names are
+# then one file, which PostgreSQL loads once.
+install: install-plugin-link
+uninstall: uninstall-plugin-link
+.PHONY: install-plugin-link uninstall-plugin-link
+install-plugin-link: install-lib
+	$(MKDIR_P) '$(DESTDIR)$(pkglibdir)/plugins'
+	ln -sfn '../$(MODULE_big)$(DLSUFFIX)' '$(DESTDIR)$(pkglibdir)/plugins/$(MODULE_big)$(DLSUFFIX)'
+uninstall-plugin-link:
+	rm -f '$(DESTDIR)$(pkglibdir)/plugins/$(MODULE_big)$(DLSUFFIX)'
+
 .PHONY: client client-install client-clean print-version
 ifneq ($(wildcard client/Makefile),)
 all: client

@@ -77,12 +77,43 @@ export DATABASE_URL=$app_url ENVIRONMENT=demo GOVPOOL_APPLICATION_NAME=govpool_d
 # publish pool stats to governance.pool_stats every second (default 10)
 export GOVPOOL_REPORT_INTERVAL=1
 
+pool_columns="pool_id, application_name, db_user, client_addr, client_pid,
+              pool_size, max_overflow, size, checked_out, idle, overflow_in_use, waiters,
+              acquires_total, timeouts_total, exhaustion_events_total,
+              connect_failures_total, invalidated_total,
+              round(acquire_wait_p50_ms::numeric, 3) AS acquire_wait_p50_ms,
+              round(acquire_wait_p99_ms::numeric, 3) AS acquire_wait_p99_ms,
+              round(query_p99_ms::numeric, 3) AS query_p99_ms, circuit,
+              first_report_at, reported_at, stale,
+              server_connections, server_active, server_idle, server_idle_in_transaction,
+              server_missing, backend_pids"
 echo
 echo "== governed workload: $clients clients x ${seconds}s, govpool_begin/exec/commit, 3 tenants"
 "$govpool" bench -c "$clients" -T "$seconds" --session --tenants 3 --stats \
   --sql "INSERT INTO demo.notes (tenant_id, agent_id, body)
          VALUES (governance.tenant_id(), governance.agent_id(), 'hello from ' || governance.agent_id())" |
-  tee /tmp/govpool-demo-bench.$$ | sed 's/^/  /'
+  tee /tmp/govpool-demo-bench.$$ | sed 's/^/  /' &
+workload=$!
+# While it runs, once its reports cover half of it: the workload's pool as
+# the server sees it (shown below; a pool that closes says goodbye and
+# leaves pool_stats, so afterwards there is nothing to show).
+: >/tmp/govpool-demo-live.$$
+if have "to_regclass('governance.pool_stats')"; then
+  while kill -0 $workload 2>/dev/null; do
+    if [ "$(psql_admin -Atc "SELECT count(*) FROM governance.pool_stats
+                              WHERE application_name = 'govpool_demo'
+                                AND reported_at >= first_report_at + make_interval(secs => $seconds / 2.0)")" != 0 ]; then
+      { psql_admin -x -c "SELECT $pool_columns FROM governance.pool_stats WHERE application_name = 'govpool_demo'"
+        echo "-- governance.pool_alerts at the same moment:"
+        psql_admin -c "SELECT pool_id, metric, value, threshold, setting FROM governance.pool_alerts
+                        WHERE application_name = 'govpool_demo' ORDER BY 1, 2"
+      } >/tmp/govpool-demo-live.$$ 2>&1
+      break
+    fi
+    sleep 0.2
+  done
+fi
+wait $workload
 if [ -t 1 ]; then :; else echo "  (progress line shown when stdout is a terminal)"; fi
 
 echo
@@ -114,24 +145,19 @@ sed -n 's/^pool stats: //p' /tmp/govpool-demo-bench.$$ | python3 -m json.tool 2>
   sed -n 's/^pool stats: //p' /tmp/govpool-demo-bench.$$
 rm -f /tmp/govpool-demo-bench.$$
 if have "to_regclass('governance.pool_stats')"; then
-  echo "-- governance.pool_stats (as the server sees the pools that reported):"
-  psql_admin -x -c "SELECT pool_id, application_name, db_user, client_addr, client_pid,
-                           pool_size, max_overflow, size, checked_out, idle, overflow_in_use, waiters,
-                           acquires_total, timeouts_total, exhaustion_events_total,
-                           connect_failures_total, invalidated_total,
-                           round(acquire_wait_p50_ms::numeric, 3) AS acquire_wait_p50_ms,
-                           round(acquire_wait_p99_ms::numeric, 3) AS acquire_wait_p99_ms,
-                           round(query_p99_ms::numeric, 3) AS query_p99_ms, circuit,
-                           reported_at, stale, server_connections, server_active, server_idle,
-                           server_idle_in_transaction
-                      FROM governance.pool_stats ORDER BY reported_at DESC LIMIT 5"
-  echo "-- governance.pool_alerts:"
+  echo "-- governance.pool_stats while the workload ran: its pool, exactly its own connections"
+  echo "   (server_*: its backends in pg_stat_activity; server_missing: connections it holds that the server does not have)"
+  sed 's/^/  /' /tmp/govpool-demo-live.$$
+  echo "-- governance.pool_stats now: every pool above has closed and said goodbye (the CLI's too), so none is left"
+  psql_admin -c "SELECT pool_id, application_name, size, reported_at, stale FROM governance.pool_stats ORDER BY reported_at DESC"
+  echo "-- governance.pool_alerts now (empty unless something is wrong):"
   psql_admin -c "SELECT pool_id, metric, value, threshold, setting FROM governance.pool_alerts ORDER BY 1, 2"
   echo "-- governance.connection_budget:"
   psql_admin -c "SELECT * FROM governance.connection_budget"
 else
   echo "  (server-side governance.pool_stats view: NOT AVAILABLE in the installed pg_governance; needs 0.3)"
 fi
+rm -f /tmp/govpool-demo-live.$$
 
 echo "== audit trail (last 10)"
 if [ "$audit" = 1 ] && have "to_regclass('governance.audit_log')"; then

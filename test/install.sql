@@ -5,7 +5,7 @@
 \pset tuples_only true
 \pset pager off
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 SELECT is(trusted, true, 'the extension is trusted (a database owner can install it)')
   FROM pg_available_extension_versions WHERE name = 'pg_governance' AND version = (
@@ -43,13 +43,16 @@ RESET ROLE;
 
 -- capabilities(): one row per feature, each saying why it is off
 SELECT set_eq($$SELECT feature FROM governance.capabilities()$$,
-              ARRAY['context_gucs', 'sealing', 'signed_context', 'audit', 'denied_log', 'pool_stats',
-                    'session_context', 'latency_histograms', 'executor_enforcement'],
+              ARRAY['context_gucs', 'settings_from_first_statement', 'sealing', 'signed_context', 'audit',
+                    'denied_log', 'pool_stats', 'session_context', 'latency_histograms', 'executor_enforcement'],
               'capabilities() lists every feature');
 SELECT is(count(*), 0::bigint, 'every inactive feature says why')
   FROM governance.capabilities() WHERE NOT active AND coalesce(detail, '') = '';
 SELECT ok(active, 'context GUCs are active') FROM governance.capabilities() WHERE feature = 'context_gucs';
 SELECT ok(active, 'sealing is active') FROM governance.capabilities() WHERE feature = 'sealing';
+SELECT is(active, current_setting('shared_preload_libraries') LIKE '%pg_governance%',
+          'settings_from_first_statement: active when preloaded; here the library came with a function call')
+  FROM governance.capabilities() WHERE feature = 'settings_from_first_statement';
 SELECT is(detail, CASE WHEN current_setting('shared_preload_libraries') LIKE '%pg_governance%'
                        THEN detail ELSE 'needs shared_preload_libraries = ''pg_governance''' END,
           'without preload, session_context says it needs shared_preload_libraries')

@@ -208,7 +208,9 @@ extern govpool *govpool_create(const govpool_config *cfg, govpool_error *err);
 /*
  * Closes every idle connection and frees the pool.  No session may be open
  * and no non-blocking operation may be running (finish, cancel or destroy
- * them first).
+ * them first).  A pool that has published stats first says goodbye on one
+ * idle connection (one round trip, at most connect_timeout_ms), so that its
+ * row leaves governance.pool_stats at once.
  */
 extern void govpool_destroy(govpool *pool);
 

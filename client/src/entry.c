@@ -38,8 +38,16 @@ gp_entry_opened(govpool *pool, PGconn *conn)
 }
 
 void
+gp_entry_publish_pid(gp_entry *e)
+{
+	__atomic_store_n(&e->backend_pid, e->conn ? PQbackendPID(e->conn) : 0, __ATOMIC_RELAXED);
+}
+
+void
 gp_entry_close(gp_entry *e)
 {
+	/* unpublished before the backend goes: a report never claims it after */
+	__atomic_store_n(&e->backend_pid, 0, __ATOMIC_RELAXED);
 	if (e->conn)
 		PQfinish(e->conn);
 	e->conn = NULL;

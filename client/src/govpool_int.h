@@ -214,12 +214,16 @@ typedef struct gp_entry
 								 * (under the bag lock) */
 	unsigned	ctx_prepared;	/* bits: the context statements prepared on conn
 								 * (op.c: without, with the statement timeout) */
+	int			backend_pid;	/* atomic: PQbackendPID of conn, 0 when none
+								 * (written by the owner, read by reports) */
 	struct gp_entry *next_idle; /* bag's idle stack */
 } gp_entry;
 
 /* A connection just opened: notices to the pool's log, non-blocking mode. */
 extern void gp_entry_opened(struct govpool *pool, PGconn *conn);
 extern void gp_entry_close(gp_entry *e);
+/* Publish the backend pid of a connection just opened (for stats reports). */
+extern void gp_entry_publish_pid(gp_entry *e);
 /* Zero-round-trip liveness check of an idle connection: false = dead. */
 typedef enum gp_liveness
 {
@@ -336,6 +340,7 @@ struct govpool
 	int64_t		created_ns;
 	int64_t		report_next_ns; /* atomic: when the next report is due */
 	bool		report_off;		/* atomic: server lacks report_pool_stats() */
+	bool		report_legacy;	/* atomic: server before 0.6, no pids/goodbye */
 	uint64_t	reports_sent;	/* for tests */
 	uint64_t	reports_failed;
 	/* prepared context statement (op.c) */
@@ -358,10 +363,18 @@ extern void gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why);
 /* Name this pool (pool_id) and schedule its first report for the next pipeline. */
 extern void gp_report_init(govpool *pool);
 /*
- * Is a report due?  At most one caller per interval gets true, with the
- * report_pool_stats() payload (JSON) in buf.  Never blocks on the network.
+ * Is a report due?  At most one caller per interval gets the
+ * report_pool_stats() payload (JSON, malloc'd: the caller frees it), else
+ * NULL.  report_pid is the backend pid of the connection that will carry
+ * it.  Never blocks on the network.
  */
-extern bool gp_report_take(govpool *pool, char *buf, size_t size);
+extern char *gp_report_take(govpool *pool, int report_pid);
+/*
+ * The pool is closing (govpool_destroy, bag closed): if it has reported,
+ * send its final report on an idle connection so that its row leaves
+ * governance.pool_stats now.  Blocks at most the connect timeout.
+ */
+extern void gp_report_goodbye(govpool *pool);
 /* The report's own result (NULL if none arrived); not the caller's to clear. */
 extern void gp_report_done(govpool *pool, const PGresult *res);
 extern const char gp_report_sql[];

@@ -324,13 +324,16 @@ batch_send(govpool_op *op)
 		return batch_end(op, GB_NOT_SENT, -1);
 	if (b->report)
 	{
-		char		buf[1024];
-		const char *params[1] = {buf};
+		char	   *json = gp_report_take(op->pool, PQbackendPID(conn));
+		const char *params[1] = {json};
+		bool		sent;
 
-		b->report = gp_report_take(op->pool, buf, sizeof(buf));
-		if (b->report &&
-			(!PQsendQueryParams(conn, gp_report_sql, 1, NULL, params, NULL, NULL, 0) ||
-			 !PQpipelineSync(conn)))
+		b->report = json != NULL;
+		sent = !b->report ||
+			(PQsendQueryParams(conn, gp_report_sql, 1, NULL, params, NULL, NULL, 0) &&
+			 PQpipelineSync(conn));
+		free(json);
+		if (!sent)
 			return batch_end(op, GB_NOT_SENT, -1);
 	}
 	b->pos = b->report ? 0 : 2;
@@ -836,6 +839,7 @@ connecting(govpool_op *op, govpool_wait *w)
 	/* connected */
 	PQsetErrorVerbosity(e->conn, PQERRORS_DEFAULT);
 	gp_entry_opened(pool, e->conn);
+	gp_entry_publish_pid(e);
 	pthread_mutex_lock(&pool->bag.lock);
 	if (pool->breaker.state != GOVPOOL_CIRCUIT_CLOSED)
 		gp_log(&pool->logger, GOVPOOL_LOG_INFO, "circuit_closed",

@@ -427,6 +427,8 @@ govpool_destroy(govpool *pool)
 		pthread_join(pool->housekeeper, NULL);
 	if (pool->bag.slots)
 	{
+		/* the bag is closed: nobody else borrows the idle connection it uses */
+		gp_report_goodbye(pool);
 		for (int i = 0; i < pool->bag.capacity; i++)
 			gp_entry_close(&pool->bag.slots[i]);
 		gp_bag_destroy(&pool->bag);

@@ -53,6 +53,8 @@ extern int	gov_denied_queue_slots;		/* worker.c */
 
 /* Whether the library was loaded through shared_preload_libraries. */
 extern bool gov_preloaded;
+/* ... or, without it, when the backend started (*_preload_libraries). */
+extern bool gov_loaded_at_start;
 
 /* The three context values. */
 typedef enum GovField

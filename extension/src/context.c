@@ -25,6 +25,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "extension.h"
 #include "governance.h"
@@ -299,6 +300,37 @@ add_capability(Tuplestorestate *ts, TupleDesc desc, const char *feature,
 	tuplestore_putvalues(ts, desc, values, nulls);
 }
 
+/* Does a *_preload_libraries list name pg_governance (or its file)? */
+static bool
+preload_list_names_us(const char *list)
+{
+	char	   *raw;
+	List	   *elems;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (list == NULL || list[0] == '\0')
+		return false;
+	raw = pstrdup(list);
+	if (SplitDirectoriesString(raw, ',', &elems))
+	{
+		foreach(lc, elems)
+		{
+			const char *name = lfirst(lc);
+			const char *base = strrchr(name, '/');
+			size_t		len;
+
+			base = base ? base + 1 : name;
+			len = strcspn(base, ".");	/* pg_governance or pg_governance.so */
+			if (len == strlen("pg_governance") && strncmp(base, "pg_governance", len) == 0)
+				found = true;
+		}
+	}
+	list_free_deep(elems);
+	pfree(raw);
+	return found;
+}
+
 /*
  * One row per feature: whether it is active in this session, and if not,
  * why not, so that a degraded install is visible instead of silent.
@@ -318,6 +350,22 @@ governance_capabilities(PG_FUNCTION_ARGS)
 
 	add_capability(ts, desc, "context_gucs", true,
 				   "governance.agent_id, governance.tenant_id, governance.correlation_id");
+	/*
+	 * The governance.* settings exist from a session's first statement only
+	 * when the library is loaded at connection start (docs/settings.md).
+	 */
+	if (gov_preloaded)
+		add_capability(ts, desc, "settings_from_first_statement", true,
+					   "shared_preload_libraries loads the library into every session");
+	else if (gov_loaded_at_start)
+		add_capability(ts, desc, "settings_from_first_statement", true,
+					   preload_list_names_us(session_preload_libraries_string) ?
+					   "session_preload_libraries loads the library at connection start" :
+					   "local_preload_libraries loads the library at connection start");
+	else
+		add_capability(ts, desc, "settings_from_first_statement", false,
+					   "needs ALTER DATABASE ... SET local_preload_libraries = 'pg_governance' (docs/settings.md); "
+					   "until then governance.* settings exist once a governance function has run in the session");
 	add_capability(ts, desc, "sealing", true,
 				   "set_context(..., seal => true) fixes the context until the transaction ends");
 	add_capability(ts, desc, "signed_context", have_key,

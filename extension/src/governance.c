@@ -4,8 +4,9 @@
  *	  Module load (_PG_init) and hook installation only.
  *
  * The library is loaded either by shared_preload_libraries (preloaded mode)
- * or by the first call of one of its functions after a plain CREATE
- * EXTENSION (Cloud SQL-compatible mode).  Both paths come through
+ * or, after a plain CREATE EXTENSION (Cloud SQL-compatible mode), at
+ * connection start by local_preload_libraries / session_preload_libraries
+ * (docs/settings.md) or by the first call of one of its functions.  Both paths come through
  * _PG_init; whatever needs shared memory or a background worker can only
  * be set up in the first one, and capabilities() says so.
  *
@@ -25,6 +26,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/guc.h"
 
 #include "denied.h"
 #include "governance.h"
@@ -36,6 +38,7 @@
 PG_MODULE_MAGIC;
 
 bool		gov_preloaded = false;
+bool		gov_loaded_at_start = false;
 
 /*---- Saved hook values ----*/
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -73,7 +76,34 @@ static void gov_xact_callback(XactEvent event, void *arg);
 void
 _PG_init(void)
 {
+	/*
+	 * Another copy of this library is already initialised in this process:
+	 * the file was replaced (a package upgrade) after the postmaster
+	 * preloaded it, and local_preload_libraries now loads the new file
+	 * through $libdir/plugins (a different inode).  The first copy serves
+	 * everything; defining the settings again would fail the connection.
+	 */
+	{
+		int			flags = GetConfigOptionFlags("governance.pool_alert_query_p99_ms", true);
+
+		if (flags != 0 && !(flags & GUC_CUSTOM_PLACEHOLDER))
+		{
+			ereport(LOG,
+					(errmsg("pg_governance is already loaded in this process; not initialising a second copy"),
+					 errhint("The library file changed since the server started: restart the server to load the new one.")));
+			return;
+		}
+	}
+
 	gov_preloaded = process_shared_preload_libraries_in_progress;
+	/*
+	 * session_preload_libraries / local_preload_libraries load the library
+	 * while the backend initialises (PostgreSQL 15: in InitPostgres, before
+	 * normal processing starts); LOAD and the first call of one of its
+	 * functions load it while a statement runs.
+	 */
+	gov_loaded_at_start = !gov_preloaded && IsUnderPostmaster &&
+		(IsInitProcessingMode() || !IsTransactionState());
 
 	gov_poolstats_init();
 	/* told of every context change, from the first (settings defined below) */

@@ -91,7 +91,7 @@ gov_poolstats_init(void)
 							NULL, NULL, NULL);
 
 	/*
-	 * Connections of the pool's client the server sees idle inside a
+	 * The pool's own connections the server sees idle inside a
 	 * transaction: they hold locks and snapshots while the application
 	 * does something else.
 	 */
@@ -104,13 +104,13 @@ gov_poolstats_init(void)
 							NULL, NULL, NULL);
 
 	/*
-	 * Difference between the connections the pools of one client (role,
-	 * address, application_name) report and the ones the server sees:
-	 * a leak or a lie.  Raise it when pools grow and shrink quickly between
-	 * two reports.
+	 * Connections a pool holds that the server does not have (0.6: pids it
+	 * reported in two reports in a row that were no backend of its role):
+	 * backends that died under idle connections.  Raise it to tolerate a
+	 * few until the pool replaces them at their next checkout.
 	 */
 	DefineCustomIntVariable("governance.pool_alert_connection_mismatch",
-							"Alert when the server sees more or fewer connections of a client than its pools report, by more than this.",
+							"Alert when a pool holds more than this many connections the server does not have.",
 							NULL,
 							&gov_pool_alert_connection_mismatch,
 							0, 0, INT_MAX,

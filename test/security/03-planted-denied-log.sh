@@ -5,7 +5,7 @@
 # of) a look-alike the installer planted; upgrades refuse a schema with
 # plants, clean ones leave it superuser-owned.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 12
+plan 13
 
 # The plant of finding 03, in a database installed before 0.5 (where the
 # installer owned the schema): simulated by handing the schema back to it.
@@ -105,9 +105,9 @@ like "$out" 'holds objects that are not part of pg_governance: function governan
 	"upgrade refused with an installer-owned object added to the extension"
 
 # Clean upgrades by the installer from a schema the database owner owns
-# (0.1, 0.3, 0.4 installed by the old scripts) succeed and leave it
+# (0.1, 0.3, 0.4, 0.5 installed by the old scripts) succeed and leave it
 # superuser-owned.
-for v in 0.1 0.3 0.4; do
+for v in 0.1 0.3 0.4 0.5; do
 	db=sec03_up_${v/./}
 	sec_db "$db"
 	printf "CREATE EXTENSION pg_governance VERSION '%s';\n" "$v" | as "$SECURITY_INSTALLER" "$db" >/dev/null || bail "cannot install $v"
@@ -117,7 +117,7 @@ for v in 0.1 0.3 0.4; do
 SELECT e.extversion || ' ' || r.rolsuper FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
   JOIN pg_roles r ON r.oid = n.nspowner WHERE e.extname = 'pg_governance';
 SQL
-)" "0.5 true" "clean upgrade from $v by the installer: at 0.5, schema superuser-owned ($out)"
+)" "0.6 true" "clean upgrade from $v by the installer: at 0.6, schema superuser-owned ($out)"
 	printf 'DROP DATABASE "%s" WITH (FORCE);\n' "$db" | as postgres postgres >/dev/null
 done
 done_testing

@@ -2,9 +2,10 @@
 # Findings 12/12b and their class: pool stats cannot be poisoned.  The
 # per-role cap on reported pools holds under concurrent sessions, values
 # beyond the client's own limits are refused, and connection_budget counts
-# at most what the server would let one role open.
+# at most what the server would let one role open.  0.6: a role cannot
+# claim another role's backends as its pool's connections.
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
-plan 12
+plan 14
 sec_db sec12
 out=$(sec_install sec12); ok $? "CREATE EXTENSION by $SECURITY_INSTALLER ($out)"
 
@@ -120,4 +121,20 @@ like "$out" 'invalid pool stats report' "a report interval beyond a day is refus
 # only the reporting role's own rows: app_a cannot write app_b's
 is "$(printf "SELECT count(*) FROM governance.pool_reports WHERE db_user = 'app_a';\n" | as postgres sec12)" 1 \
 	"reports are keyed by the reporting role"
+
+# 0.6: the pids a report names as the pool's connections are kept only when
+# they are client backends of the reporting role: app_a cannot make
+# app_b's sessions count as its pool's.
+coproc VICTIM { PGOPTIONS='-c client_min_messages=warning' psql -XqAt -U app_b -d sec12 2>&1; }
+printf 'SELECT pg_backend_pid();\n' >&"${VICTIM[1]}"
+read -r victim <&"${VICTIM[0]}"
+out=$(printf "SELECT governance.report_pool_stats('%s'::jsonb || jsonb_build_object('report_pid', pg_backend_pid(), 'backend_pids', jsonb_build_array(pg_backend_pid(), %s)));\nSELECT pg_backend_pid();\n" \
+	"$(report_json claim size=2 checked_out=1 idle=1)" "$victim" | as app_a sec12)
+own=$(printf '%s\n' "$out" | tail -n 1)
+is "$(printf "SELECT backend_pids::text || ' ' || (missing_pids = ARRAY[%s]) FROM governance.pool_reports WHERE pool_id = 'claim';\n" "$victim" | as postgres sec12)" \
+	"{$own} true" "a report keeps only the reporting role's own backends (app_b's $victim is dropped)"
+printf 'SELECT 1;\n' >&"${VICTIM[1]}"; read -r _ <&"${VICTIM[0]}"
+is "$(printf "SELECT server_connections FROM governance.pool_stats WHERE pool_id = 'claim';\n" | as postgres sec12)" 0 \
+	"pool_stats counts none of app_b's sessions for app_a's pool, while they are connected"
+printf '\\q\n' >&"${VICTIM[1]}"
 done_testing
