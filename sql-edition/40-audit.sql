@@ -1,0 +1,334 @@
+/*
+ * Audit trail: enable_audit() / disable_audit(), the PL/pgSQL audit
+ * trigger, audit_batch + the audit_log view (same columns as the C edition).
+ *
+ * INSERT and DELETE are recorded by statement-level AFTER triggers with
+ * transition tables (one INSERT into audit_batch per 100 rows of a
+ * statement), TRUNCATE by a statement trigger, UPDATE by a row-level AFTER
+ * trigger (a transition table does not pair each old row with its new one).
+ * The trigger function is SECURITY DEFINER (only the installer can write
+ * the log) and checks, per statement, that the trigger firing it is one
+ * enable_audit() makes (name, timing, events, level, transition tables, no
+ * WHEN, columns or arguments), so an attachment of another shape (e.g. one
+ * reading a table of the attacker's in place of a transition table) records
+ * nothing and fails.
+ */
+CREATE SEQUENCE governance.audit_batch_id_seq INCREMENT BY 100;
+REVOKE ALL ON SEQUENCE governance.audit_batch_id_seq FROM PUBLIC;
+
+CREATE TABLE governance.audit_batch (
+	first_id			bigint NOT NULL,
+	nrows				integer NOT NULL,
+	at					timestamptz NOT NULL,
+	txid				xid8 NOT NULL,
+	relid				oid,
+	relation			text NOT NULL,
+	op					text NOT NULL,
+	agent_id			text,
+	tenant_id			text,
+	correlation_id		text,
+	db_user				text NOT NULL,
+	db_session_user		text NOT NULL,
+	application_name	text,
+	client_addr			inet,
+	old_rows			jsonb,
+	new_rows			jsonb
+);
+ALTER SEQUENCE governance.audit_batch_id_seq OWNED BY governance.audit_batch.first_id;
+REVOKE ALL ON governance.audit_batch FROM PUBLIC;
+COMMENT ON TABLE governance.audit_batch IS
+	'Storage of governance.audit_log: one row per audited statement and 100 rows; read audit_log instead';
+CREATE INDEX audit_batch_agent_at_idx ON governance.audit_batch (agent_id, at);
+CREATE INDEX audit_batch_relid_at_idx ON governance.audit_batch USING brin (relid, at);
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON governance.audit_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON governance.audit_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
+
+CREATE VIEW governance.audit_log AS
+	SELECT b.first_id OPERATOR(pg_catalog.+) COALESCE(r.ord, 1::bigint) OPERATOR(pg_catalog.-) 1::bigint AS id,
+		   b.at, b.txid, b.relid, b.relation, b.op,
+		   b.agent_id, b.tenant_id, b.correlation_id,
+		   b.db_user, b.db_session_user, b.application_name, b.client_addr,
+		   r.old_row, r.new_row
+	  FROM governance.audit_batch b
+	  LEFT JOIN LATERAL ROWS FROM (pg_catalog.jsonb_array_elements(b.old_rows),
+								   pg_catalog.jsonb_array_elements(b.new_rows))
+		   WITH ORDINALITY AS r (old_row, new_row, ord) ON true;
+REVOKE ALL ON governance.audit_log FROM PUBLIC;
+COMMENT ON VIEW governance.audit_log IS
+	'Append-only audit trail of audited tables (one row per changed row), written in the same transaction as the change';
+
+/* The triggers enable_audit() makes: name, pg_trigger.tgtype, transition tables. */
+CREATE FUNCTION governance._audit_spec(OUT tgname name, OUT tgtype smallint, OUT old_table name,
+									   OUT new_table name, OUT clause text)
+	RETURNS SETOF record
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	VALUES ('governance_audit_insert'::name, 4::smallint, NULL::name, 'governance_new'::name,
+			'AFTER INSERT ON %s REFERENCING NEW TABLE AS governance_new FOR EACH STATEMENT'),
+		   ('governance_audit_update', 17, NULL, NULL, 'AFTER UPDATE ON %s FOR EACH ROW'),
+		   ('governance_audit_delete', 8, 'governance_old', NULL,
+			'AFTER DELETE ON %s REFERENCING OLD TABLE AS governance_old FOR EACH STATEMENT'),
+		   ('governance_audit_truncate', 32, NULL, NULL, 'AFTER TRUNCATE ON %s FOR EACH STATEMENT')
+$$;
+
+CREATE FUNCTION governance.audit_trigger() RETURNS trigger
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	SET extra_float_digits = 1
+	SET DateStyle = 'ISO'
+	SET IntervalStyle = 'postgres'
+AS $$
+DECLARE
+	ctx record;
+	rel CONSTANT text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+	at CONSTANT timestamptz := pg_catalog.statement_timestamp();
+	who CONSTANT text := governance._db_user();
+BEGIN
+	IF TG_WHEN <> 'AFTER' OR NOT EXISTS (
+		SELECT FROM pg_catalog.pg_trigger t
+		  JOIN governance._audit_spec() s ON s.tgname OPERATOR(pg_catalog.=) t.tgname
+		 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
+		   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure
+		   AND t.tgtype OPERATOR(pg_catalog.=) s.tgtype AND t.tgnargs OPERATOR(pg_catalog.=) 0
+		   AND t.tgqual IS NULL AND COALESCE(pg_catalog.array_length(t.tgattr, 1), 0) OPERATOR(pg_catalog.=) 0
+		   AND t.tgoldtable IS NOT DISTINCT FROM s.old_table
+		   AND t.tgnewtable IS NOT DISTINCT FROM s.new_table) THEN
+		RAISE EXCEPTION 'trigger "%" on "%" is not an audit trigger made by governance.enable_audit()', TG_NAME, TG_TABLE_NAME
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'Drop the trigger and run governance.enable_audit() on the table.';
+	END IF;
+	PERFORM governance._require_context(TG_RELID, TG_OP);
+	SELECT * INTO ctx FROM governance._context();
+
+	IF TG_OP = 'UPDATE' THEN
+		INSERT INTO governance.audit_batch VALUES (
+			pg_catalog.nextval('governance.audit_batch_id_seq'), 1, at, pg_catalog.pg_current_xact_id(),
+			TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
+			pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(OLD)), pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(NEW)));
+		RETURN NULL;
+	ELSIF TG_OP = 'INSERT' THEN
+		INSERT INTO governance.audit_batch
+		SELECT pg_catalog.nextval('governance.audit_batch_id_seq'), pg_catalog.count(*), at, pg_catalog.pg_current_xact_id(),
+			   TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			   who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
+			   NULL, pg_catalog.jsonb_agg(r.j)
+		  FROM (SELECT pg_catalog.to_jsonb(n) AS j,
+					   (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 100 AS chunk
+				  FROM governance_new n) r
+		 GROUP BY r.chunk;
+	ELSIF TG_OP = 'DELETE' THEN
+		INSERT INTO governance.audit_batch
+		SELECT pg_catalog.nextval('governance.audit_batch_id_seq'), pg_catalog.count(*), at, pg_catalog.pg_current_xact_id(),
+			   TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			   who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
+			   pg_catalog.jsonb_agg(r.j), NULL
+		  FROM (SELECT pg_catalog.to_jsonb(o) AS j,
+					   (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 100 AS chunk
+				  FROM governance_old o) r
+		 GROUP BY r.chunk;
+	ELSE
+		INSERT INTO governance.audit_batch VALUES (
+			pg_catalog.nextval('governance.audit_batch_id_seq'), 0, at, pg_catalog.pg_current_xact_id(),
+			TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
+			NULL, NULL);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION governance.audit_trigger() IS
+	'Audit trigger of the SQL edition; only as attached by governance.enable_audit()';
+
+/*
+ * enable_audit(tbl) / disable_audit(tbl): run with the caller's rights,
+ * since CREATE TRIGGER needs the table's owner (or TRIGGER privilege); both
+ * are themselves recorded (op DDL, as in the C edition).  Idempotent:
+ * enable_audit() replaces triggers of another shape and re-enables
+ * disabled ones.
+ */
+CREATE FUNCTION governance._audit_check_table(tbl regclass, verb text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	c pg_catalog.pg_class;
+	relname CONSTANT text := tbl::text;
+BEGIN
+	SELECT * INTO c FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) tbl;
+	IF c.relkind = 'v' THEN
+		RAISE EXCEPTION 'cannot % auditing of "%" because it is a view', verb, relname
+			USING ERRCODE = 'wrong_object_type', HINT = 'Audit the tables the view writes to instead.';
+	ELSIF c.relkind = 'f' THEN
+		RAISE EXCEPTION 'cannot % auditing of "%" because it is a foreign table', verb, relname
+			USING ERRCODE = 'wrong_object_type', HINT = 'Audit the table on the server that stores it.';
+	ELSIF c.relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION 'cannot % auditing of "%" because it is not a table', verb, relname
+			USING ERRCODE = 'wrong_object_type', HINT = 'Only tables and partitioned tables can be audited.';
+	ELSIF c.relpersistence = 't' THEN
+		RAISE EXCEPTION 'cannot % auditing of temporary table "%"', verb, relname
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'Temporary tables disappear with their session; audit a permanent table.';
+	ELSIF c.relnamespace IN ('pg_catalog'::regnamespace, 'governance'::regnamespace) THEN
+		RAISE EXCEPTION 'cannot % auditing of "%"', verb, relname
+			USING ERRCODE = 'wrong_object_type',
+				  HINT = 'System catalogs and the tables of pg_governance itself cannot be audited.';
+	ELSIF NOT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table "%" to % auditing', relname, verb
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = pg_catalog.format('Ask the owner of the table to run governance.%s_audit().', verb);
+	END IF;
+	IF verb = 'disable' THEN
+		RETURN;
+	END IF;
+	IF c.relhasrules THEN
+		RAISE EXCEPTION 'cannot enable auditing of "%" because it has rules', relname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A rule can rewrite or replace a write before any audit trigger sees it.',
+				  HINT = 'Drop the table''s rules, then call governance.enable_audit() again.';
+	ELSIF c.relispartition THEN
+		RAISE EXCEPTION 'cannot enable auditing of "%" because it is a partition', relname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Writes routed through the partitioned table would not fire its statement triggers.',
+				  HINT = 'Audit the partitioned table (the root of the hierarchy): every partition is then audited.';
+	ELSIF EXISTS (SELECT FROM pg_catalog.pg_inherits i
+				   WHERE i.inhrelid OPERATOR(pg_catalog.=) tbl OR (i.inhparent OPERATOR(pg_catalog.=) tbl AND c.relkind = 'r')) THEN
+		RAISE EXCEPTION 'cannot enable auditing of "%" because it is part of an inheritance tree', relname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'A statement on an inheritance parent changes its children''s rows, and fires only the parent''s statement triggers.',
+				  HINT = 'Use declarative partitioning, or remove the inheritance (ALTER TABLE ... NO INHERIT).';
+	ELSIF c.relpersistence = 'u' THEN
+		RAISE EXCEPTION 'cannot enable auditing of unlogged table "%"', relname
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Audit a logged table (ALTER TABLE ... SET LOGGED).';
+	END IF;
+END
+$$;
+
+/* Record enable/disable (op DDL); runs as the installer. */
+CREATE FUNCTION governance._audit_ddl(tbl regclass, what text) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ctx record;
+BEGIN
+	IF what NOT IN ('governance.enable_audit()', 'governance.disable_audit()') THEN
+		RAISE EXCEPTION 'governance._audit_ddl() records only enable_audit() and disable_audit()'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT pg_catalog.pg_has_role(session_user, (SELECT c.relowner FROM pg_catalog.pg_class c
+												  WHERE c.oid OPERATOR(pg_catalog.=) tbl), 'USAGE')
+	   AND NOT pg_catalog.pg_has_role(governance._db_user(), (SELECT c.relowner FROM pg_catalog.pg_class c
+												  WHERE c.oid OPERATOR(pg_catalog.=) tbl), 'USAGE') THEN
+		RAISE EXCEPTION 'must be owner of table "%" to record its auditing', tbl
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+	SELECT * INTO ctx FROM governance._context();
+	INSERT INTO governance.audit_batch VALUES (
+		pg_catalog.nextval('governance.audit_batch_id_seq'), 1, pg_catalog.statement_timestamp(),
+		pg_catalog.pg_current_xact_id(), tbl,
+		(SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+		   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+		  WHERE c.oid OPERATOR(pg_catalog.=) tbl),
+		'DDL', ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+		governance._db_user(), session_user, pg_catalog.current_setting('application_name'),
+		pg_catalog.inet_client_addr(), NULL, pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('command', what)));
+END
+$$;
+REVOKE ALL ON FUNCTION governance._audit_ddl(regclass, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION governance._audit_ddl(regclass, text) TO PUBLIC;
+
+CREATE FUNCTION governance.enable_audit(tbl regclass) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s record;
+	qual CONSTANT text := pg_catalog.format('%I.%I',
+		(SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+		   ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) tbl),
+		(SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl));
+	t pg_catalog.pg_trigger;
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM governance._audit_check_table(tbl, 'enable');
+	FOR s IN SELECT * FROM governance._audit_spec() LOOP
+		SELECT * INTO t FROM pg_catalog.pg_trigger x
+		 WHERE x.tgrelid OPERATOR(pg_catalog.=) tbl AND x.tgname OPERATOR(pg_catalog.=) s.tgname;
+		IF FOUND AND (t.tgfoid <> 'governance.audit_trigger()'::regprocedure OR t.tgtype <> s.tgtype
+					  OR t.tgnargs <> 0 OR t.tgqual IS NOT NULL OR COALESCE(pg_catalog.array_length(t.tgattr, 1), 0) <> 0
+					  OR t.tgoldtable IS DISTINCT FROM s.old_table OR t.tgnewtable IS DISTINCT FROM s.new_table) THEN
+			EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', s.tgname, qual);
+			t := NULL;
+		END IF;
+		IF t.tgname IS NULL THEN
+			EXECUTE pg_catalog.format('CREATE TRIGGER %I ', s.tgname)
+				 OPERATOR(pg_catalog.||) pg_catalog.format(s.clause, qual)
+				 OPERATOR(pg_catalog.||) ' EXECUTE FUNCTION governance.audit_trigger()';
+		ELSIF t.tgenabled NOT IN ('O', 'A') THEN
+			EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I', qual, s.tgname);
+		END IF;
+	END LOOP;
+	PERFORM governance._audit_ddl(tbl, 'governance.enable_audit()');
+END
+$$;
+COMMENT ON FUNCTION governance.enable_audit(regclass) IS
+	'Audit INSERT, UPDATE, DELETE and TRUNCATE of a table into governance.audit_log; idempotent, repairs a tampered audit';
+
+CREATE FUNCTION governance.disable_audit(tbl regclass) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s record;
+	qual CONSTANT text := pg_catalog.format('%I.%I',
+		(SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n
+		   ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) tbl),
+		(SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl));
+BEGIN
+	IF tbl IS NULL THEN
+		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM governance._audit_check_table(tbl, 'disable');
+	FOR s IN SELECT * FROM governance._audit_spec() LOOP
+		EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', s.tgname, qual);
+	END LOOP;
+	PERFORM governance._audit_ddl(tbl, 'governance.disable_audit()');
+END
+$$;
+COMMENT ON FUNCTION governance.disable_audit(regclass) IS
+	'Stop auditing a table (recorded in governance.audit_log); idempotent';
+
+/*
+ * audited_tables: every table with one of the audit triggers; enabled only
+ * when all four are there, of the right shape and enabled.  Without event
+ * triggers (superuser-only) the SQL edition cannot refuse a table owner's
+ * DISABLE TRIGGER or DROP TRIGGER; this view shows it (tamper-evident).
+ */
+CREATE VIEW governance.audited_tables AS
+	SELECT c.oid::pg_catalog.regclass AS relid,
+		   pg_catalog.count(*) FILTER (WHERE COALESCE(x.ok, false)) OPERATOR(pg_catalog.=) 4 AS enabled,
+		   pg_catalog.array_remove(pg_catalog.array_agg(CASE WHEN NOT COALESCE(x.ok, false) THEN s.tgname::text END
+														ORDER BY s.tgname), NULL) AS problems
+	  FROM pg_catalog.pg_class c
+	 CROSS JOIN governance._audit_spec() s
+	  LEFT JOIN LATERAL (
+		SELECT t.tgenabled OPERATOR(pg_catalog.=) ANY (ARRAY['O', 'A']::"char"[])
+			   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
+			   AND t.tgtype OPERATOR(pg_catalog.=) s.tgtype AND t.tgqual IS NULL AS ok
+		  FROM pg_catalog.pg_trigger t
+		 WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND t.tgname OPERATOR(pg_catalog.=) s.tgname
+		   AND t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid) x ON true
+	 WHERE EXISTS (SELECT FROM pg_catalog.pg_trigger t
+					WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+					  AND t.tgname OPERATOR(pg_catalog.~~) 'governance\_audit\_%'::pg_catalog.text)
+	 GROUP BY c.oid;
+GRANT SELECT ON governance.audited_tables TO PUBLIC;
+COMMENT ON VIEW governance.audited_tables IS
+	'Audited tables; enabled only when every audit trigger is present, unmodified and enabled; problems names the missing or altered ones';
