@@ -126,10 +126,10 @@ BEGIN
 		RETURN;
 	END IF;
 	message := pg_catalog.format('governance context required for %s on table "%s"', command,
-								 COALESCE(pg_catalog.get_rel_name(relid)::text, relid::text));
+								 COALESCE((SELECT c.relname::text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relid), relid::text));
 	IF mode = 'warn' THEN
 		PERFORM governance._deny('require_context', 'warned', '01007', relid, command, message);
-		RAISE WARNING USING MESSAGE = message, ERRCODE = 'warning_privilege_not_granted',
+		RAISE WARNING USING MESSAGE = message, ERRCODE = '01007',
 			DETAIL = 'governance.agent_id is not set; governance.require_context is "warn", so the statement goes on and the attempt is recorded in governance.denied_log.',
 			HINT = 'Call governance.set_context() at the start of the transaction.';
 		RETURN;

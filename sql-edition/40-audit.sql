@@ -59,19 +59,26 @@ REVOKE ALL ON governance.audit_log FROM PUBLIC;
 COMMENT ON VIEW governance.audit_log IS
 	'Append-only audit trail of audited tables (one row per changed row), written in the same transaction as the change';
 
-/* The triggers enable_audit() makes: name, pg_trigger.tgtype, transition tables. */
-CREATE FUNCTION governance._audit_spec(OUT tgname name, OUT tgtype smallint, OUT old_table name,
-									   OUT new_table name, OUT clause text)
+/*
+ * The triggers enable_audit() makes, per relkind: name, pg_trigger.tgtype,
+ * transition tables, the CREATE TRIGGER clause.  A partitioned table gets
+ * row-level triggers (cloned to every partition, so writes addressed to a
+ * partition are audited too) and a TRUNCATE trigger, as in the C edition.
+ */
+CREATE FUNCTION governance._audit_spec(OUT relkind "char", OUT tgname name, OUT tgtype smallint,
+									   OUT old_table name, OUT new_table name, OUT clause text)
 	RETURNS SETOF record
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
-	VALUES ('governance_audit_insert'::name, 4::smallint, NULL::name, 'governance_new'::name,
+	VALUES ('r'::"char", 'governance_audit_insert'::name, 4::smallint, NULL::name, 'governance_new'::name,
 			'AFTER INSERT ON %s REFERENCING NEW TABLE AS governance_new FOR EACH STATEMENT'),
-		   ('governance_audit_update', 17, NULL, NULL, 'AFTER UPDATE ON %s FOR EACH ROW'),
-		   ('governance_audit_delete', 8, 'governance_old', NULL,
+		   ('r', 'governance_audit_update', 17, NULL, NULL, 'AFTER UPDATE ON %s FOR EACH ROW'),
+		   ('r', 'governance_audit_delete', 8, 'governance_old', NULL,
 			'AFTER DELETE ON %s REFERENCING OLD TABLE AS governance_old FOR EACH STATEMENT'),
-		   ('governance_audit_truncate', 32, NULL, NULL, 'AFTER TRUNCATE ON %s FOR EACH STATEMENT')
+		   ('r', 'governance_audit_truncate', 32, NULL, NULL, 'AFTER TRUNCATE ON %s FOR EACH STATEMENT'),
+		   ('p', 'governance_audit_row', 29, NULL, NULL, 'AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW'),
+		   ('p', 'governance_audit_truncate', 32, NULL, NULL, 'AFTER TRUNCATE ON %s FOR EACH STATEMENT')
 $$;
 
 CREATE FUNCTION governance.audit_trigger() RETURNS trigger
@@ -84,12 +91,15 @@ AS $$
 DECLARE
 	ctx record;
 	rel CONSTANT text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+	root oid := TG_RELID;
+	root_name text := rel;
 	at CONSTANT timestamptz := pg_catalog.statement_timestamp();
 	who CONSTANT text := governance._db_user();
 BEGIN
 	IF TG_WHEN <> 'AFTER' OR NOT EXISTS (
 		SELECT FROM pg_catalog.pg_trigger t
 		  JOIN governance._audit_spec() s ON s.tgname OPERATOR(pg_catalog.=) t.tgname
+										 AND s.tgtype OPERATOR(pg_catalog.=) t.tgtype
 		 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
 		   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure
 		   AND t.tgtype OPERATOR(pg_catalog.=) s.tgtype AND t.tgnargs OPERATOR(pg_catalog.=) 0
@@ -100,15 +110,25 @@ BEGIN
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Drop the trigger and run governance.enable_audit() on the table.';
 	END IF;
-	PERFORM governance._require_context(TG_RELID, TG_OP);
+	-- a row of a partition is recorded under the audited partitioned table
+	IF TG_LEVEL = 'ROW' AND EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID AND c.relispartition) THEN
+		SELECT a.relid INTO root FROM pg_catalog.pg_partition_ancestors(TG_RELID) a
+		  JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) a.relid
+		 WHERE t.tgname OPERATOR(pg_catalog.=) 'governance_audit_row' AND t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid;
+		SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO root_name
+		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+		 WHERE c.oid OPERATOR(pg_catalog.=) root;
+	END IF;
+	PERFORM governance._require_context(root, TG_OP);
 	SELECT * INTO ctx FROM governance._context();
 
-	IF TG_OP = 'UPDATE' THEN
+	IF TG_LEVEL = 'ROW' THEN
 		INSERT INTO governance.audit_batch VALUES (
 			pg_catalog.nextval('governance.audit_batch_id_seq'), 1, at, pg_catalog.pg_current_xact_id(),
-			TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			root, root_name, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
 			who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
-			pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(OLD)), pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(NEW)));
+			CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(OLD)) END,
+			CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(NEW)) END);
 		RETURN NULL;
 	ELSIF TG_OP = 'INSERT' THEN
 		INSERT INTO governance.audit_batch
@@ -156,9 +176,10 @@ CREATE FUNCTION governance._audit_check_table(tbl regclass, verb text) RETURNS v
 AS $$
 DECLARE
 	c pg_catalog.pg_class;
-	relname CONSTANT text := tbl::text;
+	relname text;
 BEGIN
 	SELECT * INTO c FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) tbl;
+	relname := c.relname;
 	IF c.relkind = 'v' THEN
 		RAISE EXCEPTION 'cannot % auditing of "%" because it is a view', verb, relname
 			USING ERRCODE = 'wrong_object_type', HINT = 'Audit the tables the view writes to instead.';
@@ -170,11 +191,11 @@ BEGIN
 			USING ERRCODE = 'wrong_object_type', HINT = 'Only tables and partitioned tables can be audited.';
 	ELSIF c.relpersistence = 't' THEN
 		RAISE EXCEPTION 'cannot % auditing of temporary table "%"', verb, relname
-			USING ERRCODE = 'wrong_object_type',
+			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Temporary tables disappear with their session; audit a permanent table.';
 	ELSIF c.relnamespace IN ('pg_catalog'::regnamespace, 'governance'::regnamespace) THEN
 		RAISE EXCEPTION 'cannot % auditing of "%"', verb, relname
-			USING ERRCODE = 'wrong_object_type',
+			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'System catalogs and the tables of pg_governance itself cannot be audited.';
 	ELSIF NOT pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE') THEN
 		RAISE EXCEPTION 'must be owner of table "%" to % auditing', relname, verb
@@ -202,7 +223,7 @@ BEGIN
 				  HINT = 'Use declarative partitioning, or remove the inheritance (ALTER TABLE ... NO INHERIT).';
 	ELSIF c.relpersistence = 'u' THEN
 		RAISE EXCEPTION 'cannot enable auditing of unlogged table "%"', relname
-			USING ERRCODE = 'object_not_in_prerequisite_state',
+			USING ERRCODE = 'feature_not_supported',
 				  HINT = 'Audit a logged table (ALTER TABLE ... SET LOGGED).';
 	END IF;
 END
@@ -258,7 +279,8 @@ BEGIN
 		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM governance._audit_check_table(tbl, 'enable');
-	FOR s IN SELECT * FROM governance._audit_spec() LOOP
+	FOR s IN SELECT * FROM governance._audit_spec() x
+			  WHERE x.relkind OPERATOR(pg_catalog.=) (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) LOOP
 		SELECT * INTO t FROM pg_catalog.pg_trigger x
 		 WHERE x.tgrelid OPERATOR(pg_catalog.=) tbl AND x.tgname OPERATOR(pg_catalog.=) s.tgname;
 		IF FOUND AND (t.tgfoid <> 'governance.audit_trigger()'::regprocedure OR t.tgtype <> s.tgtype
@@ -296,7 +318,7 @@ BEGIN
 		RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM governance._audit_check_table(tbl, 'disable');
-	FOR s IN SELECT * FROM governance._audit_spec() LOOP
+	FOR s IN SELECT DISTINCT x.tgname FROM governance._audit_spec() x LOOP
 		EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', s.tgname, qual);
 	END LOOP;
 	PERFORM governance._audit_ddl(tbl, 'governance.disable_audit()');
@@ -306,29 +328,90 @@ COMMENT ON FUNCTION governance.disable_audit(regclass) IS
 	'Stop auditing a table (recorded in governance.audit_log); idempotent';
 
 /*
- * audited_tables: every table with one of the audit triggers; enabled only
- * when all four are there, of the right shape and enabled.  Without event
- * triggers (superuser-only) the SQL edition cannot refuse a table owner's
- * DISABLE TRIGGER or DROP TRIGGER; this view shows it (tamper-evident).
+ * audited_tables: the C edition's columns (relation, enabled, triggers,
+ * problems) and messages.  Without event triggers (superuser-only) the SQL
+ * edition cannot refuse a table owner's DISABLE TRIGGER, DROP TRIGGER,
+ * CREATE RULE or inheritance change; this view shows them (tamper-evident).
  */
 CREATE VIEW governance.audited_tables AS
-	SELECT c.oid::pg_catalog.regclass AS relid,
-		   pg_catalog.count(*) FILTER (WHERE COALESCE(x.ok, false)) OPERATOR(pg_catalog.=) 4 AS enabled,
-		   pg_catalog.array_remove(pg_catalog.array_agg(CASE WHEN NOT COALESCE(x.ok, false) THEN s.tgname::text END
-														ORDER BY s.tgname), NULL) AS problems
-	  FROM pg_catalog.pg_class c
-	 CROSS JOIN governance._audit_spec() s
-	  LEFT JOIN LATERAL (
-		SELECT t.tgenabled OPERATOR(pg_catalog.=) ANY (ARRAY['O', 'A']::"char"[])
+WITH spec AS (
+	SELECT * FROM governance._audit_spec()
+), audited AS (
+	SELECT DISTINCT t.tgrelid AS relid, c.relkind, c.relispartition, c.relpersistence
+	  FROM pg_catalog.pg_trigger t
+	  JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
+	 WHERE t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+	   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
+), trig AS (
+	SELECT a.relid, t.tgname, t.tgenabled, t.tgqual IS NOT NULL AS has_qual,
+		   s.tgname IS NOT NULL AS known,
+		   (t.tgfoid OPERATOR(pg_catalog.<>) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
+			OR t.tgtype OPERATOR(pg_catalog.<>) s.tgtype OR t.tgnargs OPERATOR(pg_catalog.<>) 0::pg_catalog.int2
+			OR t.tgoldtable IS DISTINCT FROM s.old_table OR t.tgnewtable IS DISTINCT FROM s.new_table
+			OR pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.<>) 0) AS wrong_shape
+	  FROM audited a
+	  JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) a.relid
+	  LEFT JOIN spec s ON s.relkind OPERATOR(pg_catalog.=) a.relkind AND s.tgname OPERATOR(pg_catalog.=) t.tgname
+	 WHERE t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+	   AND (t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
+			OR s.tgname IS NOT NULL)
+), problem (relid, what) AS (
+	SELECT a.relid, pg_catalog.format('trigger %s is missing', s.tgname)
+	  FROM audited a JOIN spec s ON s.relkind OPERATOR(pg_catalog.=) a.relkind
+	 WHERE NOT EXISTS (SELECT FROM trig WHERE trig.relid OPERATOR(pg_catalog.=) a.relid
+										  AND trig.tgname OPERATOR(pg_catalog.=) s.tgname)
+	UNION ALL
+	SELECT relid, pg_catalog.format('trigger %s is not one that enable_audit makes', tgname) FROM trig WHERE NOT known
+	UNION ALL
+	SELECT relid, pg_catalog.format('trigger %s has the wrong timing, level, events, transition tables, columns or arguments', tgname)
+	  FROM trig WHERE known AND wrong_shape
+	UNION ALL
+	SELECT relid, pg_catalog.format('trigger %s has a WHEN condition', tgname) FROM trig WHERE has_qual
+	UNION ALL
+	SELECT relid, pg_catalog.format('trigger %s is disabled', tgname)
+	  FROM trig WHERE tgenabled OPERATOR(pg_catalog.=) 'D'::pg_catalog."char"
+	UNION ALL
+	SELECT relid, pg_catalog.format('trigger %s fires on replicas only', tgname)
+	  FROM trig WHERE tgenabled OPERATOR(pg_catalog.=) 'R'::pg_catalog."char"
+	UNION ALL
+	SELECT a.relid, pg_catalog.format('partition %s is not audited (its audit trigger is missing, disabled, replica-only or has a WHEN condition)', d.relid)
+	  FROM audited a, pg_catalog.pg_partition_tree(a.relid) d
+	 WHERE a.relkind OPERATOR(pg_catalog.=) 'p'::pg_catalog."char"
+	   AND d.relid::pg_catalog.oid OPERATOR(pg_catalog.<>) a.relid AND d.isleaf
+	   AND NOT EXISTS (
+			SELECT FROM pg_catalog.pg_trigger t
+			 WHERE t.tgrelid OPERATOR(pg_catalog.=) d.relid::pg_catalog.oid
 			   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
-			   AND t.tgtype OPERATOR(pg_catalog.=) s.tgtype AND t.tgqual IS NULL AS ok
-		  FROM pg_catalog.pg_trigger t
-		 WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND t.tgname OPERATOR(pg_catalog.=) s.tgname
-		   AND t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid) x ON true
-	 WHERE EXISTS (SELECT FROM pg_catalog.pg_trigger t
-					WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid AND t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid
-					  AND t.tgname OPERATOR(pg_catalog.~~) 'governance\_audit\_%'::pg_catalog.text)
-	 GROUP BY c.oid;
+			   AND t.tgname OPERATOR(pg_catalog.=) 'governance_audit_row'::pg_catalog.name
+			   AND t.tgqual IS NULL
+			   AND (t.tgenabled OPERATOR(pg_catalog.=) 'O'::pg_catalog."char"
+					OR t.tgenabled OPERATOR(pg_catalog.=) 'A'::pg_catalog."char"))
+	UNION ALL
+	SELECT a.relid, 'the table has rules, which can rewrite writes before the audit triggers see them'::pg_catalog.text
+	  FROM audited a
+	 WHERE EXISTS (SELECT FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) a.relid)
+	UNION ALL
+	SELECT a.relid, 'the table is a partition: writes routed through its partitioned table do not fire its statement triggers'::pg_catalog.text
+	  FROM audited a WHERE a.relispartition
+	UNION ALL
+	SELECT a.relid, 'the table is part of an inheritance tree: statements on the parent change the children unaudited'::pg_catalog.text
+	  FROM audited a
+	 WHERE a.relkind OPERATOR(pg_catalog.=) 'r'::pg_catalog."char"
+	   AND EXISTS (SELECT FROM pg_catalog.pg_inherits i
+				    WHERE i.inhparent OPERATOR(pg_catalog.=) a.relid
+					   OR (i.inhrelid OPERATOR(pg_catalog.=) a.relid AND NOT a.relispartition))
+	UNION ALL
+	SELECT a.relid, 'the table is unlogged: a crash empties it without audit rows'::pg_catalog.text
+	  FROM audited a WHERE a.relpersistence OPERATOR(pg_catalog.=) 'u'::pg_catalog."char"
+)
+SELECT a.relid::pg_catalog.regclass AS relation,
+	   NOT EXISTS (SELECT FROM problem p WHERE p.relid OPERATOR(pg_catalog.=) a.relid) AS enabled,
+	   (SELECT pg_catalog.array_agg(t.tgname ORDER BY t.tgname)
+		  FROM trig t WHERE t.relid OPERATOR(pg_catalog.=) a.relid) AS triggers,
+	   COALESCE((SELECT pg_catalog.array_agg(p.what COLLATE pg_catalog."default" ORDER BY p.what)
+				   FROM problem p WHERE p.relid OPERATOR(pg_catalog.=) a.relid),
+				'{}'::pg_catalog.text[]) AS problems
+  FROM audited a;
 GRANT SELECT ON governance.audited_tables TO PUBLIC;
 COMMENT ON VIEW governance.audited_tables IS
-	'Audited tables; enabled only when every audit trigger is present, unmodified and enabled; problems names the missing or altered ones';
+	'Tables with governance audit triggers; enabled only if every change of the table reaches its audit triggers (problems says why not)';
