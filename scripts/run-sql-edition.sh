@@ -53,6 +53,7 @@ if [ -z "${GOVERNANCE_SQLED_INSIDE:-}" ]; then
 fi
 
 # Inside the throwaway cluster (PG* point at it, as its superuser).
+export GOVERNANCE_SQLED_SCRIPT
 rc=0
 installer=regress_sqled_installer
 db=governance_sqled
@@ -89,6 +90,6 @@ pg_prove -U "$installer" -d "$db" --ext .sql test/editions/*.sql || rc=1
 
 if compgen -G "test/security/sql-edition/*.sh" >/dev/null; then
   echo "-- insider cases (SQL edition)"
-  SQLED_DB=$db SQLED_INSTALLER=$installer prove test/security/sql-edition/*.sh || rc=1
+  prove -v test/security/sql-edition/*.sh || rc=1
 fi
 exit $rc
