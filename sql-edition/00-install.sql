@@ -10,7 +10,14 @@
  *
  * The whole script is one transaction: it installs completely or not at all.
  * Every name is qualified; search_path is pg_catalog (pg_temp last) while it
- * runs, and every function pins it.
+ * runs.  Every function either pins it (SET search_path = pg_catalog,
+ * pg_temp) or has a SQL-standard body (RETURN ..., parsed and bound when the
+ * script runs: nothing is looked up by name when it is called, and it can
+ * be inlined), or is an internal PL/pgSQL helper that PUBLIC may not
+ * execute, called only from pinned SECURITY DEFINER functions (whose pinned
+ * path it runs under).  A SET clause costs a search-path recomputation on
+ * entry and exit; the hot path (set_context, the audit trigger) pays it
+ * once.
  */
 \set ON_ERROR_STOP 1
 BEGIN;
@@ -91,7 +98,6 @@ COMMENT ON FUNCTION governance.set_setting(text, text) IS
 
 CREATE FUNCTION governance._setting(name text) RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN (SELECT s.value FROM governance.settings s WHERE s.name OPERATOR(pg_catalog.=) _setting.name);
 
 /*
@@ -101,7 +107,6 @@ CREATE FUNCTION governance._setting(name text) RETURNS text
  */
 CREATE FUNCTION governance._hmac_pad(key bytea, pad integer) RETURNS bytea
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN (SELECT pg_catalog.decode(pg_catalog.string_agg(
 				pg_catalog.lpad(pg_catalog.to_hex(pg_catalog.get_byte(k.k, i.i) OPERATOR(pg_catalog.#) pad), 2, '0'),
 				'' ORDER BY i.i), 'hex')

@@ -7,9 +7,10 @@
  * ROLLBACK).  Without the C library nothing checks a SET of those
  * placeholders, so the SQL edition checks at read time instead:
  * set_context() writes a fourth setting, governance.context_seal, holding
- * "<flags>:" and an HMAC-SHA256 per value under the seal key (readable by
- * the installer only), over the backend pid, the transaction's start time,
- * the flags (sealed, signed), the field and the value.  Every reader
+ * "<flags>:" and an HMAC-SHA256 under the seal key (readable by the
+ * installer only) over the backend pid, the transaction's start time, the
+ * flags (sealed, signed) and the values (sealed: one MAC over the three;
+ * unsealed: one per value, see _write_context()).  Every reader
  * (agent_id(), tenant_id(), correlation_id(), context(), the RLS policy and
  * the audit trigger) goes through governance._context(), which recomputes
  * the MACs and raises instead of returning a value set_context() did not
@@ -29,7 +30,6 @@
 /* NULL if the value is valid for the field, else why not (as the C edition says it). */
 CREATE FUNCTION governance._invalid_reason(field text, value text) RETURNS text
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN CASE
 		WHEN value IS NULL OR value OPERATOR(pg_catalog.=) '' THEN NULL
 		WHEN field OPERATOR(pg_catalog.=) 'correlation_id' THEN
@@ -55,48 +55,59 @@ BEGIN
 END
 $$;
 
-/* The MAC of one field of the context of this transaction. */
+/*
+ * The MAC of (part of) the context of this transaction: the backend, the
+ * transaction's start (its binary form: whatever TimeZone or DateStyle say),
+ * the flags, the field ("*" for all three) and the value.  E'\x1f' cannot
+ * occur in a valid value, so the message is unambiguous.
+ */
 CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, flags text, field text, value text)
 	RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-	RETURN pg_catalog.encode(governance._hmac(ipad, opad, pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f',
-		pg_catalog.pg_backend_pid()::text,
-		pg_catalog.to_char(pg_catalog.transaction_timestamp() AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS'),
-		flags, field, value), 'UTF8')), 'base64');
+	RETURN pg_catalog.encode(governance._hmac(ipad, opad,
+		pg_catalog.int4send(pg_catalog.pg_backend_pid())
+		OPERATOR(pg_catalog.||) pg_catalog.timestamptz_send(pg_catalog.transaction_timestamp())
+		OPERATOR(pg_catalog.||) pg_catalog.textsend(pg_catalog.concat_ws(E'\x1f', flags, field, value))), 'base64');
 
-/* Write the context (validated by the caller) and its seal. */
-CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean)
+/*
+ * Write the context (validated by the caller) and its seal: sealed, one
+ * MAC over the three values ("s-:mac"); unsealed, one per value
+ * ("u-:mac:mac:mac"), since clearing one value of an unsealed context is
+ * allowed, as in the C edition.  "g" in place of "-": signed.
+ */
+CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
+										  k governance.seal_key)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	k governance.seal_key;
 	flags CONSTANT text := CASE WHEN sealed THEN 's' ELSE 'u' END OPERATOR(pg_catalog.||)
 						   CASE WHEN signed THEN 'g' ELSE '-' END;
 BEGIN
-	SELECT * INTO STRICT k FROM governance.seal_key;
 	PERFORM pg_catalog.set_config('governance.agent_id', agent, true),
 			pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
 			pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
-			pg_catalog.set_config('governance.context_seal', pg_catalog.concat(flags, ':',
-				governance._context_mac(k.ipad, k.opad, flags, 'agent_id', agent), ':',
-				governance._context_mac(k.ipad, k.opad, flags, 'tenant_id', COALESCE(tenant, '')), ':',
-				governance._context_mac(k.ipad, k.opad, flags, 'correlation_id', COALESCE(corr, ''))), true);
+			pg_catalog.set_config('governance.context_seal', CASE WHEN sealed
+				THEN pg_catalog.concat(flags, ':', governance._context_mac(k.ipad, k.opad, flags, '*',
+						pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, ''))))
+				ELSE pg_catalog.concat(flags, ':',
+					governance._context_mac(k.ipad, k.opad, flags, 'agent_id', agent), ':',
+					governance._context_mac(k.ipad, k.opad, flags, 'tenant_id', COALESCE(tenant, '')), ':',
+					governance._context_mac(k.ipad, k.opad, flags, 'correlation_id', COALESCE(corr, ''))) END, true);
 END
 $$;
-REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean, governance.seal_key) FROM PUBLIC;
 
 /*
  * The verified context of this transaction (see the top of this file).
  * Every reader goes through here; it raises rather than return a value
- * that set_context() did not write.
+ * that set_context() did not write.  _context_core() is the body, for the
+ * SECURITY DEFINER functions that already run under the pinned path;
+ * _context() is the entry point for everyone else.
  */
-CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
-									OUT sealed boolean, OUT signed boolean)
-	LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
+CREATE FUNCTION governance._context_core(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
+										 OUT sealed boolean, OUT signed boolean)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
 AS $$
 DECLARE
 	a CONSTANT text := COALESCE(pg_catalog.current_setting('governance.agent_id', true), '');
@@ -116,13 +127,18 @@ BEGIN
 	END IF;
 	vals := ARRAY[a, t, c];
 	parts := pg_catalog.string_to_array(m, ':');
-	IF pg_catalog.cardinality(parts) = 4 AND parts[1] IN ('s-', 'sg', 'u-', 'ug') THEN
+	IF pg_catalog.cardinality(parts) = 2 AND parts[1] IN ('s-', 'sg') THEN
 		SELECT * INTO STRICT k FROM governance.seal_key;
-		sealed := parts[1] LIKE 's%';
-		signed := parts[1] LIKE '_g';
+		sealed := true;
+		signed := parts[1] = 'sg';
+		IF parts[2] <> governance._context_mac(k.ipad, k.opad, parts[1], '*', pg_catalog.concat_ws(E'\x1f', a, t, c)) THEN
+			bad := '*';
+		END IF;
+	ELSIF pg_catalog.cardinality(parts) = 4 AND parts[1] IN ('u-', 'ug') THEN
+		SELECT * INTO STRICT k FROM governance.seal_key;
+		signed := parts[1] = 'ug';
 		FOR i IN 1..3 LOOP
-			IF parts[i + 1] <> governance._context_mac(k.ipad, k.opad, parts[1], fields[i], vals[i])
-			   AND (sealed OR vals[i] <> '') THEN
+			IF vals[i] <> '' AND parts[i + 1] <> governance._context_mac(k.ipad, k.opad, parts[1], fields[i], vals[i]) THEN
 				bad := fields[i];
 				EXIT;
 			END IF;
@@ -145,21 +161,31 @@ BEGIN
 		correlation_id := NULLIF(c, '');
 		RETURN;
 	END IF;
-	IF bad <> 'context_seal' THEN
-		PERFORM governance._check_value(bad, vals[pg_catalog.array_position(fields, bad)]);
-	END IF;
+	-- an invalid value is reported as such first (as the C edition's SET would)
+	FOR i IN 1..3 LOOP
+		PERFORM governance._check_value(fields[i], vals[i]);
+	END LOOP;
 	IF sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
-				  DETAIL = pg_catalog.format('governance.%s was changed after governance.set_context() sealed the context; the SQL edition refuses to read it.', bad);
+				  DETAIL = 'A governance.* setting was changed after governance.set_context() sealed the context; the SQL edition refuses to read it.';
 	END IF;
 	RAISE EXCEPTION 'governance.% can only be set by governance.set_context()', bad
 		USING ERRCODE = 'insufficient_privilege',
 			  DETAIL = 'Without the C library a SET of a governance.* setting is not refused at once; its value is refused when read.';
 END
 $$;
-REVOKE ALL ON FUNCTION governance._context() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION governance._context() TO PUBLIC;
+REVOKE ALL ON FUNCTION governance._context_core() FROM PUBLIC;
+
+CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
+									OUT sealed boolean, OUT signed boolean)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+END
+$$;
 COMMENT ON FUNCTION governance._context() IS
 	'The verified governance context of this transaction (what every reader uses); raises if it was changed other than by set_context()';
 
@@ -212,6 +238,8 @@ CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NUL
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	k governance.seal_key;
 BEGIN
 	IF set_context.agent_id IS NULL OR set_context.agent_id = '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty'
@@ -221,22 +249,27 @@ BEGIN
 	IF seal IS NULL THEN
 		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF governance._setting('require_signed') = 'on' THEN
+	SELECT * INTO STRICT k FROM governance.seal_key;
+	IF (SELECT s.value FROM governance.settings s WHERE s.name = 'require_signed') = 'on' THEN
 		RAISE EXCEPTION 'unsigned governance context refused'
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'governance.require_signed is on.',
 				  HINT = 'Use governance.set_context_signed() with a token signed with governance.signing_key.';
 	END IF;
-	PERFORM governance._check_value('agent_id', set_context.agent_id),
-			governance._check_value('tenant_id', set_context.tenant_id),
-			governance._check_value('correlation_id', set_context.correlation_id);
-	IF (governance._context()).sealed THEN
+	IF governance._invalid_reason('agent_id', set_context.agent_id) IS NOT NULL
+	   OR governance._invalid_reason('tenant_id', set_context.tenant_id) IS NOT NULL
+	   OR governance._invalid_reason('correlation_id', set_context.correlation_id) IS NOT NULL THEN
+		PERFORM governance._check_value('agent_id', set_context.agent_id),
+				governance._check_value('tenant_id', set_context.tenant_id),
+				governance._check_value('correlation_id', set_context.correlation_id);
+	END IF;
+	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> '' AND (governance._context_core()).sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';
 	END IF;
 	PERFORM governance._write_context(set_context.agent_id, set_context.tenant_id,
-									  set_context.correlation_id, seal, false);
+									  set_context.correlation_id, seal, false, k);
 END
 $$;
 COMMENT ON FUNCTION governance.set_context(text, text, text, boolean) IS

@@ -65,7 +65,6 @@ COMMENT ON FUNCTION governance.set_signing_key(text, text, text) IS
 /* base64url (padding optional) to bytea; NULL if it is not base64url. */
 CREATE FUNCTION governance._b64url_decode(s text) RETURNS bytea
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN (SELECT CASE WHEN t.t OPERATOR(pg_catalog.=) '' OR t.t OPERATOR(pg_catalog.!~) '^[A-Za-z0-9_-]*$'
 						  OR pg_catalog.length(t.t) OPERATOR(pg_catalog.%) 4 OPERATOR(pg_catalog.=) 1 THEN NULL
 					ELSE pg_catalog.decode(pg_catalog.rpad(pg_catalog.translate(t.t, '-_', '+/'),
@@ -222,13 +221,13 @@ BEGIN
 	IF claims ->> 'agent_id' = '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	IF (governance._context()).sealed THEN
+	IF (governance._context_core()).sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';
 	END IF;
 	PERFORM governance._write_context(claims ->> 'agent_id', claims ->> 'tenant_id',
-									  claims ->> 'correlation_id', true, true);
+									  claims ->> 'correlation_id', true, true, blind);
 END
 $$;
 COMMENT ON FUNCTION governance.set_context_signed(text) IS

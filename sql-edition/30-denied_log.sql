@@ -63,7 +63,6 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON governance.denied_log
 /* Who writes: the role in effect outside security-definer code (SET ROLE, else the login role). */
 CREATE FUNCTION governance._db_user() RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
 	RETURN CASE WHEN pg_catalog.current_setting('role') OPERATOR(pg_catalog.=) 'none'
 				THEN session_user::text ELSE pg_catalog.current_setting('role') END;
 

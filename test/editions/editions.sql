@@ -20,7 +20,7 @@
 \pset pager off
 SET client_min_messages = warning;
 
-DROP TABLE IF EXISTS public.regress_ed_t, public.regress_ed_r, public.regress_ed_other, public.regress_ed_forged, public.regress_ed_p CASCADE;
+DROP TABLE IF EXISTS public.regress_ed_t, public.regress_ed_r, public.regress_ed_other, public.regress_ed_forged, public.regress_ed_p, public.regress_ed_img CASCADE;
 DROP VIEW IF EXISTS public.regress_ed_v;
 DO $$ BEGIN
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_ed_app') THEN
@@ -115,7 +115,7 @@ CREATE VIEW public.regress_ed_v AS SELECT 1 AS x;
 ALTER TABLE public.regress_ed_other OWNER TO regress_ed_other;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.regress_ed_t, public.regress_ed_r TO regress_ed_app;
 
-SELECT plan(126);
+SELECT plan(128);
 
 SELECT diag('edition: ' || pg_temp.edition());
 SELECT pg_temp.on(ARRAY['c'], $$ SELECT ok(false, 'never') WHERE false UNION ALL SELECT pass('the C extension is installed') $$);
@@ -409,6 +409,26 @@ SELECT pg_temp.on(ARRAY['c', 'sql'], $$
   SELECT cmp_ok(count(*), '>=', 1::bigint, 'enable_audit() is itself recorded (op DDL)')
     FROM governance.audit_log WHERE relid = 'public.regress_ed_t'::regclass AND op = 'DDL' $$);
 
+-- Row images do not depend on the writer's settings
+CREATE TABLE public.regress_ed_img (id int, f float8, i interval, r tstzrange);
+SELECT governance.enable_audit('public.regress_ed_img');
+BEGIN;
+SELECT governance.set_context('img');
+SET LOCAL extra_float_digits = -3;
+SET LOCAL IntervalStyle = 'sql_standard';
+SET LOCAL DateStyle = 'German';
+SET LOCAL TimeZone = 'UTC';
+INSERT INTO public.regress_ed_img VALUES (1, 0.1::float8 + 0.2::float8, '1 day 2 hours', tstzrange('2026-01-02 03:04:05+00', NULL));
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(current_setting('IntervalStyle') || '/' || current_setting('extra_float_digits'), 'sql_standard/-3',
+            'the writer''s settings are its own after the audited write') $$);
+COMMIT;
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(new_row, '{"f": 0.30000000000000004, "i": "1 day 02:00:00", "r": "[\"2026-01-02 03:04:05+00\",)", "id": 1}'::jsonb,
+            'row images are made with extra_float_digits = 1, IntervalStyle = postgres, DateStyle = ISO')
+    FROM governance.audit_log WHERE agent_id = 'img' AND op = 'INSERT' $$);
+DROP TABLE public.regress_ed_img;
+
 -- A partitioned table: rows written through it and into a partition are audited
 CREATE TABLE public.regress_ed_p (id int, agent text) PARTITION BY RANGE (id);
 CREATE TABLE public.regress_ed_p1 PARTITION OF public.regress_ed_p FOR VALUES FROM (0) TO (100);
@@ -588,7 +608,7 @@ SELECT pg_temp.on(ARRAY['sql'], $$
                  ($q$SELECT governance.set_signing_key(repeat('k', 40))$q$, 'cannot set a signing key'),
                  ($q$SELECT governance.set_setting('require_context', 'off')$q$, 'cannot change require_context'),
                  ($q$UPDATE governance.settings SET value = 'off'$q$, 'cannot write the settings'),
-                 ($q$SELECT governance._write_context('mallory', NULL, NULL, true, false)$q$, 'cannot write a sealed context'),
+                 ($q$SELECT governance._write_context('mallory', NULL, NULL, true, false, NULL)$q$, 'cannot write a sealed context'),
                  ($q$INSERT INTO governance.denied_log (at, logged_at, source, action, sqlstate, backend_pid, message) VALUES (now(), now(), 'x', 'x', 'x', 1, 'x')$q$, 'cannot forge denied_log rows')) v(sql, what)
    ORDER BY what $$, 7);
 RESET ROLE;

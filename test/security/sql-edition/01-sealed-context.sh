@@ -102,7 +102,7 @@ unlike "$out" "alice-secret" "and RLS shows nothing"
 out=$(as_all app_b $db <<'SQL'
 SELECT * FROM governance.seal_key;
 SELECT * FROM governance.signing_keys;
-SELECT governance._write_context('alice', 'acme', NULL, true, true);
+SELECT governance._write_context('alice', 'acme', NULL, true, true, NULL);
 SELECT governance.set_setting('require_signed', 'off');
 SELECT governance.set_signing_key(repeat('k', 40));
 CREATE FUNCTION governance.agent_id(x int) RETURNS text LANGUAGE sql AS 'SELECT ''alice''';
