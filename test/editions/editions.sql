@@ -556,7 +556,19 @@ INSERT INTO public.regress_ed_t VALUES (51, 'x', NULL, 'warned');
 COMMIT;
 RESET ROLE;
 SELECT pg_temp.set_require_context('off');
-SELECT governance.set_context('reader');   -- the C edition writes queued rows at the next statement
+-- The C edition writes the row at the session's next statement (plain) or
+-- from its background writer (preload): wait for it, up to 10 s
+CREATE FUNCTION pg_temp.wait_warned() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..500 LOOP
+    IF EXISTS (SELECT FROM governance.denied_log WHERE relid = 'public.regress_ed_t'::regclass AND action = 'warned') THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT pg_temp.wait_warned();
 SELECT pg_temp.on(ARRAY['c', 'sql'], $$
   SELECT results_eq($q$SELECT source, action, sqlstate, relation, command, agent_id FROM governance.denied_log
                         WHERE relid = 'public.regress_ed_t'::regclass AND action = 'warned'$q$,
