@@ -69,6 +69,14 @@ CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, flags text, fiel
 		OPERATOR(pg_catalog.||) pg_catalog.timestamptz_send(pg_catalog.transaction_timestamp())
 		OPERATOR(pg_catalog.||) pg_catalog.textsend(pg_catalog.concat_ws(E'\x1f', flags, field, value))), 'base64');
 
+/* Is M (governance.context_seal) a valid seal of the sealed context A, T, C? */
+CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t text, c text)
+	RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN pg_catalog.left(m, 3) OPERATOR(pg_catalog.=) ANY (ARRAY['s-:', 'sg:'])
+		   AND pg_catalog.substr(m, 4) OPERATOR(pg_catalog.=)
+			   governance._context_mac(ipad, opad, pg_catalog.left(m, 2), '*', pg_catalog.concat_ws(E'\x1f', a, t, c));
+
 /*
  * Write the context (validated by the caller) and its seal: sealed, one
  * MAC over the three values ("s-:mac"); unsealed, one per value
@@ -240,6 +248,7 @@ CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NUL
 AS $$
 DECLARE
 	k governance.seal_key;
+	require_signed text;
 BEGIN
 	IF set_context.agent_id IS NULL OR set_context.agent_id = '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty'
@@ -249,8 +258,9 @@ BEGIN
 	IF seal IS NULL THEN
 		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT * INTO STRICT k FROM governance.seal_key;
-	IF (SELECT s.value FROM governance.settings s WHERE s.name = 'require_signed') = 'on' THEN
+	SELECT k0.*, s.value INTO STRICT k.one, k.ipad, k.opad, require_signed
+	  FROM governance.seal_key k0, governance.settings s WHERE s.name = 'require_signed';
+	IF require_signed = 'on' THEN
 		RAISE EXCEPTION 'unsigned governance context refused'
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'governance.require_signed is on.',

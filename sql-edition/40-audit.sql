@@ -92,6 +92,12 @@ DECLARE
 	-- a SET clause would cost every audited statement.
 	images CONSTANT text[] := ARRAY['extra_float_digits', '1', 'DateStyle', 'ISO, MDY', 'IntervalStyle', 'postgres'];
 	saved text[];
+	ipad bytea;
+	opad bytea;
+	attached boolean;
+	v_agent text;
+	v_tenant text;
+	v_corr text;
 	ctx record;
 	rel CONSTANT text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
 	root oid := TG_RELID;
@@ -99,8 +105,9 @@ DECLARE
 	at CONSTANT timestamptz := pg_catalog.statement_timestamp();
 	who CONSTANT text := governance._db_user();
 BEGIN
-	-- the trigger firing this is one enable_audit() makes (_audit_spec(), inline)
-	IF TG_WHEN <> 'AFTER' OR NOT EXISTS (
+	-- One query: the seal key, and whether the trigger firing this is one
+	-- enable_audit() makes (_audit_spec(), inline).
+	SELECT k.ipad, k.opad, EXISTS (
 		SELECT FROM pg_catalog.pg_trigger t
 		 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
 		   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure
@@ -111,7 +118,9 @@ BEGIN
 				('governance_audit_update', 17, '', ''),
 				('governance_audit_delete', 8, 'governance_old', ''),
 				('governance_audit_truncate', 32, '', ''),
-				('governance_audit_row', 29, '', ''))) THEN
+				('governance_audit_row', 29, '', '')))
+	  INTO ipad, opad, attached FROM governance.seal_key k;
+	IF TG_WHEN <> 'AFTER' OR NOT attached THEN
 		RAISE EXCEPTION 'trigger "%" on "%" is not an audit trigger made by governance.enable_audit()', TG_NAME, TG_TABLE_NAME
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'Drop the trigger and run governance.enable_audit() on the table.';
@@ -125,7 +134,17 @@ BEGIN
 		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 		 WHERE c.oid OPERATOR(pg_catalog.=) root;
 	END IF;
-	SELECT * INTO ctx FROM governance._context_core();
+	-- the context: a sealed one is verified here; anything else (unsealed,
+	-- none, changed) by _context_core(), which raises when it must
+	v_agent := COALESCE(pg_catalog.current_setting('governance.agent_id', true), '');
+	v_tenant := COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '');
+	v_corr := COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '');
+	IF v_agent <> '' AND governance._sealed_ok(ipad, opad, COALESCE(pg_catalog.current_setting('governance.context_seal', true), ''),
+											   v_agent, v_tenant, v_corr) THEN
+		SELECT v_agent AS agent_id, NULLIF(v_tenant, '') AS tenant_id, NULLIF(v_corr, '') AS correlation_id INTO ctx;
+	ELSE
+		SELECT cc.agent_id, cc.tenant_id, cc.correlation_id INTO ctx FROM governance._context_core() cc;
+	END IF;
 	IF ctx.agent_id IS NULL THEN
 		PERFORM governance._require_context(root, TG_OP);
 	END IF;
