@@ -45,16 +45,7 @@ CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON governance.audit_batch
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON governance.audit_batch
 	FOR EACH STATEMENT EXECUTE FUNCTION governance.append_only_trigger();
 
-CREATE VIEW governance.audit_log AS
-	SELECT b.first_id OPERATOR(pg_catalog.+) COALESCE(r.ord, 1::bigint) OPERATOR(pg_catalog.-) 1::bigint AS id,
-		   b.at, b.txid, b.relid, b.relation, b.op,
-		   b.agent_id, b.tenant_id, b.correlation_id,
-		   b.db_user, b.db_session_user, b.application_name, b.client_addr,
-		   r.old_row, r.new_row
-	  FROM governance.audit_batch b
-	  LEFT JOIN LATERAL ROWS FROM (pg_catalog.jsonb_array_elements(b.old_rows),
-								   pg_catalog.jsonb_array_elements(b.new_rows))
-		   WITH ORDINALITY AS r (old_row, new_row, ord) ON true;
+-- @from-c-edition VIEW governance.audit_log
 REVOKE ALL ON governance.audit_log FROM PUBLIC;
 COMMENT ON VIEW governance.audit_log IS
 	'Append-only audit trail of audited tables (one row per changed row), written in the same transaction as the change';
