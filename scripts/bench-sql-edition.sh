@@ -2,7 +2,9 @@
 # SQL edition benchmark (issue 15): the SQL edition next to the C extension
 # and to no governance at all, in one cluster and one run.
 #
-#   bash scripts/bench-sql-edition.sh       throwaway cluster (scripts/with-cluster)
+#   bash scripts/bench-sql-edition.sh       throwaway cluster (scripts/with-cluster); make bench runs it
+#   DATABASE_URL=... bash scripts/bench-sql-edition.sh   an existing server with pg_governance
+#                                            installed (needs a superuser: it creates roles and databases)
 #
 # Two databases of one cluster: governance_c (CREATE EXTENSION pg_governance)
 # and governance_sql (the SQL edition, installed by a non-superuser with psql
@@ -18,7 +20,7 @@
 # BENCH_CLIENTS (2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${GOVERNANCE_THROWAWAY:-}" ] && [ -z "${GOVERNANCE_CLUSTER_DIR:-}" ]; then
+if [ -z "${GOVERNANCE_THROWAWAY:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
   exec scripts/with-cluster --name bench-sql-edition -- "$0" "$@"
 fi
 rounds=${BENCH_ROUNDS:-3}
