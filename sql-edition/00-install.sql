@@ -37,6 +37,16 @@ BEGIN
 			USING ERRCODE = 'duplicate_object',
 				  HINT = 'The SQL edition replaces the C extension where it cannot be installed; use one or the other.';
 	END IF;
+	-- Default privileges of the installing role would hand the new tables
+	-- (the seal and signing keys, the logs) and functions to other roles.
+	IF EXISTS (SELECT FROM pg_catalog.pg_default_acl d
+				WHERE d.defaclrole OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+															WHERE r.rolname OPERATOR(pg_catalog.=) current_user)) THEN
+		RAISE EXCEPTION 'role "%" has default privileges', current_user
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'They would grant other roles access to what this script creates (the seal and signing keys, the logs).',
+				  HINT = 'Remove them (ALTER DEFAULT PRIVILEGES ... REVOKE ...), or install as a role without any.';
+	END IF;
 	IF EXISTS (SELECT FROM pg_catalog.pg_namespace n
 				WHERE n.nspname OPERATOR(pg_catalog.=) 'governance'::pg_catalog.name) THEN
 		RAISE EXCEPTION 'schema "governance" already exists'
