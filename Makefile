@@ -4,6 +4,7 @@
 #   make check    set-up + build + install + throwaway clusters + every suite (what CI runs)
 #   make demo     set-up + build + throwaway cluster + governed multi-client workload
 #   make bench    side-by-side benchmarks, printed as ratios
+#   make sql-edition  build the SQL edition's install script (path on the last line)
 #   make faults   fault suite: crash, restart, terminated backends, breaker, exhaustion
 #                 (make check runs its short form)
 #
@@ -15,7 +16,7 @@ EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extensi
 
 # Goals that orchestrate the whole project run scripts; they must work on a
 # machine where PGXS is not installed yet, so they do not include it.
-ORCHESTRATION_GOALS := check demo bench fuzz faults distclean
+ORCHESTRATION_GOALS := check demo bench fuzz faults sql-edition distclean
 ifneq ($(filter $(ORCHESTRATION_GOALS),$(MAKECMDGOALS)),)
 
 .PHONY: $(ORCHESTRATION_GOALS)
@@ -29,8 +30,12 @@ fuzz:
 	@bash scripts/fuzz.sh
 faults:
 	@bash scripts/faults.sh
+# The SQL edition (sql-edition/, docs/sql-edition.md): one script for psql -f;
+# its path is the last line printed.
+sql-edition:
+	@python3 scripts/build-sql-edition.py
 distclean:
-	rm -rf results regression.diffs regression.out log
+	rm -rf build results regression.diffs regression.out log
 	-$(MAKE) -C client clean
 	-$(MAKE) clean
 

@@ -39,6 +39,14 @@ for mode in $modes; do
   scripts/with-cluster $opt --keep-log log -- bash scripts/run-suites.sh || rc=1
 done
 
+# The SQL edition (issue 15): a third cluster, from a PostgreSQL copy without
+# the C extension; installed by a non-superuser, the shared pgTAP suite and
+# its insider cases (scripts/run-sql-edition.sh).
+if [ -z "${DATABASE_URL:-}" ]; then
+  echo "== SQL edition against a cluster without the C extension"
+  SQLED_KEEP_LOG=log bash scripts/run-sql-edition.sh || rc=1
+fi
+
 # Fault suite, short form (make faults runs the long one); it makes its own
 # clusters (it crashes and restarts them), so it runs once, not per mode.
 if [ -f scripts/faults.sh ] && [ -z "${DATABASE_URL:-}" ]; then

@@ -34,6 +34,17 @@ pgtap() {
 }
 run pgTAP pgtap
 
+# pgTAP, the suite shared with the SQL edition (test/editions/; each test
+# says which editions it applies to), here against the C extension;
+# scripts/run-sql-edition.sh runs it against the SQL edition.
+editions() {
+  PGOPTIONS='-c client_min_messages=warning' psql -XqAt -d postgres -c 'DROP DATABASE IF EXISTS governance_editions' \
+       -c 'CREATE DATABASE governance_editions' >/dev/null &&
+  psql -XqAt -d governance_editions -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION pg_governance' >/dev/null &&
+  pg_prove -d governance_editions --ext .sql test/editions/*.sql
+}
+run "pgTAP, both editions' suite (C edition)" editions
+
 # Shell TAP tests: what cannot be said in SQL (connection options, ...)
 run shell-TAP prove test/*.sh
 

@@ -106,6 +106,14 @@ sec_install() {
 	printf 'CREATE EXTENSION pg_governance;\n' | as "$SECURITY_INSTALLER" "$1"
 }
 
+# sec_install_sql DB: the SQL edition (issue 15), installed by the database
+# owner with psql -f from $GOVERNANCE_SQLED_SCRIPT (scripts/run-sql-edition.sh
+# sets it; test/security/sql-edition/ runs only there).
+sec_install_sql() {
+	[ -n "${GOVERNANCE_SQLED_SCRIPT:-}" ] || bail "GOVERNANCE_SQLED_SCRIPT is not set (run scripts/run-sql-edition.sh)"
+	psql -XqAt -v ON_ERROR_STOP=1 -U dbowner -d "$1" -f "$GOVERNANCE_SQLED_SCRIPT" 2>&1
+}
+
 # is_superuser ROLE: prints t or f.
 is_superuser() {
 	printf "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = '%s';\n" "$1" | as postgres postgres

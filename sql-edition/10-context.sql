@@ -1,0 +1,286 @@
+/*
+ * The governance context: validation, set_context(), the accessors, the seal.
+ *
+ * The values live where the C edition keeps them, in the transaction-local
+ * settings governance.agent_id, governance.tenant_id and
+ * governance.correlation_id (set_config(..., true): gone at COMMIT or
+ * ROLLBACK).  Without the C library nothing checks a SET of those
+ * placeholders, so the SQL edition checks at read time instead:
+ * set_context() writes a fourth setting, governance.context_seal, holding
+ * "<flags>:" and an HMAC-SHA256 under the seal key (readable by the
+ * installer only) over the backend pid, the transaction's start time, the
+ * flags (sealed, signed) and the values (sealed: one MAC over the three;
+ * unsealed: one per value, see _write_context()).  Every reader
+ * (agent_id(), tenant_id(), correlation_id(), context(), the RLS policy and
+ * the audit trigger) goes through governance._context(), which recomputes
+ * the MACs and raises instead of returning a value set_context() did not
+ * write:
+ *   - a value changed after a sealed set_context(): 42501 "governance
+ *     context is sealed for this transaction";
+ *   - any other value not written by set_context(): 42501 "governance.X can
+ *     only be set by governance.set_context()" (22023 if it is not even a
+ *     valid value);
+ *   - clearing a value is allowed unless sealed, as in the C edition.
+ * A MAC cannot be copied from another transaction or backend (pid and
+ * transaction start are in it), nor made without the key.  What is not
+ * detected: clearing every governance.* setting, the seal included (RESET
+ * ALL), which leaves no context at all (docs/sql-edition.md).
+ */
+
+/* NULL if the value is valid for the field, else why not (as the C edition says it). */
+CREATE FUNCTION governance._invalid_reason(field text, value text) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN CASE
+		WHEN value IS NULL OR value OPERATOR(pg_catalog.=) '' THEN NULL
+		WHEN field OPERATOR(pg_catalog.=) 'correlation_id' THEN
+			CASE WHEN value OPERATOR(pg_catalog.!~) '^[A-Za-z0-9._:-]*$'
+					 THEN 'only A-Z, a-z, 0-9, ".", "_", ":" and "-" are allowed'
+				 WHEN pg_catalog.length(value) OPERATOR(pg_catalog.>) 128 THEN 'longer than 128 characters' END
+		WHEN value OPERATOR(pg_catalog.~) '[\u0001-\u001f\u007f-\u009f]' THEN 'contains a control character'
+		WHEN pg_catalog.length(value) OPERATOR(pg_catalog.>) 256 THEN 'longer than 256 characters'
+	END;
+
+/* Raise 22023 naming the setting if the value is not valid for it. */
+CREATE FUNCTION governance._check_value(field text, value text) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	why CONSTANT text := governance._invalid_reason(field, value);
+BEGIN
+	IF why IS NOT NULL THEN
+		RAISE EXCEPTION 'invalid value for governance.%: %', field, why
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+END
+$$;
+
+/*
+ * The MAC of (part of) the context of this transaction: the backend, the
+ * transaction's start (its binary form: whatever TimeZone or DateStyle say),
+ * the flags, the field ("*" for all three) and the value.  E'\x1f' cannot
+ * occur in a valid value, so the message is unambiguous.
+ */
+CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, flags text, field text, value text)
+	RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN pg_catalog.encode(governance._hmac(ipad, opad,
+		pg_catalog.int4send(pg_catalog.pg_backend_pid())
+		OPERATOR(pg_catalog.||) pg_catalog.timestamptz_send(pg_catalog.transaction_timestamp())
+		OPERATOR(pg_catalog.||) pg_catalog.textsend(pg_catalog.concat_ws(E'\x1f', flags, field, value))), 'base64');
+
+/* Is M (governance.context_seal) a valid seal of the sealed context A, T, C? */
+CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t text, c text)
+	RETURNS boolean
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN pg_catalog.left(m, 3) OPERATOR(pg_catalog.=) ANY (ARRAY['s-:', 'sg:'])
+		   AND pg_catalog.substr(m, 4) OPERATOR(pg_catalog.=)
+			   governance._context_mac(ipad, opad, pg_catalog.left(m, 2), '*', pg_catalog.concat_ws(E'\x1f', a, t, c));
+
+/*
+ * Write the context (validated by the caller) and its seal: sealed, one
+ * MAC over the three values ("s-:mac"); unsealed, one per value
+ * ("u-:mac:mac:mac"), since clearing one value of an unsealed context is
+ * allowed, as in the C edition.  "g" in place of "-": signed.
+ */
+CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
+										  k governance.seal_key)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+AS $$
+DECLARE
+	flags CONSTANT text := CASE WHEN sealed THEN 's' ELSE 'u' END OPERATOR(pg_catalog.||)
+						   CASE WHEN signed THEN 'g' ELSE '-' END;
+BEGIN
+	PERFORM pg_catalog.set_config('governance.agent_id', agent, true),
+			pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
+			pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
+			pg_catalog.set_config('governance.context_seal', CASE WHEN sealed
+				THEN pg_catalog.concat(flags, ':', governance._context_mac(k.ipad, k.opad, flags, '*',
+						pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, ''))))
+				ELSE pg_catalog.concat(flags, ':',
+					governance._context_mac(k.ipad, k.opad, flags, 'agent_id', agent), ':',
+					governance._context_mac(k.ipad, k.opad, flags, 'tenant_id', COALESCE(tenant, '')), ':',
+					governance._context_mac(k.ipad, k.opad, flags, 'correlation_id', COALESCE(corr, ''))) END, true);
+END
+$$;
+REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean, governance.seal_key) FROM PUBLIC;
+
+/*
+ * The verified context of this transaction (see the top of this file).
+ * Every reader goes through here; it raises rather than return a value
+ * that set_context() did not write.  _context_core() is the body, for the
+ * SECURITY DEFINER functions that already run under the pinned path;
+ * _context() is the entry point for everyone else.
+ */
+CREATE FUNCTION governance._context_core(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
+										 OUT sealed boolean, OUT signed boolean)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+AS $$
+DECLARE
+	a CONSTANT text := COALESCE(pg_catalog.current_setting('governance.agent_id', true), '');
+	t CONSTANT text := COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '');
+	c CONSTANT text := COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '');
+	m CONSTANT text := COALESCE(pg_catalog.current_setting('governance.context_seal', true), '');
+	parts text[];
+	k governance.seal_key;
+	fields CONSTANT text[] := ARRAY['agent_id', 'tenant_id', 'correlation_id'];
+	vals text[];
+	bad text;
+BEGIN
+	sealed := false;
+	signed := false;
+	IF a = '' AND t = '' AND c = '' AND m = '' THEN
+		RETURN;
+	END IF;
+	vals := ARRAY[a, t, c];
+	parts := pg_catalog.string_to_array(m, ':');
+	IF pg_catalog.cardinality(parts) = 2 AND parts[1] IN ('s-', 'sg') THEN
+		SELECT * INTO STRICT k FROM governance.seal_key;
+		sealed := true;
+		signed := parts[1] = 'sg';
+		IF parts[2] <> governance._context_mac(k.ipad, k.opad, parts[1], '*', pg_catalog.concat_ws(E'\x1f', a, t, c)) THEN
+			bad := '*';
+		END IF;
+	ELSIF pg_catalog.cardinality(parts) = 4 AND parts[1] IN ('u-', 'ug') THEN
+		SELECT * INTO STRICT k FROM governance.seal_key;
+		signed := parts[1] = 'ug';
+		FOR i IN 1..3 LOOP
+			IF vals[i] <> '' AND parts[i + 1] <> governance._context_mac(k.ipad, k.opad, parts[1], fields[i], vals[i]) THEN
+				bad := fields[i];
+				EXIT;
+			END IF;
+		END LOOP;
+	ELSE
+		-- no seal (or a mangled one): every non-empty value was SET directly
+		FOR i IN 1..3 LOOP
+			IF vals[i] <> '' THEN
+				bad := fields[i];
+				EXIT;
+			END IF;
+		END LOOP;
+		IF bad IS NULL AND m <> '' THEN
+			bad := 'context_seal';
+		END IF;
+	END IF;
+	IF bad IS NULL THEN
+		agent_id := NULLIF(a, '');
+		tenant_id := NULLIF(t, '');
+		correlation_id := NULLIF(c, '');
+		RETURN;
+	END IF;
+	-- an invalid value is reported as such first (as the C edition's SET would)
+	FOR i IN 1..3 LOOP
+		PERFORM governance._check_value(fields[i], vals[i]);
+	END LOOP;
+	IF sealed THEN
+		RAISE EXCEPTION 'governance context is sealed for this transaction'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'A governance.* setting was changed after governance.set_context() sealed the context; the SQL edition refuses to read it.';
+	END IF;
+	RAISE EXCEPTION 'governance.% can only be set by governance.set_context()', bad
+		USING ERRCODE = 'insufficient_privilege',
+			  DETAIL = 'Without the C library a SET of a governance.* setting is not refused at once; its value is refused when read.';
+END
+$$;
+REVOKE ALL ON FUNCTION governance._context_core() FROM PUBLIC;
+
+CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
+									OUT sealed boolean, OUT signed boolean)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+END
+$$;
+COMMENT ON FUNCTION governance._context() IS
+	'The verified governance context of this transaction (what every reader uses); raises if it was changed other than by set_context()';
+
+/*
+ * The accessors: NULL when unset or empty.  An unset context is answered
+ * without the call to _context() (no seal key read); otherwise every call
+ * verifies.  RLS policies read them once per query (InitPlan).
+ */
+CREATE FUNCTION governance.agent_id() RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN CASE WHEN COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') OPERATOR(pg_catalog.=) ''
+				 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.=) ''
+				THEN NULL ELSE (governance._context()).agent_id END;
+COMMENT ON FUNCTION governance.agent_id() IS
+	'The acting agent of this transaction, or NULL; raises if the context was changed other than by set_context()';
+
+CREATE FUNCTION governance.tenant_id() RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN CASE WHEN COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') OPERATOR(pg_catalog.=) ''
+				 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.=) ''
+				THEN NULL ELSE (governance._context()).tenant_id END;
+COMMENT ON FUNCTION governance.tenant_id() IS
+	'The tenant of this transaction, or NULL; raises if the context was changed other than by set_context()';
+
+CREATE FUNCTION governance.correlation_id() RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN CASE WHEN COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') OPERATOR(pg_catalog.=) ''
+				 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.=) ''
+				THEN NULL ELSE (governance._context()).correlation_id END;
+COMMENT ON FUNCTION governance.correlation_id() IS
+	'The correlation (request) id of this transaction, or NULL; raises if the context was changed other than by set_context()';
+
+CREATE FUNCTION governance.context() RETURNS jsonb
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN (SELECT pg_catalog.jsonb_build_object('agent_id', c.agent_id, 'tenant_id', c.tenant_id,
+												 'correlation_id', c.correlation_id,
+												 'sealed', c.sealed, 'signed', c.signed)
+			  FROM governance._context() c);
+COMMENT ON FUNCTION governance.context() IS
+	'The whole governance context as jsonb: agent_id, tenant_id, correlation_id, sealed, signed';
+
+/*
+ * set_context(): validate everything, refuse while sealed, then write the
+ * three values and their seal transaction-locally.  SECURITY DEFINER to
+ * read the seal key; it writes only settings of the caller's transaction.
+ */
+CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NULL,
+									   correlation_id text DEFAULT NULL, seal boolean DEFAULT true)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	k governance.seal_key;
+	require_signed text;
+BEGIN
+	IF set_context.agent_id IS NULL OR set_context.agent_id = '' THEN
+		RAISE EXCEPTION 'agent_id must not be null or empty'
+			USING ERRCODE = 'null_value_not_allowed',
+				  HINT = 'Pass the acting agent or user as the first argument of governance.set_context().';
+	END IF;
+	IF seal IS NULL THEN
+		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT k0.*, s.value INTO STRICT k.one, k.ipad, k.opad, require_signed
+	  FROM governance.seal_key k0, governance.settings s WHERE s.name = 'require_signed';
+	IF require_signed = 'on' THEN
+		RAISE EXCEPTION 'unsigned governance context refused'
+			USING ERRCODE = 'insufficient_privilege',
+				  DETAIL = 'governance.require_signed is on.',
+				  HINT = 'Use governance.set_context_signed() with a token signed with governance.signing_key.';
+	END IF;
+	IF governance._invalid_reason('agent_id', set_context.agent_id) IS NOT NULL
+	   OR governance._invalid_reason('tenant_id', set_context.tenant_id) IS NOT NULL
+	   OR governance._invalid_reason('correlation_id', set_context.correlation_id) IS NOT NULL THEN
+		PERFORM governance._check_value('agent_id', set_context.agent_id),
+				governance._check_value('tenant_id', set_context.tenant_id),
+				governance._check_value('correlation_id', set_context.correlation_id);
+	END IF;
+	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> '' AND (governance._context_core()).sealed THEN
+		RAISE EXCEPTION 'governance context is sealed for this transaction'
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';
+	END IF;
+	PERFORM governance._write_context(set_context.agent_id, set_context.tenant_id,
+									  set_context.correlation_id, seal, false, k);
+END
+$$;
+COMMENT ON FUNCTION governance.set_context(text, text, text, boolean) IS
+	'Set the governance context for the current transaction; sealed (tamper-evident) by default';
