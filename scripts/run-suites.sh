@@ -25,12 +25,12 @@ run() {  # run NAME CMD...
 # pg_regress: exact outputs and error messages (test/regress/{sql,expected})
 run pg_regress make -s PG_CONFIG="$PG_CONFIG" installcheck
 
-# pgTAP: behaviour matrix (test/*.sql), one database, pgtap preinstalled.
+# pgTAP: behaviour matrix (test/pgtap/*.sql), one database, pgtap preinstalled.
 pgtap() {
   PGOPTIONS='-c client_min_messages=warning' psql -XqAt -d postgres -c 'DROP DATABASE IF EXISTS governance_tap' \
        -c 'CREATE DATABASE governance_tap' >/dev/null &&
   psql -XqAt -d governance_tap -c 'CREATE EXTENSION pgtap' >/dev/null &&
-  pg_prove -d governance_tap --ext .sql test/*.sql
+  pg_prove -d governance_tap --ext .sql test/pgtap/*.sql
 }
 run pgTAP pgtap
 
@@ -46,7 +46,7 @@ editions() {
 run "pgTAP, both editions' suite (C edition)" editions
 
 # Shell TAP tests: what cannot be said in SQL (connection options, ...)
-run shell-TAP prove test/*.sh
+run shell-TAP prove test/shell/*.sh
 
 # What operators and developers build on: postgres_exporter + Prometheus
 # rules against this cluster, README's build line (test/monitoring/).

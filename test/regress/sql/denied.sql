@@ -7,7 +7,7 @@
 CREATE EXTENSION pg_governance;
 -- This file tests the denied backend writing its own records (the path
 -- without preload); the background writer of the preloaded mode is tested
--- in test/preload.sql.
+-- in test/pgtap/preload.sql.
 SET governance.denied_log_worker = off;
 -- This file records many attempts in quick succession: the rate limit is
 -- tested at the end, with a low value.

@@ -6,7 +6,7 @@
 CREATE EXTENSION pg_governance;
 -- This file tests the denied backend writing its own records (the path
 -- without preload); the background writer of the preloaded mode is tested
--- in test/preload.sql.
+-- in test/pgtap/preload.sql.
 SET governance.denied_log_worker = off;
 \set VERBOSITY default
 
@@ -112,7 +112,7 @@ SELECT count(*) AS enforce_with_context FROM docs;
 COMMIT;
 RESET ROLE;
 -- (superusers are not subject to RLS; whether require_context still holds
--- for them depends on the mode: test/preload.sql)
+-- for them depends on the mode: test/pgtap/preload.sql)
 RESET governance.require_context;
 
 -- ... also in a new session, on an empty table, before the session called

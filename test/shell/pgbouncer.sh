@@ -12,7 +12,7 @@
 # Runs against the server PG* points at (with-cluster); skipped when
 # pgbouncer or the govpool CLI is missing.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
 GOVPOOL=client/build/govpool
 if [ ! -x "$PGBOUNCER" ] || [ ! -x "$GOVPOOL" ] || [ -z "${PGHOST:-}" ]; then

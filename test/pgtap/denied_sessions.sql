@@ -23,7 +23,7 @@ SELECT format('dbname=%s host=%s port=%s user=%s', current_database(),
 
 -- Session A: an RLS violation, then one more statement
 SELECT dblink_connect('regress_dens_a', :'conninfo');
--- the denied backend's own path (test/preload.sql has the background writer's)
+-- the denied backend's own path (test/pgtap/preload.sql has the background writer's)
 SELECT dblink_exec('regress_dens_a', 'SET governance.denied_log_worker = off');
 SELECT dblink_exec('regress_dens_a', 'SET ROLE regress_dens_app');
 SELECT dblink_exec('regress_dens_a', 'BEGIN');

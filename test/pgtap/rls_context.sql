@@ -9,7 +9,7 @@ BEGIN;
 SELECT plan(22);
 
 CREATE EXTENSION pg_governance VERSION '0.2';
-SET governance.denied_log_worker = off;  -- the backend's own path; test/preload.sql has the writer's
+SET governance.denied_log_worker = off;  -- the backend's own path; test/pgtap/preload.sql has the writer's
 CREATE ROLE regress_rlsc_app;
 CREATE TABLE regress_rlsc_notes (id int, agent text, tenant text, body text);
 INSERT INTO regress_rlsc_notes

@@ -1,5 +1,5 @@
 -- pgTAP: hostile context values through every SQL door: set_context(),
--- SET, set_config() and set_context_signed().  What test/context.sql does
+-- SET, set_config() and set_context_signed().  What test/pgtap/context.sql does
 -- not: quotes, backslashes and SQL fragments are data (stored verbatim,
 -- never run); NUL and invalid UTF-8 cannot even become text; 10 MB values;
 -- every C0 and C1 control through set_config(); hostile tokens and hostile
@@ -19,7 +19,7 @@ SET LOCAL client_min_messages = warning;
 CREATE TABLE hostile_t (id bigserial PRIMARY KEY, note text NOT NULL);
 SELECT governance.enable_audit('hostile_t');
 
--- Minting signed tokens as in test/signed.sql
+-- Minting signed tokens as in test/pgtap/signed.sql
 CREATE FUNCTION pg_temp.b64url(bytea) RETURNS text LANGUAGE sql IMMUTABLE
   AS $$ SELECT translate(encode($1, 'base64'), E'+/=\n', '-_') $$;
 CREATE FUNCTION pg_temp.mint(payload text, key text) RETURNS text LANGUAGE sql
