@@ -292,7 +292,9 @@ class Pool:
         import gc
         gc.collect()
         try:
-            self._c.close()
+            # The pool's goodbye report is a round trip: made in a worker
+            # thread, so the loop goes on serving while it travels.
+            await self._loop.run_in_executor(None, self._c.close)
         except RuntimeError:
             pass  # a handle is still referenced; the pool is freed with it
 

@@ -191,8 +191,19 @@ Pool_close(PoolObject *self, PyObject *unused)
 					 self->live_ops);
 		return NULL;
 	}
-	govpool_destroy(self->pool);
-	self->pool = NULL;
+	{
+		/*
+		 * Detached first, under the GIL, so no other call sees a pool being
+		 * destroyed; destroyed without the GIL, as it may say goodbye to the
+		 * server (one round trip, bounded by connect_timeout).
+		 */
+		govpool   *pool = self->pool;
+
+		self->pool = NULL;
+		Py_BEGIN_ALLOW_THREADS
+		govpool_destroy(pool);
+		Py_END_ALLOW_THREADS
+	}
 	Py_RETURN_NONE;
 }
 
