@@ -169,7 +169,7 @@ typedef struct govpool_config
 extern void govpool_config_defaults(govpool_config *cfg);
 
 /*
- * Fill *cfg from the environment (see API.md for every variable and the
+ * Fill *cfg from the environment (see docs/libgovpool.md, "Configuration", for every variable and the
  * precedence).  Returns GOVPOOL_OK or GOVPOOL_ERR_CONFIG with a message
  * naming the variable and the problem, never a password.
  */
@@ -467,7 +467,7 @@ typedef struct govpool_stats
 
 extern void govpool_stats_get(govpool *pool, govpool_stats *stats);
 
-/* DESIGN.md's name for govpool_stats_get. */
+/* The contract's name for govpool_stats_get (README's C API). */
 #define govpool_stats(pool, stats) govpool_stats_get((pool), (stats))
 
 typedef enum govpool_format

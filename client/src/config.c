@@ -3,7 +3,7 @@
  *	  govpool_config from the environment: DATABASE_URL and friends, the
  *	  ENVIRONMENT profiles, the overrides, Cloud SQL and serverless settings.
  *
- * Precedence, lowest first (API.md repeats it for users):
+ * Precedence, lowest first (docs/libgovpool.md, "Configuration", repeats it for users):
  *	  1. built-in defaults of the ENVIRONMENT profile (default "local");
  *	  2. K_SERVICE set (Cloud Run) -> serverless: pool_size 0;
  *	  3. the explicit variables (DATABASE_POOL_SIZE, ...); where two names
