@@ -108,3 +108,14 @@ gp_entry_liveness(gp_entry *e)
 	}
 	return GP_ALIVE;
 }
+
+/* Drop a connection found broken (counted and logged once). */
+void
+gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why)
+{
+	if (e->conn == NULL)
+		return;					/* already dropped */
+	GP_INC(pool->m.invalidated);
+	gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connection_invalidated", "reason", why, (char *) NULL);
+	gp_entry_close(e);
+}

@@ -355,7 +355,7 @@ struct govpool
 extern gp_entry *gp_pool_checkout(govpool *pool, int timeout_ms, govpool_error *err);
 /* Return a connection: reset per policy, keep/close/invalidate. */
 extern void gp_pool_checkin(govpool *pool, gp_entry *e);
-/* Drop a broken connection that is checked out (no-op once dropped). */
+/* Drop a broken connection that is checked out (no-op once dropped; entry.c). */
 extern void gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why);
 #define GP_INC(counter) __atomic_fetch_add(&(counter), 1, __ATOMIC_RELAXED)
 #define GP_LOAD(counter) __atomic_load_n(&(counter), __ATOMIC_RELAXED)
@@ -493,14 +493,17 @@ extern void gp_op_init(govpool_op *op, govpool *pool);
 extern void gp_op_clear(govpool_op *op);
 /* Internal starts: arguments are borrowed, not copied (blocking callers). */
 extern void gp_op_start(govpool_op *op, gp_op_kind kind);
-/* Validate a context (limits, UTF-8, correlation characters). */
+/* The session's context (context.c): validate it (limits, UTF-8,
+ * correlation characters), copy it into the session. */
 extern bool gp_check_ctx(const govpool_context *ctx, govpool_error *err);
-extern bool gp_session_usable(govpool_session *s, govpool_error *err);
 extern void gp_fill_session(govpool_session *s, gp_entry *e, const char *agent,
 							const char *tenant, const char *correlation,
 							const char *file, int line);
 
-/* Echo a statement when cfg.echo. */
+/* Is the session still usable for another statement? (op.c) */
+extern bool gp_session_usable(govpool_session *s, govpool_error *err);
+
+/* Echo a statement when cfg.echo (log.c). */
 extern void gp_echo(govpool *pool, const govpool_session *s, const char *sql);
 
 #endif							/* GOVPOOL_INT_H */

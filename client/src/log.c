@@ -165,3 +165,16 @@ gp_log(gp_logger *lg, govpool_log_level level, const char *event,...)
 	else
 		fprintf(stderr, "govpool: %s\n", line);
 }
+
+/* DATABASE_ECHO: a statement logged with the session's context. */
+void
+gp_echo(govpool *pool, const govpool_session *s, const char *sql)
+{
+	if (!pool->cfg.echo)
+		return;
+	gp_log(&pool->logger, GOVPOOL_LOG_INFO, "sql",
+		   "agent_id", s ? s->agent : NULL,
+		   "tenant_id", s && s->has_tenant ? s->tenant : NULL,
+		   "correlation_id", s && s->has_correlation ? s->correlation : NULL,
+		   "sql", sql, (char *) NULL);
+}

@@ -12,6 +12,15 @@
  * and on a condition variable for a queued checkout.  So a session's
  * protocol lives here only.
  *
+ * Why one file of about 2,000 lines: the states of one operation call each
+ * other (a statement that finds its connection dead goes back to checkout,
+ * a checkout that connects goes on to the statement, every failure goes
+ * through one path to checkin), and keeping them in one translation unit
+ * keeps every transition visible and every helper static.  What does not
+ * step the machine lives elsewhere: the queue (bag.c), connections
+ * (entry.c), the breaker (breaker.c), the context (context.c), reports
+ * (report.c).
+ *
  * An operation is owned by one thread at a time.  It holds its pool entry
  * (slot) from the moment the bag hands it out until checkin gives it back;
  * nothing else touches the entry's connection meanwhile.  The bag lock is

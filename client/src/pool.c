@@ -148,16 +148,6 @@ gp_pool_checkout(govpool *pool, int timeout_ms, govpool_error *err)
 }
 
 void
-gp_pool_invalidate(govpool *pool, gp_entry *e, const char *why)
-{
-	if (e->conn == NULL)
-		return;					/* already dropped */
-	GP_INC(pool->m.invalidated);
-	gp_log(&pool->logger, GOVPOOL_LOG_WARN, "connection_invalidated", "reason", why, (char *) NULL);
-	gp_entry_close(e);
-}
-
-void
 gp_pool_checkin(govpool *pool, gp_entry *e)
 {
 	govpool_op	op;
@@ -462,16 +452,4 @@ govpool_health(govpool *pool, govpool_health_report *report)
 	report->rtt_ms = (double) (gp_now_ns() - start) / 1e6;
 	govpool_stats_get(pool, &report->stats);
 	return report->ok;
-}
-
-void
-gp_echo(govpool *pool, const govpool_session *s, const char *sql)
-{
-	if (!pool->cfg.echo)
-		return;
-	gp_log(&pool->logger, GOVPOOL_LOG_INFO, "sql",
-		   "agent_id", s ? s->agent : NULL,
-		   "tenant_id", s && s->has_tenant ? s->tenant : NULL,
-		   "correlation_id", s && s->has_correlation ? s->correlation : NULL,
-		   "sql", sql, (char *) NULL);
 }
