@@ -104,7 +104,9 @@ if have "to_regclass('governance.pool_stats')"; then
                               WHERE application_name = 'govpool_demo'
                                 AND reported_at >= first_report_at + make_interval(secs => $seconds / 2.0)")" != 0 ]; then
       { psql_admin -x -c "SELECT $pool_columns FROM governance.pool_stats WHERE application_name = 'govpool_demo'"
-        echo "-- governance.pool_alerts at the same moment:"
+        echo "-- governance.pool_alerts at the same moment (real ones: the workload saturates its pool on"
+        echo "   purpose, so checked_out_pct is high, and begin/exec/commit sessions sit idle in transaction"
+        echo "   between their statements; a pool that misreports would show server_connection_mismatch):"
         psql_admin -c "SELECT pool_id, metric, value, threshold, setting FROM governance.pool_alerts
                         WHERE application_name = 'govpool_demo' ORDER BY 1, 2"
       } >/tmp/govpool-demo-live.$$ 2>&1
