@@ -11,6 +11,9 @@ of 10 connections over TCP (DATABASE_URL):
   asyncpg          asyncpg.create_pool: acquire, transaction, set_context, statement
   psycopg_pool     psycopg 3 AsyncConnectionPool: connection, transaction, set_context, statement
   sqlalchemy       SQLAlchemy 1.4 async engine on asyncpg, AsyncSession.begin() (the seed stack)
+and, as the yardstick of the moonshot (a governed transaction as fast as an
+ungoverned statement), one more that is not governed:
+  asyncpg ungov.   asyncpg's pool: pool.fetchval(statement), no transaction, no context
 Prints tx/s, p50/p99 in ms, and govpool's ratios to the others.
 """
 import asyncio
@@ -90,6 +93,12 @@ async def drivers():
                         await c.fetchval(sql, *((i,) if param else ()))
             return tx
         out["asyncpg"] = (ap_tx, ap.close)
+
+        def ap_ungoverned(sql, param):
+            async def tx(i):
+                await ap.fetchval(sql, *((i,) if param else ()))
+            return tx
+        out["asyncpg ungov."] = (ap_ungoverned, None)
     except ImportError:
         pass
     try:
