@@ -5,12 +5,10 @@
 #   bash scripts/run-sql-edition.sh          (make check runs it as a third cluster)
 #
 # 1. Builds the install script (make sql-edition).
-# 2. Makes a PostgreSQL installation without pg_governance: the binaries are
-#    copied (PostgreSQL finds its share and lib directories relative to
-#    them), every other file of the share and lib directories is linked,
-#    except pg_governance's control file, scripts and library.  PostgreSQL 15
-#    has no extension_control_path, so this is how a server is made that
-#    cannot load the C extension, as on a managed host.
+# 2. Makes a PostgreSQL installation without pg_governance
+#    (scripts/lib/without-governance.bash: PostgreSQL 15 has no
+#    extension_control_path, so this is how a server is made that cannot
+#    load the C extension, as on a managed host).
 # 3. Starts a throwaway cluster from it (scripts/with-cluster), proves
 #    pg_governance is not available there, creates a role with CREATEDB
 #    CREATEROLE (not a superuser) and a database it owns, and installs the
@@ -19,6 +17,10 @@
 #    (test/editions/*.sql; pgtap itself is created by the superuser, as test
 #    infrastructure) and the insider cases for the SQL edition
 #    (test/security/sql-edition/*.sh).
+# 5. Runs libgovpool's tests (plain build) and the Python package's tests
+#    against the SQL edition, each in a database of its own where the same
+#    role installed it (GOVPOOL_TEST_EDITION=sql: the tests create no
+#    extension, and skip, saying why, what capabilities() says is absent).
 # Exits non-zero if anything failed.  A server of one's own (DATABASE_URL)
 # is not used: the point is a server without the C extension.
 set -uo pipefail
@@ -27,27 +29,14 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 if [ -z "${GOVERNANCE_SQLED_INSIDE:-}" ]; then
   script=$(python3 scripts/build-sql-edition.py | tail -n 1) || exit 1
-  bindir=$("$PG_CONFIG" --bindir) sharedir=$("$PG_CONFIG" --sharedir) pkglibdir=$("$PG_CONFIG" --pkglibdir)
+  . scripts/lib/without-governance.bash
   bare=$(mktemp -d "${TMPDIR:-/tmp}/pg-without-governance.XXXXXX")
   trap 'rm -rf "$bare"' EXIT
-  chmod 0755 "$bare"
-  mkdir -p "$bare$bindir" "$bare$sharedir/extension" "$bare$pkglibdir"
-  cp -a "$bindir"/. "$bare$bindir"/
-  for f in "$sharedir"/*; do
-    [ "$(basename "$f")" = extension ] || ln -s "$f" "$bare$sharedir/"
-  done
-  for f in "$sharedir"/extension/*; do
-    case $(basename "$f") in pg_governance*) ;; *) ln -s "$f" "$bare$sharedir/extension/" ;; esac
-  done
-  for f in "$pkglibdir"/*; do
-    case $(basename "$f") in pg_governance*) ;; *) ln -s "$f" "$bare$pkglibdir/" ;; esac
-  done
-  # the same parent directories up to $bare, readable by the server's OS user
-  d=$bare; while [ "$d" != / ]; do chmod o+rx "$d" 2>/dev/null; d=$(dirname "$d"); done
+  bin=$(pg_without_governance "$bare") || exit 1
   echo "-- SQL edition: $script"
-  echo "-- PostgreSQL without pg_governance: $bare$bindir"
-  env -u DATABASE_URL -u GOVERNANCE_THROWAWAY PGBIN="$bare$bindir" GOVERNANCE_SQLED_INSIDE=1 \
-      GOVERNANCE_SQLED_SCRIPT="$script" PG_CONFIG="$bare$bindir/pg_config" \
+  echo "-- PostgreSQL without pg_governance: $bin"
+  env -u DATABASE_URL -u GOVERNANCE_THROWAWAY PGBIN="$bin" GOVERNANCE_SQLED_INSIDE=1 \
+      GOVERNANCE_SQLED_SCRIPT="$script" PG_CONFIG="$bin/pg_config" \
       scripts/with-cluster --name sql-edition ${SQLED_KEEP_LOG:+--keep-log "$SQLED_KEEP_LOG"} -- bash "$0"
   exit $?
 fi
@@ -91,5 +80,28 @@ pg_prove -U "$installer" -d "$db" --ext .sql test/editions/*.sql || rc=1
 if compgen -G "test/security/sql-edition/*.sh" >/dev/null; then
   echo "-- insider cases (SQL edition)"
   prove -v test/security/sql-edition/*.sh || rc=1
+fi
+
+# libgovpool's tests, unchanged but for GOVPOOL_TEST_EDITION=sql
+# (client/test/itest.h): connecting as make check's do (the cluster's
+# superuser, over TCP with its password) to a database where the SQL
+# edition was installed by the non-superuser.  That role is granted
+# pg_read_all_stats first, as docs/sql-edition.md says to: report_pool_stats()
+# runs as the installer, and without it sees no other role's backend in
+# pg_stat_activity (pool_stats' server_* columns would count none).
+psql -XAtq -v ON_ERROR_STOP=1 -d postgres -c "GRANT pg_read_all_stats TO $installer" >/dev/null || exit 1
+if [ -f client/Makefile ]; then
+  echo "-- libgovpool's tests (SQL edition, plain build)"
+  psql -XAtq -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE govpool_sqled OWNER $installer" >/dev/null &&
+    psql -Xq -v ON_ERROR_STOP=1 -U "$installer" -d govpool_sqled -f "$GOVERNANCE_SQLED_SCRIPT" || exit 1
+  GOVPOOL_TEST_EDITION=sql DATABASE_URL="${DATABASE_URL%/*}/govpool_sqled" PGDATABASE=govpool_sqled \
+    make -s -C client check-plain || rc=1
+fi
+# The Python package's tests: their conftest.py installs the SQL edition
+# into their database as the same role.
+if [ -f client/python/Makefile ]; then
+  echo "-- the Python package's tests (SQL edition)"
+  GOVPOOL_TEST_EDITION=sql GOVPOOL_TEST_SQL_INSTALLER=$installer GOVPOOL_TEST_SQL_SCRIPT=$GOVERNANCE_SQLED_SCRIPT \
+    make -s -C client/python check || rc=1
 fi
 exit $rc

@@ -2,7 +2,15 @@
  * itest.h
  *	  Helpers of the integration tests: a pool config for the server that
  *	  DATABASE_URL (or PG*) points at, an admin connection, small SQL
- *	  helpers, and a log collector.
+ *	  helpers, the edition of pg_governance under test, and a log collector.
+ *
+ *	  GOVPOOL_TEST_EDITION says which edition the tests run against: "c"
+ *	  (the default) creates the C extension (CREATE EXTENSION, also by the
+ *	  pool through cfg.extensions); "sql" uses the SQL edition already
+ *	  installed in the database (docs/sql-edition.md; scripts/run-sql-edition.sh
+ *	  installs it), creates nothing, and fails if it is not there.  A test
+ *	  of a feature the edition does not have (governance.capabilities())
+ *	  is skipped with the reason, never passed.
  */
 #ifndef ITEST_H
 #define ITEST_H
@@ -16,6 +24,15 @@
 
 static PGconn *admin;
 
+/* GOVPOOL_TEST_EDITION is "sql": the SQL edition is under test. */
+static inline bool
+itest_sql_edition(void)
+{
+	const char *e = getenv("GOVPOOL_TEST_EDITION");
+
+	return e != NULL && strcmp(e, "sql") == 0;
+}
+
 static void
 itest_config(govpool_config *cfg, const char *appname)
 {
@@ -24,7 +41,13 @@ itest_config(govpool_config *cfg, const char *appname)
 	govpool_config_defaults(cfg);
 	snprintf(cfg->conninfo, sizeof(cfg->conninfo), "%s", url ? url : "");
 	snprintf(cfg->application_name, sizeof(cfg->application_name), "%s", appname);
-	snprintf(cfg->extensions, sizeof(cfg->extensions), "pg_governance");
+	/*
+	 * The SQL edition is installed by psql -f, not CREATE EXTENSION: the
+	 * pool creates plpgsql instead (there already: the SQL edition needs
+	 * it), so that it opens its first connection at start as with the C
+	 * edition and the tests count connections the same way.
+	 */
+	snprintf(cfg->extensions, sizeof(cfg->extensions), "%s", itest_sql_edition() ? "plpgsql" : "pg_governance");
 	cfg->pool_timeout_ms = 10000;
 	cfg->leak_threshold_ms = 0;
 	cfg->connect_backoff_ms = 1;
@@ -79,6 +102,76 @@ sql(const char *q)
 		exit(1);
 	}
 	PQclear(r);
+}
+
+/*
+ * Make pg_governance ready in the admin connection's database: the C
+ * extension is created (or kept); the SQL edition must already be there.
+ * An unknown GOVPOOL_TEST_EDITION, or "sql" without an installed SQL
+ * edition, fails the binary: the tests never run against nothing.
+ */
+static inline void
+itest_governance(void)
+{
+	const char *e = getenv("GOVPOOL_TEST_EDITION");
+	PGresult   *r;
+
+	if (e != NULL && *e != '\0' && strcmp(e, "c") != 0 && strcmp(e, "sql") != 0)
+	{
+		fprintf(stderr, "GOVPOOL_TEST_EDITION=%s: expected c or sql\n", e);
+		printf("0 passed, 1 failed\n");
+		exit(1);
+	}
+	if (!itest_sql_edition())
+	{
+		sql("CREATE EXTENSION IF NOT EXISTS pg_governance");
+		return;
+	}
+	r = PQexec(admin, "SELECT e.edition || ' ' || e.version FROM governance.edition() e "
+			   "WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_governance')");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+		strncmp(PQgetvalue(r, 0, 0), "sql ", 4) != 0)
+	{
+		fprintf(stderr, "GOVPOOL_TEST_EDITION=sql, but this database has no SQL edition of pg_governance "
+				"(install it with psql -f, see docs/sql-edition.md): %s",
+				PQresultStatus(r) == PGRES_TUPLES_OK ? "governance.edition() is not 'sql'\n" : PQerrorMessage(admin));
+		printf("0 passed, 1 failed\n");
+		exit(1);
+	}
+	PQclear(r);
+}
+
+/*
+ * Skip the calling test (it returns when this says true) unless the
+ * installed edition has FEATURE active (a row of governance.capabilities()),
+ * with capabilities()' own reason.
+ */
+static inline bool
+itest_skip_unless(const char *feature)
+{
+	const char *params[1] = {feature};
+	PGresult   *r = PQexecParams(admin, "SELECT active, detail FROM governance.capabilities() WHERE feature = $1",
+								 1, NULL, params, NULL, NULL, 0);
+	bool		skip = true;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		SKIP("%s: not a feature governance.capabilities() knows", feature);
+	else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+		SKIP("%s is not active here (governance.capabilities(): %s)", feature, PQgetvalue(r, 0, 1));
+	else
+		skip = false;
+	PQclear(r);
+	return skip;
+}
+
+/* Skip the calling test in the SQL edition, saying why (a C-edition-only behaviour). */
+static inline bool
+itest_skip_in_sql_edition(const char *why)
+{
+	if (!itest_sql_edition())
+		return false;
+	SKIP("SQL edition: %s", why);
+	return true;
 }
 
 /* First column of the first row as an integer (admin connection). */

@@ -4,6 +4,10 @@
 # "N passed, N failed" summary; exits non-zero if anything failed or crashed.
 #
 #   run-tests.sh BUILD_DIR "ALL_TESTS" "TSAN_TESTS"
+#   RUN_TESTS_PLAIN_ONLY=1 run-tests.sh ...   the plain binaries only
+#
+# Tests that do not apply to the server's edition of pg_governance print
+# "skip <test>: <reason>" (test/itest.h); those lines are shown.
 #
 # Each binary's whole output is also kept in BUILD_DIR/logs/<label>.log,
 # where scripts/scan-logs.sh looks for the test password (test_hostile
@@ -43,10 +47,11 @@ run() {  # run LABEL BINARY
   else
     echo "ok      $label: $summary"
   fi
+  printf '%s\n' "$out" | grep '^skip ' | sed 's/^/          /'
 }
 
 for t in $all; do run "$t" "$build/test/$t"; done
-for t in $all; do run "$t [asan+ubsan]" "$build/asan/$t"; done
+[ -n "${RUN_TESTS_PLAIN_ONLY:-}" ] || for t in $all; do run "$t [asan+ubsan]" "$build/asan/$t"; done
 for t in $tsan; do run "$t [tsan]" "$build/tsan/$t"; done
 echo "$passed passed, $failed failed"
 exit $rc

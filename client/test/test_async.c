@@ -927,7 +927,7 @@ int
 main(void)
 {
 	itest_connect_admin();
-	sql("CREATE EXTENSION IF NOT EXISTS pg_governance");
+	itest_governance();
 	RUN(test_run_returns_the_result_with_the_context);
 	RUN(test_session_begin_exec_commit_and_rollback);
 	RUN(test_health);

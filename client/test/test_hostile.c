@@ -474,7 +474,7 @@ main(void)
 	memset(max_corr, 'c', 128);
 
 	sql("SET client_min_messages = warning");
-	sql("CREATE EXTENSION IF NOT EXISTS pg_governance");
+	itest_governance();
 	sql("DROP TABLE IF EXISTS gp_hostile");
 	sql("CREATE TABLE gp_hostile (id bigserial PRIMARY KEY, note text, agent text, tenant text, correlation text)");
 	sql("SELECT governance.enable_audit('gp_hostile')");

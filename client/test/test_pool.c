@@ -544,6 +544,9 @@ test_extensions_are_created_at_start_with_quoted_names(void)
 	govpool_error err;
 	const char *url = getenv("DATABASE_URL");
 
+	if (itest_skip_in_sql_edition("it has the pool create the C extension in a new database "
+								  "(GOVPOOL_EXTENSIONS=pg_governance,uuid-ossp)"))
+		return;
 	sql("DROP DATABASE IF EXISTS govpool_ext_test");
 	sql("CREATE DATABASE govpool_ext_test");
 	itest_config(&cfg, "gp_ext");
@@ -766,7 +769,7 @@ int
 main(void)
 {
 	itest_connect_admin();
-	sql("CREATE EXTENSION IF NOT EXISTS pg_governance");
+	itest_governance();
 	RUN(test_exhaustion_times_out_naming_size_overflow_timeout);
 	RUN(test_waiters_get_connections_in_arrival_order);
 	RUN(test_overflow_connections_close_when_returned);

@@ -146,14 +146,33 @@ test_sealed_context_cannot_be_changed_by_the_statement(void)
 		"RESET governance.agent_id",
 		"SELECT governance.set_context('mallory')",
 	};
+
+	/*
+	 * The SQL edition refuses a changed value when it is read, not at the
+	 * SET (docs/sql-edition.md, "sealing"): the same changes, each read back
+	 * in its statement (a SET statement cannot read: test_session's
+	 * test_sealed_context_cannot_be_changed reads it in the next statement).
+	 */
+	static const char *const sql_edition_attempts[] = {
+		"WITH c AS MATERIALIZED (SELECT pg_catalog.set_config('governance.agent_id', 'mallory', false))"
+		" SELECT governance.agent_id() FROM c",
+		"WITH c AS MATERIALIZED (SELECT pg_catalog.set_config('governance.agent_id', 'mallory', true))"
+		" SELECT governance.agent_id() FROM c",
+		"WITH c AS MATERIALIZED (SELECT pg_catalog.set_config('governance.agent_id', '', true))"
+		" SELECT governance.agent_id() FROM c",
+		"SELECT governance.set_context('mallory')",
+	};
+	const char *const *tried = itest_sql_edition() ? sql_edition_attempts : attempts;
+	size_t		ntried = itest_sql_edition() ? sizeof(sql_edition_attempts) / sizeof(sql_edition_attempts[0])
+		: sizeof(attempts) / sizeof(attempts[0]);
 	govpool_error err;
 	PGresult   *r;
 
-	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++)
+	for (size_t i = 0; i < ntried; i++)
 	{
-		r = govpool_run(p, &alice, attempts[i], 0, NULL, &err);
+		r = govpool_run(p, &alice, tried[i], 0, NULL, &err);
 		CHECK_MSG(r == NULL && err.kind == GOVPOOL_ERR_QUERY && err.sqlstate[0] != '\0',
-				  "%s: %s %s", attempts[i], govpool_status_name(err.kind), err.message);
+				  "%s: %s %s", tried[i], govpool_status_name(err.kind), err.message);
 		PQclear(r);
 	}
 	/* nothing stuck to the connection */
@@ -373,7 +392,10 @@ test_unprepared_when_off_or_behind_a_transaction_pooler(void)
 			free(t);
 		}
 		/* and the guarantees hold the same */
-		r = govpool_run(p, &alice, "SET governance.agent_id = 'mallory'", 0, NULL, &err);
+		r = govpool_run(p, &alice, itest_sql_edition()
+						? "WITH c AS MATERIALIZED (SELECT pg_catalog.set_config('governance.agent_id', 'mallory', true))"
+						" SELECT governance.agent_id() FROM c"	/* refused at the read */
+						: "SET governance.agent_id = 'mallory'", 0, NULL, &err);
 		CHECK(r == NULL && err.kind == GOVPOOL_ERR_QUERY);
 		PQclear(r);
 		govpool_destroy(p);
@@ -426,7 +448,7 @@ main(void)
 {
 	(void) session_pid;
 	itest_connect_admin();
-	sql("CREATE EXTENSION IF NOT EXISTS pg_governance");
+	itest_governance();
 	RUN(test_one_statement_on_the_wire);
 	RUN(test_context_is_there_for_the_statement_and_gone_after);
 	RUN(test_sealed_context_cannot_be_changed_by_the_statement);

@@ -1,5 +1,11 @@
 """Tests run against the server PG* points at (scripts/with-cluster), in a
-database of their own, govpool_py, with pg_governance created by the pool."""
+database of their own, govpool_py, with pg_governance created by the pool.
+
+GOVPOOL_TEST_EDITION=sql (scripts/run-sql-edition.sh): the SQL edition
+instead, installed in govpool_py with psql -f GOVPOOL_TEST_SQL_SCRIPT by
+GOVPOOL_TEST_SQL_INSTALLER (a non-superuser that owns the database); the
+pool creates no extension.  Tests of what the SQL edition does not have
+skip, saying why (docs/sql-edition.md)."""
 import os
 import subprocess
 import sys
@@ -12,6 +18,7 @@ import govpool  # noqa: E402
 
 DB = "govpool_py"
 ORIG_URL = os.environ.get("DATABASE_URL")
+SQL_EDITION = os.environ.get("GOVPOOL_TEST_EDITION", "c") == "sql"
 
 
 def psql(sql, db=DB):
@@ -21,12 +28,20 @@ def psql(sql, db=DB):
 
 def pytest_configure(config):
     psql("DROP DATABASE IF EXISTS " + DB, db="postgres")
-    psql("CREATE DATABASE " + DB, db="postgres")
+    if SQL_EDITION:
+        installer = os.environ["GOVPOOL_TEST_SQL_INSTALLER"]
+        psql(f'CREATE DATABASE {DB} OWNER "{installer}"', db="postgres")
+        subprocess.run(["psql", "-Xq", "-v", "ON_ERROR_STOP=1", "-U", installer, "-d", DB,
+                        "-f", os.environ["GOVPOOL_TEST_SQL_SCRIPT"]], check=True)
+        assert psql("SELECT edition FROM governance.edition()") == "sql"
+        os.environ.pop("GOVPOOL_EXTENSIONS", None)
+    else:
+        psql("CREATE DATABASE " + DB, db="postgres")
+        os.environ["GOVPOOL_EXTENSIONS"] = "pg_governance"
     # The pool reads PG* (DATABASE_URL is tested explicitly).
     os.environ.pop("DATABASE_URL", None)
     os.environ["PGDATABASE"] = DB
     os.environ["DATABASE_ECHO"] = "false"
-    os.environ["GOVPOOL_EXTENSIONS"] = "pg_governance"
     os.environ["GOVPOOL_REPORT_INTERVAL"] = "0"
 
 
