@@ -16,7 +16,8 @@
 # 4. Runs, as that role, the pgTAP suite shared by both editions
 #    (test/editions/*.sql; pgtap itself is created by the superuser, as test
 #    infrastructure) and the insider cases for the SQL edition
-#    (test/security/sql-edition/*.sh).
+#    (test/security/sql-edition/*.sh), and the upgrade from the released
+#    0.6 (test/sql-edition/upgrade.sh).
 # 5. Runs libgovpool's tests (plain build) and the Python package's tests
 #    against the SQL edition, each in a database of its own where the same
 #    role installed it (GOVPOOL_TEST_EDITION=sql: the tests create no
@@ -76,6 +77,9 @@ fi
 
 echo "-- pgTAP, both editions' suite (SQL edition, as $installer)"
 pg_prove -U "$installer" -d "$db" --ext .sql test/editions/*.sql || rc=1
+
+echo "-- the upgrade from the released 0.6 (test/sql-edition/)"
+prove -v test/sql-edition/*.sh || rc=1
 
 if compgen -G "test/security/sql-edition/*.sh" >/dev/null; then
   echo "-- insider cases (SQL edition)"
