@@ -3,6 +3,7 @@
 #   make / make install / make installcheck   PGXS build, install and pg_regress of the extension
 #   make check    set-up + build + install + throwaway clusters + every suite (what CI runs)
 #   make demo     set-up + build + throwaway cluster + governed multi-client workload
+#                 (EDITION=sql: against the SQL edition, on a server without the C extension)
 #   make bench    side-by-side benchmarks, printed as ratios
 #   make sql-edition  build the SQL edition's install script (path on the last line)
 #   make faults   fault suite: crash, restart, terminated backends, breaker, exhaustion
@@ -12,6 +13,7 @@
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 EXTENSION_NAME = pg_governance
+EDITION ?= c
 EXTVERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" extension/$(EXTENSION_NAME).control)
 
 # Goals that orchestrate the whole project run scripts; they must work on a
@@ -23,7 +25,7 @@ ifneq ($(filter $(ORCHESTRATION_GOALS),$(MAKECMDGOALS)),)
 check:
 	@bash scripts/check.sh
 demo:
-	@bash scripts/demo.sh
+	@EDITION=$(EDITION) bash scripts/demo.sh
 bench:
 	@bash scripts/bench.sh
 fuzz:

@@ -6,8 +6,22 @@
 #
 #   bash scripts/demo.sh            (what `make demo` runs)
 #   DEMO_SECONDS=8 DEMO_CLIENTS=8   workload length and width
+#   EDITION=sql                     (make demo EDITION=sql) the SQL edition instead of
+#                                   the C extension: the throwaway cluster runs from a
+#                                   PostgreSQL copy without pg_governance
+#                                   (scripts/lib/without-governance.bash), the SQL edition
+#                                   is installed with psql -f by a role that is no
+#                                   superuser, and the demo says what it does not have
+#                                   (governance.capabilities()).  With DATABASE_URL, it
+#                                   is installed there by the URL's role unless it is
+#                                   already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+edition=${EDITION:-c}
+case $edition in
+  c|sql) ;;
+  *) echo "demo: EDITION=$edition: expected c (the C extension, the default) or sql (the SQL edition)" >&2; exit 2 ;;
+esac
 
 if [ "${1:-}" != "--inside" ]; then
   bash scripts/setup.sh
@@ -15,7 +29,22 @@ if [ "${1:-}" != "--inside" ]; then
   PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
   make -s PG_CONFIG="$PG_CONFIG" all >/dev/null
   make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
-  exec scripts/with-cluster -- bash scripts/demo.sh --inside
+  if [ "$edition" = c ]; then
+    exec scripts/with-cluster -- bash scripts/demo.sh --inside
+  fi
+  DEMO_SQL_SCRIPT=$(python3 scripts/build-sql-edition.py | tail -n 1)
+  export DEMO_SQL_SCRIPT EDITION
+  echo "SQL edition: $DEMO_SQL_SCRIPT"
+  if [ -n "${DATABASE_URL:-}" ] && [ -z "${GOVERNANCE_THROWAWAY:-}" ]; then
+    exec scripts/with-cluster -- bash scripts/demo.sh --inside
+  fi
+  . scripts/lib/without-governance.bash
+  bare=$(mktemp -d "${TMPDIR:-/tmp}/pg-without-governance.XXXXXX")
+  trap 'rm -rf "$bare"' EXIT
+  bin=$(pg_without_governance "$bare")
+  env -u GOVERNANCE_THROWAWAY PGBIN="$bin" PG_CONFIG="$bin/pg_config" scripts/with-cluster --name sql-edition -- \
+    bash scripts/demo.sh --inside
+  exit $?
 fi
 
 seconds=${DEMO_SECONDS:-8}
@@ -24,11 +53,47 @@ govpool=$(command -v govpool || echo client/build/govpool)
 psql_admin() { psql -X -v ON_ERROR_STOP=1 -q "$@"; }
 have() { [ "$(psql_admin -Atc "SELECT $1 IS NOT NULL")" = t ]; }
 
-echo "== extension and demo schema"
-psql_admin <<'SQL'
+if [ "$edition" = c ]; then
+  echo "== extension and demo schema"
+  psql_admin <<'SQL'
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_governance;
 ALTER EXTENSION pg_governance UPDATE;
+SQL
+else
+  echo "== SQL edition (docs/sql-edition.md) and demo schema"
+  if [ -n "${GOVERNANCE_THROWAWAY:-}" ]; then
+    echo "C extension available on this server: $(psql_admin -Atc "SELECT count(*) FROM pg_available_extensions
+                                                                   WHERE name = 'pg_governance'") (a PostgreSQL copy without it, as on a managed host)"
+    # The database owner installs it: no superuser, as on a managed host.
+    # pg_read_all_stats lets report_pool_stats() (it runs as the installer)
+    # see the app roles' backends (pool_stats' server_* columns).
+    psql_admin <<'SQL'
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS demo_sql;
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'demo_installer') THEN
+    CREATE ROLE demo_installer LOGIN NOSUPERUSER;
+  END IF;
+END $$;
+CREATE DATABASE demo_sql OWNER demo_installer;
+GRANT pg_read_all_stats TO demo_installer;
+SQL
+    export PGDATABASE=demo_sql
+    psql -X -v ON_ERROR_STOP=1 -q -U demo_installer -f "$DEMO_SQL_SCRIPT"
+    echo "installed by demo_installer (owner of database demo_sql, no superuser) with psql -f"
+  elif have "to_regprocedure('governance.edition()')" &&
+       [ "$(psql_admin -Atc "SELECT edition FROM governance.edition()")" = sql ]; then
+    echo "the SQL edition $(psql_admin -Atc "SELECT version FROM governance.edition()") is installed in $PGDATABASE already"
+  else
+    psql_admin -f "$DEMO_SQL_SCRIPT"
+    echo "installed by $(psql_admin -Atc 'SELECT current_user') with psql -f"
+  fi
+  echo "-- governance.capabilities(): what the SQL edition has, and how it differs (active = f: not here)"
+  psql_admin -c "SELECT feature, active, detail FROM governance.capabilities()"
+fi
+psql_admin <<'SQL'
+SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS demo CASCADE;
 CREATE SCHEMA demo;
 CREATE TABLE demo.notes (
@@ -127,8 +192,16 @@ echo "== one governed statement through the CLI (context visible in the server)"
 echo
 echo "== attempts that must be refused"
 echo "-- changing the sealed context inside the transaction:"
-"$govpool" exec --agent mallory --tenant tenant-1 --correlation demo-2 \
-  "SELECT set_config('governance.tenant_id', 'tenant-2', true)" 2>&1 | sed 's/^/  /' || true
+if [ "$edition" = c ]; then
+  "$govpool" exec --agent mallory --tenant tenant-1 --correlation demo-2 \
+    "SELECT set_config('governance.tenant_id', 'tenant-2', true)" 2>&1 | sed 's/^/  /' || true
+else
+  echo "   (SQL edition: the change is not refused at the SET, there is no C hook; the changed value is"
+  echo "    refused when anything reads it: the accessors, RLS, the audit trigger)"
+  "$govpool" exec --agent mallory --tenant tenant-1 --correlation demo-2 \
+    "WITH changed AS MATERIALIZED (SELECT set_config('governance.tenant_id', 'tenant-2', true))
+     SELECT governance.tenant_id() FROM changed" 2>&1 | sed 's/^/  /' || true
+fi
 if [ "$rls" = 1 ]; then
   echo "-- writing a row for another tenant (RLS):"
   "$govpool" exec --agent mallory --tenant tenant-1 --correlation demo-3 \
@@ -170,6 +243,10 @@ else
 fi
 
 echo "== denied attempts"
+if [ "$edition" = sql ]; then
+  echo "  (SQL edition: a write refused by RLS is raised by PostgreSQL itself, which no SQL code sees, so it"
+  echo "   is not in denied_log; require_context = warn rows are: governance.capabilities(), denied_log)"
+fi
 if have "to_regclass('governance.denied_log')"; then
   psql_admin -c "SELECT * FROM governance.denied_log ORDER BY 1 DESC LIMIT 10"
 else
