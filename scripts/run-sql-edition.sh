@@ -93,7 +93,16 @@ fi
 # pg_read_all_stats first, as docs/sql-edition.md says to: report_pool_stats()
 # runs as the installer, and without it sees no other role's backend in
 # pg_stat_activity (pool_stats' server_* columns would count none).
+pool_detail() { psql -XAtq -d "$db" -c "SELECT detail FROM governance.capabilities() WHERE feature = 'pool_stats'"; }
+case $(pool_detail) in
+  *"not a member of pg_read_all_stats"*) echo "ok: capabilities() says the installer cannot see other roles' backends" ;;
+  *) fail "capabilities() does not say the installer lacks pg_read_all_stats: $(pool_detail)" ;;
+esac
 psql -XAtq -v ON_ERROR_STOP=1 -d postgres -c "GRANT pg_read_all_stats TO $installer" >/dev/null || exit 1
+case $(pool_detail) in
+  *pg_read_all_stats*) fail "capabilities() still says the installer lacks pg_read_all_stats" ;;
+  *) echo "ok: and no longer once it is granted" ;;
+esac
 if [ -f client/Makefile ]; then
   echo "-- libgovpool's tests (SQL edition, plain build)"
   psql -XAtq -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE govpool_sqled OWNER $installer" >/dev/null &&

@@ -22,7 +22,17 @@ AS $$
 		 'PL/pgSQL audit triggers writing governance.audit_log; a table''s owner can drop or disable them (no event triggers without a superuser): governance.audited_tables shows it'),
 		(5, 'denied_log', true,
 		 'require_context warnings get a row; refusals are server-log lines only (a row would roll back with them); RLS violations raised by PostgreSQL are not seen'),
-		(6, 'pool_stats', true, 'report_pool_stats() into an unlogged table; pool_stats, pool_alerts, connection_budget'),
+		(6, 'pool_stats', true,
+		 -- report_pool_stats() runs as the installer: it needs pg_read_all_stats
+		 -- to see the backend_start of other roles' backends in pg_stat_activity
+		 CASE WHEN pg_catalog.pg_has_role((SELECT n.nspowner FROM pg_catalog.pg_namespace n
+											WHERE n.nspname OPERATOR(pg_catalog.=) 'governance'),
+										  'pg_read_all_stats', 'USAGE')
+			  THEN 'report_pool_stats() into an unlogged table; pool_stats, pool_alerts, connection_budget'
+			  ELSE 'report_pool_stats() into an unlogged table; pool_stats, pool_alerts, connection_budget; '
+				   'the installer is not a member of pg_read_all_stats, so report_pool_stats() cannot see other roles'' '
+				   'backends: their pools show server_connections 0 and a server_connection_mismatch alert '
+				   '(GRANT pg_read_all_stats TO the installer)' END),
 		(7, 'session_context', false, 'needs the C extension with shared_preload_libraries = ''pg_governance'''),
 		(8, 'latency_histograms', false, 'needs the C extension with shared_preload_libraries = ''pg_governance'''),
 		(9, 'executor_enforcement', false,
