@@ -143,6 +143,21 @@ def write(path, content):
 
 # ---- upgrade scripts ----
 
+def comment_end(sql, i):
+    """Where the /* comment starting at sql[i] ends (PostgreSQL nests them)."""
+    depth, i = 1, i + 2
+    while i < len(sql) and depth:
+        if sql.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif sql.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    if depth:
+        sys.exit("build-sql-edition: unterminated /* comment (PostgreSQL nests them)")
+    return i
+
+
 def statements(sql):
     """Split SQL text into statements (each with the comments before it):
     ends at a ";" outside quotes, comments and dollar quotes; a psql
@@ -154,16 +169,7 @@ def statements(sql):
             i = sql.find("\n", i)
             i = n if i < 0 else i + 1
         elif sql.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if sql.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif sql.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            if depth:
-                sys.exit("build-sql-edition: unterminated /* comment (PostgreSQL nests them)")
+            i = comment_end(sql, i)
         elif c == "\\" and head(sql[start:i]) == "":
             e = sql.find("\n", i)
             e = n if e < 0 else e
@@ -208,15 +214,7 @@ def head(stmt):
         if stmt.startswith("--"):
             stmt = stmt[stmt.find("\n") + 1:] if "\n" in stmt else ""
         elif stmt.startswith("/*"):
-            depth, i = 1, 2
-            while i < len(stmt) and depth:
-                if stmt.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif stmt.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            stmt = stmt[i:]
+            stmt = stmt[comment_end(stmt, 0):]
         else:
             return stmt
 
