@@ -17,6 +17,7 @@ all=$2
 tsan=$3
 passed=0
 failed=0
+skipped=0
 rc=0
 
 # LeakSanitizer is on; TSan needs the default ASLR layout on some kernels.
@@ -48,10 +49,13 @@ run() {  # run LABEL BINARY
     echo "ok      $label: $summary"
   fi
   printf '%s\n' "$out" | grep '^skip ' | sed 's/^/          /'
+  s=$(printf '%s\n' "$out" | sed -n 's/^\([0-9][0-9]*\) skipped$/\1/p' | tail -n 1)
+  skipped=$((skipped + ${s:-0}))
 }
 
 for t in $all; do run "$t" "$build/test/$t"; done
 [ -n "${RUN_TESTS_PLAIN_ONLY:-}" ] || for t in $all; do run "$t [asan+ubsan]" "$build/asan/$t"; done
 for t in $tsan; do run "$t [tsan]" "$build/tsan/$t"; done
+[ "$skipped" -eq 0 ] || echo "$skipped skipped (their reasons above)"
 echo "$passed passed, $failed failed"
 exit $rc

@@ -9,6 +9,7 @@ skip, saying why (docs/sql-edition.md)."""
 import os
 import subprocess
 import sys
+import urllib.parse
 
 import pytest
 
@@ -17,8 +18,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import govpool  # noqa: E402
 
 DB = "govpool_py"
-ORIG_URL = os.environ.get("DATABASE_URL")
 SQL_EDITION = os.environ.get("GOVPOOL_TEST_EDITION", "c") == "sql"
+ORIG_URL = os.environ.get("DATABASE_URL")
+if SQL_EDITION and ORIG_URL:
+    # the SQL edition is in DB only (installed below), where the C edition's
+    # pool would create the extension wherever the URL points
+    ORIG_URL = urllib.parse.urlsplit(ORIG_URL)._replace(path="/" + DB).geturl()
 
 
 def psql(sql, db=DB):

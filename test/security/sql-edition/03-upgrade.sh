@@ -70,7 +70,7 @@ out=$(run_upgrade app_a)
 like "$out" 'schema "governance" is owned by role "dbowner", not by "app_a"' "another role's upgrade is refused"
 out=$(run_upgrade postgres)
 like "$out" 'schema "governance" is owned by role "dbowner", not by "postgres"' \
-     "a superuser's too (it would own the re-created functions)"
+     "a superuser's too (only the installer upgrades what it owns)"
 is "$(still_06)" 0.6 "and nothing changed"
 
 # a schema governance of another role, made to look like the SQL edition
