@@ -332,6 +332,17 @@ BEGIN
 											   'Missing: ' OPERATOR(pg_catalog.||) missing OPERATOR(pg_catalog.||) '.'),
 				  HINT = 'Drop or move out of schema governance what the install did not make (the upgrade would keep it, trusted), or reinstall into a new schema after saving the logs.';
 	END IF;
+	-- a role that may create in the schema could plant an object while the
+	-- upgrade runs, after the checks above
+	SELECT pg_catalog.string_agg(DISTINCT a.grantee::pg_catalog.regrole::text, ', ') INTO others
+	  FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+	 WHERE n.nspname OPERATOR(pg_catalog.=) 'governance'::pg_catalog.name
+	   AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE' AND a.grantee OPERATOR(pg_catalog.<>) me;
+	IF others IS NOT NULL THEN
+		RAISE EXCEPTION 'other roles may create in schema "governance": %', others
+			USING ERRCODE = 'insufficient_privilege',
+				  HINT = 'REVOKE CREATE ON SCHEMA governance FROM them, then run the upgrade again.';
+	END IF;
 	-- only now is governance.edition() known to be the running role's own
 	SELECT * INTO ed FROM governance.edition();
 	IF ed.edition IS DISTINCT FROM 'sql' OR ed.version IS DISTINCT FROM '{frm}' THEN

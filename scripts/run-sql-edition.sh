@@ -4,7 +4,7 @@
 #
 #   bash scripts/run-sql-edition.sh          (make check runs it as a third cluster)
 #
-# 1. Builds the install script (make sql-edition).
+# 1. Builds the install and upgrade scripts (make sql-edition).
 # 2. Makes a PostgreSQL installation without pg_governance
 #    (scripts/lib/without-governance.bash: PostgreSQL 15 has no
 #    extension_control_path, so this is how a server is made that cannot

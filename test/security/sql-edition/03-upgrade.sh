@@ -5,15 +5,15 @@
 # granted CREATE or TRIGGER, or someone logged in as the installer): the
 # upgrade would keep it, trusted, next to the re-created functions.  So the
 # upgrade refuses a schema holding any object another role owns or that the
-# released install does not make, a schema that is not the SQL edition, and
-# any role but the one that installed it (a superuser included); a refused
-# upgrade changes nothing (one transaction).
+# released install does not make, one other roles may create in, a schema
+# that is not the SQL edition, and any role but the one that installed it (a
+# superuser included); a refused upgrade changes nothing (one transaction).
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
 [ -n "${GOVERNANCE_SQLED_SCRIPT:-}" ] || bail "GOVERNANCE_SQLED_SCRIPT is not set (run scripts/run-sql-edition.sh)"
 version=${GOVERNANCE_SQLED_SCRIPT##*--}; version=${version%.sql}
 upgrade=${GOVERNANCE_SQLED_SCRIPT%--*}--0.6--$version.sql
 [ -f "$upgrade" ] || bail "no upgrade script $upgrade (make sql-edition writes it)"
-plan 12
+plan 13
 db=sqled03
 sec_db $db
 
@@ -38,6 +38,13 @@ out=$(run_upgrade dbowner)
 like "$out" 'schema "governance" holds objects of other roles: function governance.helper\(\) \(owner app_a\)' \
      "an object another role planted in governance is refused, named with its owner"
 is "$(still_06)" 0.6 "and the refused upgrade changed nothing"
+
+# CREATE on the schema granted to another role, nothing planted yet: it could
+# plant while the upgrade runs
+install_06
+printf 'GRANT CREATE ON SCHEMA governance TO app_b;\n' | as dbowner $db >/dev/null
+out=$(run_upgrade dbowner)
+like "$out" 'other roles may create in schema "governance": app_b' "a schema other roles may create in is refused"
 
 # the same role (someone logged in as the installer) adds an object the install does not make
 install_06
