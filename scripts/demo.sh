@@ -42,7 +42,8 @@ if [ "${1:-}" != "--inside" ]; then
   bare=$(mktemp -d "${TMPDIR:-/tmp}/pg-without-governance.XXXXXX")
   trap 'rm -rf "$bare"' EXIT
   bin=$(pg_without_governance "$bare")
-  env -u GOVERNANCE_THROWAWAY PGBIN="$bin" PG_CONFIG="$bin/pg_config" scripts/with-cluster --name sql-edition -- \
+  env -u DATABASE_URL -u GOVERNANCE_THROWAWAY PGBIN="$bin" PG_CONFIG="$bin/pg_config" \
+    scripts/with-cluster --name sql-edition -- \
     bash scripts/demo.sh --inside
   exit $?
 fi
