@@ -2,7 +2,8 @@
 # Instructions per governed transaction, SQL edition next to the C edition
 # and to no governance (issue 15), counted by callgrind in a single-user
 # backend (postgres --single): stable on a shared machine where tx/s is not.
-# The workloads are those of scripts/bench-sql-edition.sh:
+# The workloads are those of scripts/bench-sql-edition.sh, prepared (as
+# its pgbench -M prepared):
 #   select     BEGIN; [set_context(...);] SELECT 1; COMMIT
 #   insert1    BEGIN; [set_context(...);] 1-row INSERT; COMMIT
 #   insert100  BEGIN; [set_context(...);] 100-row INSERT ... SELECT; COMMIT
@@ -45,22 +46,27 @@ for db in governance_c governance_sql; do
 done
 as_pg "$PGBIN/pg_ctl" -D "$d/data" -w stop >/dev/null
 
+prep() {  # prep EDITION: prepared statements (as pgbench -M prepared)
+  local t=bench_gov; [ "$1" = none ] && t=bench_none
+  echo "PREPARE ctx(text) AS SELECT governance.set_context('agent-1', 'acme', \$1);"
+  echo "PREPARE sel AS SELECT 1;"
+  echo "PREPARE ins1(int) AS INSERT INTO $t (account, amount, note) VALUES (\$1, 1, 'single-row bench note');"
+  echo "PREPARE ins100(int) AS INSERT INTO $t (account, amount, note) SELECT \$1, g, 'multi-row bench note' FROM generate_series(1, 100) g;"
+}
 tx() {  # tx WORKLOAD EDITION I: the statements of transaction I, one a line
-  local ctx="SELECT governance.set_context('agent-1', 'acme', 'req-$3');" t=bench_gov
-  [ "$2" = none ] && { ctx=""; t=bench_none; }
   echo "BEGIN;"
-  [ -n "$ctx" ] && echo "$ctx"
+  [ "$2" = none ] || echo "EXECUTE ctx('req-$3');"
   case $1 in
-    select) echo "SELECT 1;" ;;
-    insert1) echo "INSERT INTO $t (account, amount, note) VALUES ($3, 1, 'single-row bench note');" ;;
-    insert100) echo "INSERT INTO $t (account, amount, note) SELECT $3, g, 'multi-row bench note' FROM generate_series(1, 100) g;" ;;
+    select) echo "EXECUTE sel;" ;;
+    insert1) echo "EXECUTE ins1($3);" ;;
+    insert100) echo "EXECUTE ins100($3);" ;;
   esac
   echo "COMMIT;"
 }
 count() {  # count WORKLOAD EDITION N -> total instructions of a backend running N transactions
   local f=$d/in.$1.$2.$3 out=$d/cg.$1.$2.$3 db=governance_c u=postgres
   [ "$2" = sql ] && { db=governance_sql; u=regress_cg_installer; }
-  { echo "SET SESSION AUTHORIZATION $u;"; for i in $(seq "$3"); do tx "$1" "$2" "$i"; done; } >"$f"
+  { echo "SET SESSION AUTHORIZATION $u;"; prep "$2"; for i in $(seq "$3"); do tx "$1" "$2" "$i"; done; } >"$f"
   as_pg valgrind --tool=callgrind --callgrind-out-file="$out" -q \
     "$PGBIN/postgres" --single -D "$d/data" "$db" <"$f" >"$d/out.$1.$2.$3" 2>&1
   if grep -q 'ERROR' "$d/out.$1.$2.$3"; then

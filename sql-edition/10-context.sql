@@ -81,29 +81,28 @@ CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t 
  * Write the context (validated by the caller) and its seal: sealed, one
  * MAC over the three values ("s-:mac"); unsealed, one per value
  * ("u-:mac:mac:mac"), since clearing one value of an unsealed context is
- * allowed, as in the C edition.  "g" in place of "-": signed.
+ * allowed, as in the C edition.  "g" in place of "-": signed.  A SQL
+ * function with a SQL-standard body, so that it is inlined into its
+ * callers' expressions (set_context(), set_context_signed()): no function
+ * call, no query of its own.  Returns the seal.
  */
 CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
 										  k governance.seal_key)
-	RETURNS void
-	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-AS $$
-DECLARE
-	flags CONSTANT text := CASE WHEN sealed THEN 's' ELSE 'u' END OPERATOR(pg_catalog.||)
-						   CASE WHEN signed THEN 'g' ELSE '-' END;
-BEGIN
-	PERFORM pg_catalog.set_config('governance.agent_id', agent, true),
-			pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
-			pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
-			pg_catalog.set_config('governance.context_seal', CASE WHEN sealed
-				THEN pg_catalog.concat(flags, ':', governance._context_mac(k.ipad, k.opad, flags, '*',
-						pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, ''))))
-				ELSE pg_catalog.concat(flags, ':',
-					governance._context_mac(k.ipad, k.opad, flags, 'agent_id', agent), ':',
-					governance._context_mac(k.ipad, k.opad, flags, 'tenant_id', COALESCE(tenant, '')), ':',
-					governance._context_mac(k.ipad, k.opad, flags, 'correlation_id', COALESCE(corr, ''))) END, true);
-END
-$$;
+	RETURNS text
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE
+	RETURN pg_catalog.concat(
+		pg_catalog.set_config('governance.agent_id', agent, true),
+		pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
+		pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
+		pg_catalog.set_config('governance.context_seal', CASE WHEN sealed
+			THEN pg_catalog.concat(CASE WHEN signed THEN 'sg' ELSE 's-' END, ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'sg' ELSE 's-' END, '*',
+					pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, ''))))
+			ELSE pg_catalog.concat(CASE WHEN signed THEN 'ug' ELSE 'u-' END, ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'agent_id', agent), ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'tenant_id', COALESCE(tenant, '')), ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'correlation_id', COALESCE(corr, ''))) END,
+			true));
 REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean, governance.seal_key) FROM PUBLIC;
 
 /*
@@ -191,7 +190,19 @@ CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT c
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+	-- A sealed context (what governed transactions have): the settings, the
+	-- key and the check in one query.  Anything else: _context_core().
+	SELECT NULLIF(v.a, ''), NULLIF(v.t, ''), NULLIF(v.c, ''), true, pg_catalog.left(v.m, 2) = 'sg'
+	  INTO agent_id, tenant_id, correlation_id, sealed, signed
+	  FROM (SELECT COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') AS a,
+				   COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') AS t,
+				   COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') AS c,
+				   COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') AS m) v,
+		   governance.seal_key k
+	 WHERE governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c);
+	IF NOT FOUND THEN
+		SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION governance._context() IS
@@ -247,8 +258,8 @@ CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NUL
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	k governance.seal_key;
 	require_signed text;
+	written text;
 BEGIN
 	IF set_context.agent_id IS NULL OR set_context.agent_id = '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty'
@@ -258,28 +269,43 @@ BEGIN
 	IF seal IS NULL THEN
 		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT k0.*, s.value INTO STRICT k.one, k.ipad, k.opad, require_signed
-	  FROM governance.seal_key k0, governance.settings s WHERE s.name = 'require_signed';
+	-- The common case in one query: require_signed read and, if it is off,
+	-- the values valid and no context set yet in this transaction, the
+	-- context written with its seal (_write_context() is inlined).  Every
+	-- other case writes nothing here and is sorted out below.
+	SELECT s.value,
+		   CASE WHEN s.value <> 'on'
+					 AND governance._invalid_reason('agent_id', set_context.agent_id) IS NULL
+					 AND governance._invalid_reason('tenant_id', set_context.tenant_id) IS NULL
+					 AND governance._invalid_reason('correlation_id', set_context.correlation_id) IS NULL
+					 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') = ''
+				THEN governance._write_context(set_context.agent_id, set_context.tenant_id,
+											   set_context.correlation_id, seal, false, k) END
+	  INTO STRICT require_signed, written
+	  FROM governance.seal_key k, governance.settings s
+	 WHERE s.name = 'require_signed';
+	IF written IS NOT NULL THEN
+		RETURN;
+	END IF;
 	IF require_signed = 'on' THEN
 		RAISE EXCEPTION 'unsigned governance context refused'
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'governance.require_signed is on.',
 				  HINT = 'Use governance.set_context_signed() with a token signed with governance.signing_key.';
 	END IF;
-	IF governance._invalid_reason('agent_id', set_context.agent_id) IS NOT NULL
-	   OR governance._invalid_reason('tenant_id', set_context.tenant_id) IS NOT NULL
-	   OR governance._invalid_reason('correlation_id', set_context.correlation_id) IS NOT NULL THEN
-		PERFORM governance._check_value('agent_id', set_context.agent_id),
-				governance._check_value('tenant_id', set_context.tenant_id),
-				governance._check_value('correlation_id', set_context.correlation_id);
-	END IF;
-	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> '' AND (governance._context_core()).sealed THEN
+	PERFORM governance._check_value('agent_id', set_context.agent_id),
+			governance._check_value('tenant_id', set_context.tenant_id),
+			governance._check_value('correlation_id', set_context.correlation_id);
+	-- a context is set already: refused while sealed (_context_core() also
+	-- raises if it was changed other than by set_context())
+	IF (governance._context_core()).sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';
 	END IF;
 	PERFORM governance._write_context(set_context.agent_id, set_context.tenant_id,
-									  set_context.correlation_id, seal, false, k);
+									  set_context.correlation_id, seal, false, k)
+	   FROM governance.seal_key k;
 END
 $$;
 COMMENT ON FUNCTION governance.set_context(text, text, text, boolean) IS
