@@ -18,8 +18,9 @@
 #   bash scripts/sql-edition-callgrind.sh [PGBIN]   (default: pg_config --bindir)
 #   SQLED_CG_N1=50 SQLED_CG_N2=250                 (defaults)
 #   SQLED_CG_ONLY="select.sql insert1.sql"         (only these variants)
-#   SQLED_CG_ANNOTATE=DIR                          (keep each N2 run's callgrind file
-#                                                   and its inclusive profile in DIR)
+#   SQLED_CG_ANNOTATE=DIR                          (keep the callgrind files in DIR, and
+#                                                   per-tx.W.E.txt: inclusive instructions
+#                                                   per transaction of each function)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PGBIN=${1:-${PGBIN:-$( (/usr/lib/postgresql/15/bin/pg_config --bindir || pg_config --bindir) 2>/dev/null)}}
@@ -81,8 +82,14 @@ for w in select insert1 insert100; do
     a=$(count $w $e "$n1"); b=$(count $w $e "$n2")
     per[$w.$e]=$(( (b - a) / (n2 - n1) ))
     if [ -n "$keep" ]; then
-      mkdir -p "$keep"; cp "$d/cg.$w.$e.$n2" "$keep/callgrind.$w.$e"
-      callgrind_annotate --inclusive=yes "$keep/callgrind.$w.$e" 2>/dev/null | head -80 >"$keep/inclusive.$w.$e.txt" || true
+      # per-function inclusive instructions per transaction: (N2 run - N1 run) / (N2 - N1)
+      mkdir -p "$keep"; cp "$d/cg.$w.$e.$n1" "$keep/callgrind.$w.$e.$n1"; cp "$d/cg.$w.$e.$n2" "$keep/callgrind.$w.$e.$n2"
+      for n in "$n1" "$n2"; do
+        callgrind_annotate --inclusive=yes --threshold=100 "$keep/callgrind.$w.$e.$n" 2>/dev/null |
+          sed -n 's/^ *\([0-9,]*\) ([ 0-9.]*%)  \(.*\)$/\1 \2/p' | sed 's/ \[.*//' | tr -d , >"$keep/incl.$n"
+      done
+      awk -v k=$((n2 - n1)) 'NR == FNR {a[$2] = $1; next} {d = ($1 - a[$2]) / k; if (d >= 1000) printf "%10d %s\n", d, $2}' \
+        "$keep/incl.$n1" "$keep/incl.$n2" | sort -rn >"$keep/per-tx.$w.$e.txt"
     fi
   done
 done

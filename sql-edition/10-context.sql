@@ -40,6 +40,19 @@ CREATE FUNCTION governance._invalid_reason(field text, value text) RETURNS text
 		WHEN pg_catalog.length(value) OPERATOR(pg_catalog.>) 256 THEN 'longer than 256 characters'
 	END;
 
+/*
+ * Are the three values valid (NULL and '' are)?  The same rules as
+ * _invalid_reason() in fewer operations, for set_context()'s one query;
+ * a value it refuses is then reported by _check_value().
+ */
+CREATE FUNCTION governance._values_ok(agent text, tenant text, corr text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN (COALESCE(agent, '') OPERATOR(pg_catalog.||) COALESCE(tenant, '')) OPERATOR(pg_catalog.!~) '[\u0001-\u001f\u007f-\u009f]'
+		   AND pg_catalog.length(COALESCE(agent, '')) OPERATOR(pg_catalog.<=) 256
+		   AND pg_catalog.length(COALESCE(tenant, '')) OPERATOR(pg_catalog.<=) 256
+		   AND COALESCE(corr, '') OPERATOR(pg_catalog.~) '^[A-Za-z0-9._:-]*$'
+		   AND pg_catalog.length(COALESCE(corr, '')) OPERATOR(pg_catalog.<=) 128;
+
 /* Raise 22023 naming the setting if the value is not valid for it. */
 CREATE FUNCTION governance._check_value(field text, value text) RETURNS void
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -81,28 +94,38 @@ CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t 
  * Write the context (validated by the caller) and its seal: sealed, one
  * MAC over the three values ("s-:mac"); unsealed, one per value
  * ("u-:mac:mac:mac"), since clearing one value of an unsealed context is
- * allowed, as in the C edition.  "g" in place of "-": signed.  A SQL
- * function with a SQL-standard body, so that it is inlined into its
- * callers' expressions (set_context(), set_context_signed()): no function
- * call, no query of its own.  Returns the seal.
+ * allowed, as in the C edition.  "g" in place of "-": signed.  Returns the
+ * seal.  _write_sealed() is the sealed case alone, a SQL function with a
+ * SQL-standard body: inlined into set_context()'s and set_context_signed()'s
+ * query, no call and no query of its own, and small, since its expression
+ * is compiled at every call (expressions are compiled per execution).
  */
-CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
-										  k governance.seal_key)
+CREATE FUNCTION governance._write_sealed(agent text, tenant text, corr text, flags text, ipad bytea, opad bytea)
 	RETURNS text
 	LANGUAGE sql VOLATILE PARALLEL UNSAFE
 	RETURN pg_catalog.concat(
 		pg_catalog.set_config('governance.agent_id', agent, true),
 		pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
 		pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
-		pg_catalog.set_config('governance.context_seal', CASE WHEN sealed
-			THEN pg_catalog.concat(CASE WHEN signed THEN 'sg' ELSE 's-' END, ':',
-				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'sg' ELSE 's-' END, '*',
-					pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, ''))))
-			ELSE pg_catalog.concat(CASE WHEN signed THEN 'ug' ELSE 'u-' END, ':',
+		pg_catalog.set_config('governance.context_seal',
+			pg_catalog.concat(flags, ':', governance._context_mac(ipad, opad, flags, '*',
+				pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, '')))), true));
+REVOKE ALL ON FUNCTION governance._write_sealed(text, text, text, text, bytea, bytea) FROM PUBLIC;
+
+CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
+										  k governance.seal_key)
+	RETURNS text
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE
+	RETURN CASE WHEN sealed
+		THEN governance._write_sealed(agent, tenant, corr, CASE WHEN signed THEN 'sg' ELSE 's-' END, k.ipad, k.opad)
+		ELSE pg_catalog.concat(
+			pg_catalog.set_config('governance.agent_id', agent, true),
+			pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
+			pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
+			pg_catalog.set_config('governance.context_seal', pg_catalog.concat(CASE WHEN signed THEN 'ug' ELSE 'u-' END, ':',
 				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'agent_id', agent), ':',
 				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'tenant_id', COALESCE(tenant, '')), ':',
-				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'correlation_id', COALESCE(corr, ''))) END,
-			true));
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'correlation_id', COALESCE(corr, ''))), true)) END;
 REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean, governance.seal_key) FROM PUBLIC;
 
 /*
@@ -188,6 +211,7 @@ CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT c
 									OUT sealed boolean, OUT signed boolean)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 	-- A sealed context (what governed transactions have): the settings, the
@@ -256,6 +280,7 @@ CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NUL
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	require_signed text;
@@ -270,17 +295,17 @@ BEGIN
 		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	-- The common case in one query: require_signed read and, if it is off,
-	-- the values valid and no context set yet in this transaction, the
-	-- context written with its seal (_write_context() is inlined).  Every
-	-- other case writes nothing here and is sorted out below.
+	-- the values valid, sealing asked for and no context set yet in this
+	-- transaction, the context written with its seal (_write_sealed() is
+	-- inlined).  Every other case writes nothing here and is sorted out
+	-- below.
 	SELECT s.value,
 		   CASE WHEN s.value <> 'on'
-					 AND governance._invalid_reason('agent_id', set_context.agent_id) IS NULL
-					 AND governance._invalid_reason('tenant_id', set_context.tenant_id) IS NULL
-					 AND governance._invalid_reason('correlation_id', set_context.correlation_id) IS NULL
+					 AND governance._values_ok(set_context.agent_id, set_context.tenant_id, set_context.correlation_id)
 					 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') = ''
-				THEN governance._write_context(set_context.agent_id, set_context.tenant_id,
-											   set_context.correlation_id, seal, false, k) END
+					 AND seal
+				THEN governance._write_sealed(set_context.agent_id, set_context.tenant_id,
+											  set_context.correlation_id, 's-', k.ipad, k.opad) END
 	  INTO STRICT require_signed, written
 	  FROM governance.seal_key k, governance.settings s
 	 WHERE s.name = 'require_signed';

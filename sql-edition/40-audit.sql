@@ -87,6 +87,7 @@ $$;
 CREATE FUNCTION governance.audit_trigger() RETURNS trigger
 	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
 	-- Row images are made with these settings whatever the writer set (as in
