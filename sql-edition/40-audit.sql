@@ -101,7 +101,10 @@ DECLARE
 	v_agent text;
 	v_tenant text;
 	v_corr text;
-	ctx record;
+	c_agent text;
+	c_tenant text;
+	c_corr text;
+	batches bigint := 0;
 	rel CONSTANT text := pg_catalog.format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
 	root oid := TG_RELID;
 	root_name text := rel;
@@ -117,14 +120,18 @@ BEGIN
 			SELECT FROM pg_catalog.pg_trigger t
 			 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
 			   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure
-			   AND t.tgnargs OPERATOR(pg_catalog.=) 0 AND t.tgqual IS NULL
-			   AND COALESCE(pg_catalog.array_length(t.tgattr, 1), 0) OPERATOR(pg_catalog.=) 0
-			   AND (t.tgname, t.tgtype, COALESCE(t.tgoldtable, ''), COALESCE(t.tgnewtable, '')) IN (
-					('governance_audit_insert'::name, 4::smallint, ''::name, 'governance_new'::name),
-					('governance_audit_update', 17, '', ''),
-					('governance_audit_delete', 8, 'governance_old', ''),
-					('governance_audit_truncate', 32, '', ''),
-					('governance_audit_row', 29, '', ''))),
+			   AND t.tgqual IS NULL
+			   -- name, type, transition tables, arguments, columns as one
+			   -- text (quote_nullable keeps it unambiguous): one comparison
+			   AND pg_catalog.format('%s %s %s %s %s %s', pg_catalog.quote_ident(t.tgname), t.tgtype,
+									 pg_catalog.quote_nullable(t.tgoldtable), pg_catalog.quote_nullable(t.tgnewtable),
+									 t.tgnargs, pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]))
+				   OPERATOR(pg_catalog.=) ANY (ARRAY[
+					'governance_audit_insert 4 NULL ''governance_new'' 0 0',
+					'governance_audit_update 17 NULL NULL 0 0',
+					'governance_audit_delete 8 ''governance_old'' NULL 0 0',
+					'governance_audit_truncate 32 NULL NULL 0 0',
+					'governance_audit_row 29 NULL NULL 0 0'])),
 		   TG_LEVEL = 'ROW' AND (SELECT c.relispartition FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID),
 		   CASE WHEN governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c) THEN v.a END, v.t, v.c
 	  INTO attached, partition, v_agent, v_tenant, v_corr
@@ -148,10 +155,12 @@ BEGIN
 		 WHERE c.oid OPERATOR(pg_catalog.=) root;
 	END IF;
 	IF v_agent IS NOT NULL THEN
-		SELECT v_agent AS agent_id, NULLIF(v_tenant, '') AS tenant_id, NULLIF(v_corr, '') AS correlation_id INTO ctx;
+		c_agent := v_agent;
+		c_tenant := NULLIF(v_tenant, '');
+		c_corr := NULLIF(v_corr, '');
 	ELSE
-		SELECT cc.agent_id, cc.tenant_id, cc.correlation_id INTO ctx FROM governance._context_core() cc;
-		IF ctx.agent_id IS NULL THEN
+		SELECT cc.agent_id, cc.tenant_id, cc.correlation_id INTO c_agent, c_tenant, c_corr FROM governance._context_core() cc;
+		IF c_agent IS NULL THEN
 			PERFORM governance._require_context(root, TG_OP);
 		END IF;
 	END IF;
@@ -164,37 +173,53 @@ BEGIN
 		END LOOP;
 	END IF;
 
-	-- Row images: jsonb_agg() of the rows themselves (not of to_jsonb()
-	-- of each: the same images, converted once instead of twice).
+	-- Row images.  A transition table's row is named "x.*", never "x": a
+	-- column of the audited table called x would be taken instead.
 	IF TG_LEVEL = 'ROW' THEN
+		batches := 1;
 		INSERT INTO governance.audit_batch VALUES (
 			pg_catalog.nextval('governance.audit_batch_id_seq'), 1, at, pg_catalog.pg_current_xact_id(),
-			root, root_name, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			root, root_name, TG_OP, c_agent, c_tenant, c_corr,
 			who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
 			CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(OLD)) END,
 			CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.jsonb_build_array(pg_catalog.to_jsonb(NEW)) END);
 	ELSIF TG_OP = 'INSERT' THEN
+		-- 1 to 100 rows (most statements): one batch, a plain aggregate
+		-- over at most 101 rows (none or more than 100: nothing inserted
+		-- here, the chunked form below)
 		INSERT INTO governance.audit_batch
 		SELECT pg_catalog.nextval('governance.audit_batch_id_seq'), pg_catalog.count(*), at, pg_catalog.pg_current_xact_id(),
-			   TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			   TG_RELID, rel, TG_OP, c_agent, c_tenant, c_corr,
 			   who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
-			   NULL, pg_catalog.jsonb_agg(r.n)
-		  FROM (SELECT n, (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 100 AS chunk
+			   NULL, pg_catalog.jsonb_agg(s.*)
+		  FROM (SELECT r.* FROM governance_new r LIMIT 101) s
+		HAVING pg_catalog.count(*) BETWEEN 1 AND 100;
+		GET DIAGNOSTICS batches = ROW_COUNT;
+	END IF;
+	IF batches > 0 THEN
+		NULL;
+	ELSIF TG_OP = 'INSERT' THEN
+		INSERT INTO governance.audit_batch
+		SELECT pg_catalog.nextval('governance.audit_batch_id_seq'), pg_catalog.count(*), at, pg_catalog.pg_current_xact_id(),
+			   TG_RELID, rel, TG_OP, c_agent, c_tenant, c_corr,
+			   who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
+			   NULL, pg_catalog.jsonb_agg(r.j)
+		  FROM (SELECT pg_catalog.to_jsonb(n.*) AS j, (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 100 AS chunk
 				  FROM governance_new n) r
 		 GROUP BY r.chunk;
-	ELSIF TG_OP = 'DELETE' THEN
+	ELSIF TG_OP = 'DELETE' AND TG_LEVEL = 'STATEMENT' THEN
 		INSERT INTO governance.audit_batch
 		SELECT pg_catalog.nextval('governance.audit_batch_id_seq'), pg_catalog.count(*), at, pg_catalog.pg_current_xact_id(),
-			   TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			   TG_RELID, rel, TG_OP, c_agent, c_tenant, c_corr,
 			   who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
-			   pg_catalog.jsonb_agg(r.o), NULL
-		  FROM (SELECT o, (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 100 AS chunk
+			   pg_catalog.jsonb_agg(r.j), NULL
+		  FROM (SELECT pg_catalog.to_jsonb(o.*) AS j, (pg_catalog.row_number() OVER () OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 100 AS chunk
 				  FROM governance_old o) r
 		 GROUP BY r.chunk;
 	ELSE
 		INSERT INTO governance.audit_batch VALUES (
 			pg_catalog.nextval('governance.audit_batch_id_seq'), 0, at, pg_catalog.pg_current_xact_id(),
-			TG_RELID, rel, TG_OP, ctx.agent_id, ctx.tenant_id, ctx.correlation_id,
+			TG_RELID, rel, TG_OP, c_agent, c_tenant, c_corr,
 			who, session_user, pg_catalog.current_setting('application_name'), pg_catalog.inet_client_addr(),
 			NULL, NULL);
 	END IF;
