@@ -24,7 +24,17 @@
  * A MAC cannot be copied from another transaction or backend (pid and
  * transaction start are in it), nor made without the key.  What is not
  * detected: clearing every governance.* setting, the seal included (RESET
- * ALL), which leaves no context at all (docs/sql-edition.md).
+ * ALL), and a seal undone by ROLLBACK TO a savepoint taken before it; both
+ * leave the context as it was before set_context() (none, usually) and let
+ * set_context() run again.  docs/sql-edition.md ("What the seal cannot
+ * see") says why no state a PL/pgSQL function can keep does better at a
+ * cost below the transaction's own.
+ *
+ * Cost: the hot path (set_context(), a reader of a sealed context, the
+ * audit trigger) is one query each: expressions are compiled at every
+ * execution, and each function call in them is checked for EXECUTE, so
+ * the queries are kept small; their plans are generic (plan_cache_mode):
+ * a custom plan would re-plan the inlined seal at every call.
  */
 
 /* NULL if the value is valid for the field, else why not (as the C edition says it). */
@@ -323,7 +333,8 @@ BEGIN
 			governance._check_value('correlation_id', set_context.correlation_id);
 	-- a context is set already: refused while sealed (_context_core() also
 	-- raises if it was changed other than by set_context())
-	IF (governance._context_core()).sealed THEN
+	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> ''
+	   AND (governance._context_core()).sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';
