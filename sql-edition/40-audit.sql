@@ -97,7 +97,6 @@ DECLARE
 	images CONSTANT text[] := ARRAY['extra_float_digits', '1', 'DateStyle', 'ISO, MDY', 'IntervalStyle', 'postgres'];
 	saved text[];
 	attached boolean;
-	partition boolean;
 	v_agent text;
 	v_tenant text;
 	v_corr text;
@@ -112,8 +111,7 @@ DECLARE
 	who CONSTANT text := governance._db_user();
 BEGIN
 	-- One query: whether the trigger firing this is one enable_audit()
-	-- makes (_audit_spec(), inline), whether the table is a partition, and
-	-- the context if it is sealed, verified under the seal key (NULL
+	-- makes (_audit_spec(), inline), and the context if it is sealed, verified under the seal key (NULL
 	-- otherwise: an unsealed, absent or changed context goes through
 	-- _context_core() below, which raises when it must).
 	SELECT EXISTS (
@@ -132,9 +130,8 @@ BEGIN
 					'governance_audit_delete 8 ''governance_old'' NULL 0 0',
 					'governance_audit_truncate 32 NULL NULL 0 0',
 					'governance_audit_row 29 NULL NULL 0 0'])),
-		   TG_LEVEL = 'ROW' AND (SELECT c.relispartition FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID),
 		   CASE WHEN governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c) THEN v.a END, v.t, v.c
-	  INTO attached, partition, v_agent, v_tenant, v_corr
+	  INTO attached, v_agent, v_tenant, v_corr
 	  FROM (SELECT COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') AS a,
 				   COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') AS t,
 				   COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') AS c,
@@ -146,7 +143,11 @@ BEGIN
 				  HINT = 'Drop the trigger and run governance.enable_audit() on the table.';
 	END IF;
 	-- a row of a partition is recorded under the audited partitioned table
-	IF partition THEN
+	-- (a separate query: a statement trigger does not start it up)
+	IF TG_LEVEL <> 'ROW' THEN
+		NULL;
+	ELSIF EXISTS (SELECT FROM pg_catalog.pg_class c
+				   WHERE c.oid OPERATOR(pg_catalog.=) TG_RELID AND c.relispartition) THEN
 		SELECT a.relid INTO root FROM pg_catalog.pg_partition_ancestors(TG_RELID) a
 		  JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) a.relid
 		 WHERE t.tgname OPERATOR(pg_catalog.=) 'governance_audit_row' AND t.tgparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid;
