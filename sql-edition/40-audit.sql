@@ -111,9 +111,10 @@ DECLARE
 	who CONSTANT text := governance._db_user();
 BEGIN
 	-- One query: whether the trigger firing this is one enable_audit()
-	-- makes (_audit_spec(), inline), and the context if it is sealed, verified under the seal key (NULL
-	-- otherwise: an unsealed, absent or changed context goes through
-	-- _context_core() below, which raises when it must).
+	-- makes (_audit_spec(), inline), and the context if it is sealed,
+	-- verified under the seal key (v_agent NULL otherwise: an unsealed,
+	-- absent or changed context goes through _context_core() below, which
+	-- raises when it must).
 	SELECT EXISTS (
 			SELECT FROM pg_catalog.pg_trigger t
 			 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
