@@ -12,10 +12,12 @@
 # by a non-superuser with psql -f), its audit trigger.  Each variant runs N1
 # and then N2 transactions in fresh backends; (N2 run - N1 run) / (N2 - N1)
 # is the cost of one transaction, start-up cancelled out.  Ratios "x none"
-# and "x c" are the inverse ratios of instructions, i.e. what tx/s would be
-# if the server were CPU-bound.
+# and "x c" are the inverse ratios of instructions: what the tx/s ratios
+# would be if a transaction cost only its backend's instructions (pgbench
+# adds the client, the protocol and the network to every variant alike, so
+# its ratios are closer to 1).
 #
-#   bash scripts/sql-edition-callgrind.sh [PGBIN]   (default: pg_config --bindir)
+#   bash scripts/sql-edition-callgrind.sh [PGBIN]   (default: $PGBIN, else pg_config --bindir)
 #   SQLED_CG_N1=50 SQLED_CG_N2=250                 (defaults)
 #   SQLED_CG_ONLY="select.sql insert1.sql"         (only these variants)
 #   SQLED_CG_ANNOTATE=DIR                          (keep the callgrind files in DIR, and
