@@ -221,12 +221,13 @@ def head(stmt):
 
 # What the upgrade does with each statement of the install script, by how it
 # starts: re-run it (None), re-run it as CREATE OR REPLACE (the replacement),
-# or leave it out ("skip": the install guard (DO $guard$), the schema, tables,
+# or leave it out ("skip": the install guard (DO $guard$), the schema, tables
+# and their storage (DO $lz4$: the migration sets it on upgrade),
 # indexes, sequences and rows, which stay as they are or are migrated).  A
 # statement of any other kind fails the build: decide what the upgrade does
 # with it, here.
 RECREATE = [
-    (r"\\set\b|BEGIN\b|COMMIT\b|SET\s+LOCAL\b|DO\s+\$guard\$|CREATE\s+SCHEMA\b", "skip"),
+    (r"\\set\b|BEGIN\b|COMMIT\b|SET\s+LOCAL\b|DO\s+\$guard\$|DO\s+\$lz4\$|CREATE\s+SCHEMA\b", "skip"),
     (r"CREATE\s+(UNLOGGED\s+)?TABLE\b|CREATE\s+(UNIQUE\s+)?INDEX\b|CREATE\s+SEQUENCE\b"
      r"|ALTER\s+(TABLE|SEQUENCE)\b|INSERT\s+INTO\b", "skip"),
     (r"CREATE\s+FUNCTION\b", "CREATE OR REPLACE FUNCTION"),

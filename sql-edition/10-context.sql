@@ -24,7 +24,17 @@
  * A MAC cannot be copied from another transaction or backend (pid and
  * transaction start are in it), nor made without the key.  What is not
  * detected: clearing every governance.* setting, the seal included (RESET
- * ALL), which leaves no context at all (docs/sql-edition.md).
+ * ALL), and a seal undone by ROLLBACK TO a savepoint taken before it; both
+ * leave the context as it was before set_context() (none, usually) and let
+ * set_context() run again.  docs/sql-edition.md ("What the seal cannot
+ * see") says why no state a PL/pgSQL function can keep does better at a
+ * cost below the transaction's own.
+ *
+ * Cost: the hot path (set_context(), a reader of a sealed context, the
+ * audit trigger) is one query each: expressions are compiled at every
+ * execution, and each function call in them is checked for EXECUTE, so
+ * the queries are kept small; their plans are generic (plan_cache_mode):
+ * a custom plan would re-plan the inlined seal at every call.
  */
 
 /* NULL if the value is valid for the field, else why not (as the C edition says it). */
@@ -39,6 +49,19 @@ CREATE FUNCTION governance._invalid_reason(field text, value text) RETURNS text
 		WHEN value OPERATOR(pg_catalog.~) '[\u0001-\u001f\u007f-\u009f]' THEN 'contains a control character'
 		WHEN pg_catalog.length(value) OPERATOR(pg_catalog.>) 256 THEN 'longer than 256 characters'
 	END;
+
+/*
+ * Are the three values valid (NULL and '' are)?  The same rules as
+ * _invalid_reason() in fewer operations, for set_context()'s one query;
+ * a value it refuses is then reported by _check_value().
+ */
+CREATE FUNCTION governance._values_ok(agent text, tenant text, corr text) RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN (COALESCE(agent, '') OPERATOR(pg_catalog.||) COALESCE(tenant, '')) OPERATOR(pg_catalog.!~) '[\u0001-\u001f\u007f-\u009f]'
+		   AND pg_catalog.length(COALESCE(agent, '')) OPERATOR(pg_catalog.<=) 256
+		   AND pg_catalog.length(COALESCE(tenant, '')) OPERATOR(pg_catalog.<=) 256
+		   AND COALESCE(corr, '') OPERATOR(pg_catalog.~) '^[A-Za-z0-9._:-]*$'
+		   AND pg_catalog.length(COALESCE(corr, '')) OPERATOR(pg_catalog.<=) 128;
 
 /* Raise 22023 naming the setting if the value is not valid for it. */
 CREATE FUNCTION governance._check_value(field text, value text) RETURNS void
@@ -81,29 +104,38 @@ CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t 
  * Write the context (validated by the caller) and its seal: sealed, one
  * MAC over the three values ("s-:mac"); unsealed, one per value
  * ("u-:mac:mac:mac"), since clearing one value of an unsealed context is
- * allowed, as in the C edition.  "g" in place of "-": signed.
+ * allowed, as in the C edition.  "g" in place of "-": signed.  Returns the
+ * seal.  _write_sealed() is the sealed case alone, a SQL function with a
+ * SQL-standard body: inlined into set_context()'s and set_context_signed()'s
+ * query, no call and no query of its own, and small, since its expression
+ * is compiled at every call (expressions are compiled per execution).
  */
+CREATE FUNCTION governance._write_sealed(agent text, tenant text, corr text, flags text, ipad bytea, opad bytea)
+	RETURNS text
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE
+	RETURN pg_catalog.concat(
+		pg_catalog.set_config('governance.agent_id', agent, true),
+		pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
+		pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
+		pg_catalog.set_config('governance.context_seal',
+			pg_catalog.concat(flags, ':', governance._context_mac(ipad, opad, flags, '*',
+				pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, '')))), true));
+REVOKE ALL ON FUNCTION governance._write_sealed(text, text, text, text, bytea, bytea) FROM PUBLIC;
+
 CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
 										  k governance.seal_key)
-	RETURNS void
-	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-AS $$
-DECLARE
-	flags CONSTANT text := CASE WHEN sealed THEN 's' ELSE 'u' END OPERATOR(pg_catalog.||)
-						   CASE WHEN signed THEN 'g' ELSE '-' END;
-BEGIN
-	PERFORM pg_catalog.set_config('governance.agent_id', agent, true),
+	RETURNS text
+	LANGUAGE sql VOLATILE PARALLEL UNSAFE
+	RETURN CASE WHEN sealed
+		THEN governance._write_sealed(agent, tenant, corr, CASE WHEN signed THEN 'sg' ELSE 's-' END, k.ipad, k.opad)
+		ELSE pg_catalog.concat(
+			pg_catalog.set_config('governance.agent_id', agent, true),
 			pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
 			pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
-			pg_catalog.set_config('governance.context_seal', CASE WHEN sealed
-				THEN pg_catalog.concat(flags, ':', governance._context_mac(k.ipad, k.opad, flags, '*',
-						pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, ''))))
-				ELSE pg_catalog.concat(flags, ':',
-					governance._context_mac(k.ipad, k.opad, flags, 'agent_id', agent), ':',
-					governance._context_mac(k.ipad, k.opad, flags, 'tenant_id', COALESCE(tenant, '')), ':',
-					governance._context_mac(k.ipad, k.opad, flags, 'correlation_id', COALESCE(corr, ''))) END, true);
-END
-$$;
+			pg_catalog.set_config('governance.context_seal', pg_catalog.concat(CASE WHEN signed THEN 'ug' ELSE 'u-' END, ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'agent_id', agent), ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'tenant_id', COALESCE(tenant, '')), ':',
+				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'correlation_id', COALESCE(corr, ''))), true)) END;
 REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean, governance.seal_key) FROM PUBLIC;
 
 /*
@@ -189,9 +221,22 @@ CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT c
 									OUT sealed boolean, OUT signed boolean)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
-	SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+	-- A sealed context (what governed transactions have): the settings, the
+	-- key and the check in one query.  Anything else: _context_core().
+	SELECT NULLIF(v.a, ''), NULLIF(v.t, ''), NULLIF(v.c, ''), true, pg_catalog.left(v.m, 2) = 'sg'
+	  INTO agent_id, tenant_id, correlation_id, sealed, signed
+	  FROM (SELECT COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') AS a,
+				   COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') AS t,
+				   COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') AS c,
+				   COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') AS m) v,
+		   governance.seal_key k
+	 WHERE governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c);
+	IF NOT FOUND THEN
+		SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION governance._context() IS
@@ -245,10 +290,11 @@ CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NUL
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 	SET search_path = pg_catalog, pg_temp
+	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-	k governance.seal_key;
 	require_signed text;
+	written text;
 BEGIN
 	IF set_context.agent_id IS NULL OR set_context.agent_id = '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty'
@@ -258,28 +304,44 @@ BEGIN
 	IF seal IS NULL THEN
 		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT k0.*, s.value INTO STRICT k.one, k.ipad, k.opad, require_signed
-	  FROM governance.seal_key k0, governance.settings s WHERE s.name = 'require_signed';
+	-- The common case in one query: require_signed read and, if it is off,
+	-- the values valid, sealing asked for and no context set yet in this
+	-- transaction, the context written with its seal (_write_sealed() is
+	-- inlined).  Every other case writes nothing here and is sorted out
+	-- below.
+	SELECT s.value,
+		   CASE WHEN s.value <> 'on'
+					 AND governance._values_ok(set_context.agent_id, set_context.tenant_id, set_context.correlation_id)
+					 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') = ''
+					 AND seal
+				THEN governance._write_sealed(set_context.agent_id, set_context.tenant_id,
+											  set_context.correlation_id, 's-', k.ipad, k.opad) END
+	  INTO STRICT require_signed, written
+	  FROM governance.seal_key k, governance.settings s
+	 WHERE s.name = 'require_signed';
+	IF written IS NOT NULL THEN
+		RETURN;
+	END IF;
 	IF require_signed = 'on' THEN
 		RAISE EXCEPTION 'unsigned governance context refused'
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'governance.require_signed is on.',
 				  HINT = 'Use governance.set_context_signed() with a token signed with governance.signing_key.';
 	END IF;
-	IF governance._invalid_reason('agent_id', set_context.agent_id) IS NOT NULL
-	   OR governance._invalid_reason('tenant_id', set_context.tenant_id) IS NOT NULL
-	   OR governance._invalid_reason('correlation_id', set_context.correlation_id) IS NOT NULL THEN
-		PERFORM governance._check_value('agent_id', set_context.agent_id),
-				governance._check_value('tenant_id', set_context.tenant_id),
-				governance._check_value('correlation_id', set_context.correlation_id);
-	END IF;
-	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> '' AND (governance._context_core()).sealed THEN
+	PERFORM governance._check_value('agent_id', set_context.agent_id),
+			governance._check_value('tenant_id', set_context.tenant_id),
+			governance._check_value('correlation_id', set_context.correlation_id);
+	-- a context is set already: refused while sealed (_context_core() also
+	-- raises if it was changed other than by set_context())
+	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> ''
+	   AND (governance._context_core()).sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';
 	END IF;
 	PERFORM governance._write_context(set_context.agent_id, set_context.tenant_id,
-									  set_context.correlation_id, seal, false, k);
+									  set_context.correlation_id, seal, false, k)
+	   FROM governance.seal_key k;
 END
 $$;
 COMMENT ON FUNCTION governance.set_context(text, text, text, boolean) IS

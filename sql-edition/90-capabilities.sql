@@ -12,7 +12,7 @@ AS $$
 		(1, 'context_gucs', true,
 		 'governance.agent_id, governance.tenant_id, governance.correlation_id; a SET of them is not refused at once (no C hook): the accessors refuse to read a value set_context() did not write'),
 		(2, 'sealing', true,
-		 'tamper-evident, fails closed: a change to a sealed context makes agent_id(), tenant_id(), correlation_id(), context(), the RLS policy and the audit trigger raise 42501; clearing every governance.* setting (RESET ALL) is not detected'),
+		 'tamper-evident, fails closed: a change to a sealed context makes agent_id(), tenant_id(), correlation_id(), context(), the RLS policy and the audit trigger raise 42501; clearing every governance.* setting (RESET ALL) and ROLLBACK TO a savepoint taken before the seal are not detected: they leave no context'),
 		(3, 'signed_context', EXISTS (SELECT FROM governance.signing_keys),
 		 CASE WHEN NOT EXISTS (SELECT FROM governance.signing_keys) THEN 'governance.signing_key is not set'
 			  WHEN governance._setting('require_signed') = 'on'

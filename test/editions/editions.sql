@@ -115,7 +115,7 @@ CREATE VIEW public.regress_ed_v AS SELECT 1 AS x;
 ALTER TABLE public.regress_ed_other OWNER TO regress_ed_other;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.regress_ed_t, public.regress_ed_r TO regress_ed_app;
 
-SELECT plan(128);
+SELECT plan(130);
 
 SELECT diag('edition: ' || pg_temp.edition());
 SELECT pg_temp.on(ARRAY['c'], $$ SELECT ok(false, 'never') WHERE false UNION ALL SELECT pass('the C extension is installed') $$);
@@ -410,7 +410,7 @@ SELECT pg_temp.on(ARRAY['c', 'sql'], $$
     FROM governance.audit_log WHERE relid = 'public.regress_ed_t'::regclass AND op = 'DDL' $$);
 
 -- Row images do not depend on the writer's settings
-CREATE TABLE public.regress_ed_img (id int, f float8, i interval, r tstzrange);
+CREATE TABLE public.regress_ed_img (id int, f float8, i interval, r tstzrange, n int, o int, j int, s int);
 SELECT governance.enable_audit('public.regress_ed_img');
 BEGIN;
 SELECT governance.set_context('img');
@@ -418,15 +418,28 @@ SET LOCAL extra_float_digits = -3;
 SET LOCAL IntervalStyle = 'sql_standard';
 SET LOCAL DateStyle = 'German';
 SET LOCAL TimeZone = 'UTC';
-INSERT INTO public.regress_ed_img VALUES (1, 0.1::float8 + 0.2::float8, '1 day 2 hours', tstzrange('2026-01-02 03:04:05+00', NULL));
+INSERT INTO public.regress_ed_img VALUES (1, 0.1::float8 + 0.2::float8, '1 day 2 hours', tstzrange('2026-01-02 03:04:05+00', NULL), 5, 6, 7, 8);
 SELECT pg_temp.on(ARRAY['c', 'sql'], $$
   SELECT is(current_setting('IntervalStyle') || '/' || current_setting('extra_float_digits'), 'sql_standard/-3',
             'the writer''s settings are its own after the audited write') $$);
 COMMIT;
 SELECT pg_temp.on(ARRAY['c', 'sql'], $$
-  SELECT is(new_row, '{"f": 0.30000000000000004, "i": "1 day 02:00:00", "r": "[\"2026-01-02 03:04:05+00\",)", "id": 1}'::jsonb,
-            'row images are made with extra_float_digits = 1, IntervalStyle = postgres, DateStyle = ISO')
+  SELECT is(new_row, '{"f": 0.30000000000000004, "i": "1 day 02:00:00", "r": "[\"2026-01-02 03:04:05+00\",)", "id": 1, "n": 5, "o": 6, "j": 7, "s": 8}'::jsonb,
+            'row images are made with extra_float_digits = 1, IntervalStyle = postgres, DateStyle = ISO (and are whole rows, whatever the columns are called)')
     FROM governance.audit_log WHERE agent_id = 'img' AND op = 'INSERT' $$);
+BEGIN;
+SELECT governance.set_context('img2');
+INSERT INTO public.regress_ed_img SELECT g, 0.5, '1 hour', NULL, 5, 6, 7, 8 FROM generate_series(2, 102) g;
+DELETE FROM public.regress_ed_img WHERE id = 1;
+COMMIT;
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(count(*) FILTER (WHERE new_row->>'n' = '5' AND new_row->>'o' = '6' AND new_row ? 'id'), 101::bigint,
+            'a 101-row INSERT: whole-row images, whatever the columns are called')
+    FROM governance.audit_log WHERE agent_id = 'img2' AND op = 'INSERT' $$);
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(old_row->>'id' || '/' || (old_row->>'o') || '/' || (old_row->>'n'), '1/6/5',
+            'a DELETE: whole-row images, whatever the columns are called')
+    FROM governance.audit_log WHERE agent_id = 'img2' AND op = 'DELETE' $$);
 DROP TABLE public.regress_ed_img;
 
 -- A partitioned table: rows written through it and into a partition are audited
