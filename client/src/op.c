@@ -1139,11 +1139,13 @@ cached_statement_failed(govpool_op *op)
 		return false;
 	gp_stmt_drop(op->entry->stmts, op->stmt_slot, !lost);
 	op->stmt_slot = -1;
-	if (strcmp(state, "0A000") != 0)
-		prepared_vanished(op, "statement_lost", state);
+	if (strcmp(state, "0A000") == 0 || op->ctx_lost)
+		/* a plan, not a loss; or the loss the context statement counted already */
+		gp_log(&op->pool->logger, GOVPOOL_LOG_DEBUG,
+			   state[0] == '0' ? "statement_plan_changed" : "statement_lost",
+			   "sqlstate", state, (char *) NULL);
 	else
-		gp_log(&op->pool->logger, GOVPOOL_LOG_DEBUG, "statement_plan_changed", "sqlstate",
-			   state, (char *) NULL);
+		prepared_vanished(op, "statement_lost", state);
 	return true;
 }
 
