@@ -210,7 +210,8 @@ extern void gp_stmt_cache_free(gp_stmt_cache *c);
  * used one, whose DEALLOCATE is then queued (gp_stmt_closing).
  */
 extern int	gp_stmt_lookup(gp_stmt_cache *c, const char *sql, int nparams);
-extern void gp_stmt_name(const gp_stmt_cache *c, int slot, char *buf);
+/* Its prepared statement's name ("govpool_<tag>_<n>"), valid while it is cached. */
+extern const char *gp_stmt_name(const gp_stmt_cache *c, int slot);
 extern bool gp_stmt_prepared(const gp_stmt_cache *c, int slot);
 /* Its Parse succeeded: the server has it until DEALLOCATE, DISCARD or close. */
 extern void gp_stmt_set_prepared(gp_stmt_cache *c, int slot);
@@ -430,24 +431,26 @@ typedef enum gp_op_kind
 } gp_op_kind;
 
 /*
- * One query of a batch: sql sent as text with its parameters, or the
- * context statement (its name follows gp_batch.context_bit) created from
- * sql (PREPARE) or executed (EXECUTE).  Kept small: a queued request
+ * One query of a batch: sql sent as text, or the context statement (its
+ * name follows gp_batch.context_bit) or the caller's cached statement (its
+ * name is its cache slot's) created from sql (PREPARE) or executed
+ * (EXECUTE).  The kind says whose parameters it takes: the context's
+ * (op->ctx) or the caller's (op->params).  Kept small: a queued request
  * costs its govpool_op.
  */
 typedef enum gp_query_kind
 {
-	GQ_TEXT = 0,
+	GQ_TEXT = 0,				/* the caller's parameters (or none) */
 	GQ_PREPARE,
-	GQ_EXECUTE,
-	GQ_STMT_PREPARE,			/* the caller's statement, named op->stmt_name */
+	GQ_EXECUTE,					/* the context's parameters */
+	GQ_CTX_TEXT,				/* the context statement as text, its parameters */
+	GQ_STMT_PREPARE,			/* the caller's statement, named by its cache slot */
 	GQ_STMT_EXECUTE
 } gp_query_kind;
 
 typedef struct gp_query
 {
 	const char *sql;
-	const char *const *params;
 	int			nparams;
 	uint8_t		kind;			/* gp_query_kind */
 } gp_query;
@@ -476,6 +479,7 @@ typedef struct gp_batch
 	bool		side_sync;		/* side segment's results read, its Sync next */
 	int8_t		n_closes;		/* DEALLOCATEs among them (after the report) */
 	int8_t		stmt_prepare_at;	/* index of the statement's PREPARE, -1 none */
+	int16_t		stmt_slot;		/* the statement's cache slot, -1: as text */
 	int8_t		failed_at;		/* first failed query; n: the implicit COMMIT */
 	int8_t		prepare_at;		/* index of the context's PREPARE, -1 none */
 	int8_t		context_at;		/* index of set_context, -1 none */
@@ -516,16 +520,14 @@ struct govpool_op
 	int			attempt;
 	PostgresPollingStatusType cpoll;
 	bool		reopening;		/* connecting for a safe retry, not a checkout */
+	bool		stmt_text;		/* the server lost or refused the cached statement:
+								 * resent as text */
+	bool		stmt_looked;	/* b.stmt_slot is this connection's lookup */
 	int			after_reopen;
 	bool		retried;
 	bool		commit_sent;	/* a COMMIT of ours may have reached the server */
 	bool		ctx_lost;		/* the server lost the prepared context statement:
 								 * resent as text */
-	bool		stmt_text;		/* the server lost or refused the cached statement:
-								 * resent as text */
-	bool		stmt_looked;	/* stmt_slot is this connection's lookup */
-	int			stmt_slot;		/* the statement's cache slot, -1 text */
-	char		stmt_name[GP_STMT_NAME_LEN];
 	bool		counted;		/* session outcome counted */
 	int			reset_step;
 	int64_t		start_ns;

@@ -191,7 +191,7 @@ context_queries(govpool_op *op, int at)
 {
 	gp_batch   *b = &op->b;
 	int			ms = op->pool->cfg.statement_timeout_ms;
-	gp_query	q = {set_context_sql, op->ctx, 3, GQ_TEXT};
+	gp_query	q = {set_context_sql, 3, GQ_CTX_TEXT};
 
 	if (ms > 0)
 	{
@@ -208,7 +208,7 @@ context_queries(govpool_op *op, int at)
 		if (!(op->entry->ctx_prepared & b->context_bit))
 		{
 			b->prepare_at = at;
-			b->q[at++] = (gp_query) {q.sql, NULL, q.nparams, GQ_PREPARE};
+			b->q[at++] = (gp_query) {q.sql, q.nparams, GQ_PREPARE};
 		}
 		q.kind = GQ_EXECUTE;
 	}
@@ -245,29 +245,27 @@ stmt_queries(govpool_op *op, int at)
 	if (!op->stmt_looked)
 	{
 		op->stmt_looked = true;
-		op->stmt_slot = -1;
+		b->stmt_slot = -1;
 		if (cache_statements(op->pool))
 		{
 			if (e->stmts == NULL)
 				e->stmts = gp_stmt_cache_new(op->pool->cfg.statement_cache);
-			op->stmt_slot = gp_stmt_lookup(e->stmts, op->sql, op->nparams);
-			if (op->stmt_slot >= 0)
-				gp_stmt_name(e->stmts, op->stmt_slot, op->stmt_name);
+			b->stmt_slot = (int16_t) gp_stmt_lookup(e->stmts, op->sql, op->nparams);
 		}
 	}
-	if (op->stmt_slot >= 0 && !op->stmt_text && cache_statements(op->pool))
+	if (b->stmt_slot >= 0 && !op->stmt_text && cache_statements(op->pool))
 	{
-		if (!gp_stmt_prepared(e->stmts, op->stmt_slot))
+		if (!gp_stmt_prepared(e->stmts, b->stmt_slot))
 		{
 			b->stmt_prepare_at = at;
-			b->q[at++] = (gp_query) {op->sql, NULL, op->nparams, GQ_STMT_PREPARE};
+			b->q[at++] = (gp_query) {op->sql, op->nparams, GQ_STMT_PREPARE};
 		}
 		b->stmt_at = at;
-		b->q[at++] = (gp_query) {op->sql, op->params, op->nparams, GQ_STMT_EXECUTE};
+		b->q[at++] = (gp_query) {op->sql, op->nparams, GQ_STMT_EXECUTE};
 		return at;
 	}
 	b->stmt_at = at;
-	b->q[at++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
+	b->q[at++] = (gp_query) {op->sql, op->nparams, GQ_TEXT};
 	return at;
 }
 
@@ -373,7 +371,7 @@ batch_end(govpool_op *op, gp_batch_outcome o, int failed_at)
 	/* the same for the caller's statement (a Parse outlives its transaction) */
 	if (b->stmt_prepare_at >= 0 && b->res[b->stmt_prepare_at] && op->entry &&
 		PQresultStatus(b->res[b->stmt_prepare_at]) == PGRES_COMMAND_OK)
-		gp_stmt_set_prepared(op->entry->stmts, op->stmt_slot);
+		gp_stmt_set_prepared(op->entry->stmts, b->stmt_slot);
 	op->b.outcome = o;
 	if (failed_at >= 0 && op->b.failed_at < 0)
 		op->b.failed_at = failed_at;
@@ -430,16 +428,20 @@ batch_send(govpool_op *op)
 	{
 		const gp_query *q = &b->q[i];
 		const char *name = b->context_bit == 2 ? set_context_timeout_stmt : set_context_stmt;
+		const char *const *params = op->params;
 		int			ok;
 
+		if (q->kind == GQ_EXECUTE || q->kind == GQ_CTX_TEXT)
+			params = op->ctx;
 		if (q->kind == GQ_STMT_PREPARE || q->kind == GQ_STMT_EXECUTE)
-			name = op->stmt_name;
+			name = gp_stmt_name(op->entry->stmts, b->stmt_slot);
 		if (q->kind == GQ_PREPARE || q->kind == GQ_STMT_PREPARE)
 			ok = PQsendPrepare(conn, name, q->sql, q->nparams, NULL);
 		else if (q->kind == GQ_EXECUTE || q->kind == GQ_STMT_EXECUTE)
-			ok = PQsendQueryPrepared(conn, name, q->nparams, q->params, NULL, NULL, 0);
+			ok = PQsendQueryPrepared(conn, name, q->nparams, params, NULL, NULL, 0);
 		else
-			ok = PQsendQueryParams(conn, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
+			ok = PQsendQueryParams(conn, q->sql, q->nparams, NULL, q->nparams ? params : NULL,
+								   NULL, NULL, 0);
 		if (!ok)
 			return batch_end(op, GB_NOT_SENT, -1);
 	}
@@ -591,7 +593,7 @@ batch_read(govpool_op *op, govpool_wait *w)
 static int
 batch1(govpool_op *op, const char *sql, int next_phase)
 {
-	op->b.q[0] = (gp_query) {sql, NULL, 0, GQ_TEXT};
+	op->b.q[0] = (gp_query) {sql, 0, GQ_TEXT};
 	op->b.prepare_at = op->b.context_at = op->b.stmt_at = op->b.stmt_prepare_at = -1;
 	op->b.context_bit = 0;
 	return batch(op, 1, false, next_phase);
@@ -1128,7 +1130,7 @@ cached_statement_failed(govpool_op *op)
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	bool		lost;
 
-	if (state == NULL || op->stmt_slot < 0 || op->entry == NULL)
+	if (state == NULL || b->stmt_slot < 0 || op->entry == NULL)
 		return false;
 	if (b->failed_at == b->stmt_at && b->q[b->stmt_at].kind == GQ_STMT_EXECUTE &&
 		(strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
@@ -1137,8 +1139,8 @@ cached_statement_failed(govpool_op *op)
 		lost = false;
 	else
 		return false;
-	gp_stmt_drop(op->entry->stmts, op->stmt_slot, !lost);
-	op->stmt_slot = -1;
+	gp_stmt_drop(op->entry->stmts, b->stmt_slot, !lost);
+	b->stmt_slot = -1;
 	if (strcmp(state, "0A000") == 0 || op->ctx_lost)
 		/* a plan, not a loss; or the loss the context statement counted already */
 		gp_log(&op->pool->logger, GOVPOOL_LOG_DEBUG,
@@ -1306,7 +1308,7 @@ exec_send(govpool_op *op)
 		op->ctx[0] = s->agent;
 		op->ctx[1] = s->has_tenant ? s->tenant : NULL;
 		op->ctx[2] = s->has_correlation ? s->correlation : NULL;
-		b->q[0] = (gp_query) {"BEGIN", NULL, 0, GQ_TEXT};
+		b->q[0] = (gp_query) {"BEGIN", 0, GQ_TEXT};
 		n = context_queries(op, 1);
 		if (op->sql)
 			n = stmt_queries(op, n);
@@ -1756,7 +1758,7 @@ gp_op_clear(govpool_op *op)
 	op->entry = NULL;
 	op->retried = op->reopening = op->commit_sent = op->counted = op->ctx_lost = false;
 	op->stmt_text = op->stmt_looked = false;
-	op->stmt_slot = -1;
+	op->b.stmt_slot = -1;
 	op->reset_step = 0;
 	op->start_ns = 0;
 	op->timeout_ms = -1;

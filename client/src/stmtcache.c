@@ -47,8 +47,8 @@ typedef struct gp_stmt
 	int			prev;			/* LRU list: towards the head (most recent) */
 	int			next;			/* towards the tail; free list link */
 	int			chain;			/* next in its hash bucket */
-	unsigned	id;				/* name suffix */
 	bool		prepared;		/* the server has it (a Parse succeeded) */
+	char		name[GP_STMT_NAME_LEN];
 } gp_stmt;
 
 struct gp_stmt_cache
@@ -132,7 +132,7 @@ gp_stmt_cache_new(int cap)
 	unsigned	nb = 16;
 	static uint64_t counter;
 
-	if (cap <= 0)
+	if (cap <= 0 || cap > GP_STMT_CACHE_MAX)
 		return NULL;
 	while (nb < 2u * (unsigned) cap)
 		nb <<= 1;
@@ -208,12 +208,9 @@ lru_push_front(gp_stmt_cache *c, int i)
 static bool
 queue_close(gp_stmt_cache *c, int i)
 {
-	char		name[GP_STMT_NAME_LEN];
-
 	if (c->n_closing >= GP_STMT_CLOSE_MAX)
 		return false;
-	gp_stmt_name(c, i, name);
-	snprintf(c->closing[c->n_closing++], sizeof(c->closing[0]), "DEALLOCATE %s", name);
+	snprintf(c->closing[c->n_closing++], sizeof(c->closing[0]), "DEALLOCATE %s", c->slots[i].name);
 	return true;
 }
 
@@ -288,7 +285,8 @@ gp_stmt_lookup(gp_stmt_cache *c, const char *sql, int nparams)
 	s->hash = h;
 	s->nparams = nparams;
 	s->prepared = false;
-	s->id = ++c->next_id;
+	snprintf(s->name, sizeof(s->name), "govpool_%016llx_%u", (unsigned long long) c->tag,
+			 ++c->next_id);
 	s->chain = c->buckets[h & c->bucket_mask];
 	c->buckets[h & c->bucket_mask] = i;
 	lru_push_front(c, i);
@@ -296,11 +294,10 @@ gp_stmt_lookup(gp_stmt_cache *c, const char *sql, int nparams)
 	return i;
 }
 
-void
-gp_stmt_name(const gp_stmt_cache *c, int i, char *buf)
+const char *
+gp_stmt_name(const gp_stmt_cache *c, int i)
 {
-	snprintf(buf, GP_STMT_NAME_LEN, "govpool_%016llx_%u", (unsigned long long) c->tag,
-			 c->slots[i].id);
+	return c->slots[i].name;
 }
 
 bool

@@ -224,12 +224,10 @@ test_lost_statement_is_resent_once_by_run(void)
 		}
 		else if (c == 1 || c == 2)
 		{
-			char		name[GP_STMT_NAME_LEN];
 			PGconn	   *conn = the_entry(p)->conn;
 			PGresult   *r;
 
-			gp_stmt_name(the_entry(p)->stmts, 0, name);
-			snprintf(q, sizeof(q), "DEALLOCATE %s", name);
+			snprintf(q, sizeof(q), "DEALLOCATE %s", gp_stmt_name(the_entry(p)->stmts, 0));
 			if (c == 1)
 				snprintf(q, sizeof(q), "DISCARD ALL");
 			PQsetnonblocking(conn, 0);
