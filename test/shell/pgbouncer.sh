@@ -74,7 +74,7 @@ poll() {
     sleep 0.1
   done
 }
-echo "1..26"
+echo "1..27"
 
 out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice', 'acme')" \
           -c "SELECT governance.agent_id()" -c "COMMIT" 2>&1 | sed '/^$/d')
@@ -219,5 +219,11 @@ done <<'MODES'
 default settings (GOVPOOL_PREPARE_CONTEXT=auto)|GOVPOOL_LOG_LEVEL=info
 GOVPOOL_POOLER=transaction|GOVPOOL_POOLER=transaction
 GOVPOOL_PREPARE_CONTEXT=on|GOVPOOL_PREPARE_CONTEXT=on
-GOVPOOL_PREPARE_CONTEXT=on with a one-statement cache|GOVPOOL_PREPARE_CONTEXT=on GOVPOOL_STATEMENT_CACHE=1
+GOVPOOL_PREPARE_CONTEXT=on with a one-statement cache|GOVPOOL_PREPARE_CONTEXT=on GOVPOOL_STATEMENT_CACHE=1 GOVPOOL_LOG_LEVEL=debug
 MODES
+# ... and in that last run the cached statement really was prepared on one
+# server connection and met another (the debug line of each resend)
+out=$(grep -c 'event=statement_lost' "$dir/many.out")
+[ "${out:-0}" -gt 0 ]
+ok $? "the cached statement met server connections that lacked it and was resent each time (event=statement_lost)" \
+  "statement_lost lines: $out"
