@@ -20,47 +20,20 @@ static govpool *
 cache_pool(const char *app, int size, govpool_prepare prepare, govpool_pooler pooler,
 		   govpool_reset reset, logbuf *lb)
 {
-	govpool_config cfg;
-	govpool    *p;
-
-	itest_config(&cfg, app);
-	cfg.pool_size = 1;
-	cfg.max_overflow = 0;
-	cfg.report_interval_ms = 0;
-	cfg.statement_cache = size;
-	cfg.prepare_context = prepare;
-	cfg.pooler = pooler;
-	cfg.reset_on_return = reset;
-	p = itest_pool(&cfg);
-	if (lb)
-	{
-		logbuf_init(lb);
-		govpool_set_logger(p, logbuf_fn, lb);
-	}
-	return p;
+	return itest_one_conn_pool(app, size, prepare, pooler, reset, lb);
 }
 
 static govpool *
 default_pool(const char *app, logbuf *lb)
 {
-	govpool_config cfg;
-
-	govpool_config_defaults(&cfg);
-	return cache_pool(app, cfg.statement_cache, GOVPOOL_PREPARE_AUTO, GOVPOOL_POOLER_NONE,
+	return cache_pool(app, -1, GOVPOOL_PREPARE_AUTO, GOVPOOL_POOLER_NONE,
 					  GOVPOOL_RESET_ROLLBACK, lb);
 }
 
-/* The only connection of a one-connection pool (idle between calls). */
 static PGconn *
 the_conn(govpool *p)
 {
-	govpool_error err;
-	govpool_session *s = govpool_begin(p, &alice, -1, &err);
-	PGconn	   *c = s ? govpool_conn(s) : NULL;
-
-	if (s)
-		govpool_commit(s, &err);
-	return c;
+	return itest_the_conn(p, &alice);
 }
 
 /* The entry of that connection (its cache), for white-box checks. */
