@@ -44,7 +44,13 @@
  * missing, the operation is resent once with the context as text and the
  * next one prepares it again) unless prepare_context says otherwise.
  * Sessions (begin/exec/commit) keep their explicit BEGIN/COMMIT and use
- * the same prepared statement.
+ * the same prepared statement.  The caller's statement goes through the
+ * connection's statement cache (stmtcache.c): from its second use it is
+ * prepared in the same pipeline and then executed by name; when the server
+ * lost it (26000), has its name (42P05) or refuses its plan (0A000), the
+ * entry is dropped and, where nothing of the caller's ran (govpool_run, a
+ * session's first statement), the operation is resent once with the
+ * statement as text; later statements of a session return the error.
  *
  * Retry rule: a governed statement is retried on a fresh connection only
  * when it failed before anything was handed to the socket.  Once the
