@@ -17,7 +17,8 @@
 #
 #   stack        what                                           round trips per tx
 #   gov_run      libgovpool govpool_run from N threads: the     1 (one pipeline,
-#                prepared set_context + the statement, one Sync     no BEGIN/COMMIT)
+#                prepared set_context + the statement (prepared     no BEGIN/COMMIT)
+#                from its second use: the statement cache), one Sync
 #   gov_async    the same govpool_run, N in flight from ONE     1
 #                thread (govpool_run_start + an epoll loop)
 #   gov_session  libgovpool govpool_begin / govpool_exec / commit  2
@@ -26,6 +27,9 @@
 #                in one pipeline with one Sync
 #   raw_one      raw libpq, dedicated connection per client,    1   ungoverned
 #                the statement alone, unprepared (PQexecParams)
+#   raw_prep     the same, prepared once per connection         1   ungoverned, what a
+#                (PQexecPrepared)                                   driver with a statement
+#                                                                   cache sends
 #   raw_pipe     raw libpq, dedicated connection per client,    1   the floor of the
 #                BEGIN, set_context, statement, COMMIT in one       four statements
 #                pipeline
@@ -101,7 +105,7 @@
 # (0.2), BENCH_CLIENTS ("1 16 64 1024"), BENCH_WORKLOADS ("select1 pk"),
 # BENCH_STACKS (all of the above; e.g. "gov_run raw_pipe sqlalchemy"),
 # BENCH_WIDE_STACKS, BENCH_WIDE_POOL.
-# About 8 minutes with the defaults on 2 cores (3 x 6 cells x 10 stacks x 2.2 s
+# About 9 minutes with the defaults on 2 cores (3 x 6 cells x 11 stacks x 2.2 s
 # of load, plus start-up: Python imports SQLAlchemy in ~0.5 s a run).
 #
 # Set-up: installs what is missing as root (python3-sqlalchemy,
@@ -115,7 +119,7 @@ source scripts/lib/bench.bash
 
 PY=/usr/bin/python3                 # Debian's: sees python3-sqlalchemy / python3-asyncpg
 PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
-all_stacks="gov_run gov_async gov_session raw_pipe1 raw_one raw_pipe raw_naive raw_connect pgb_pipe pgb_naive sqlalchemy asyncpg node_pg"
+all_stacks="gov_run gov_async gov_session raw_pipe1 raw_one raw_prep raw_pipe raw_naive raw_connect pgb_pipe pgb_naive sqlalchemy asyncpg node_pg"
 
 # ---- set-up (outside the cluster) ----
 if [ -z "${BENCH_SIDE_INNER:-}" ]; then
@@ -159,7 +163,7 @@ for s in ${BENCH_STACKS:-$all_stacks}; do
     asyncpg) $PY -c 'import asyncpg' 2>/dev/null || { echo "bench-side: no python3-asyncpg, $s left out"; continue; } ;;
     node_pg) [ -f bench/node/node_modules/pg/package.json ] && command -v node >/dev/null ||
                { echo "bench-side: no node / npm pg, $s left out"; continue; } ;;
-    gov_run|gov_async|gov_session|raw_pipe1|raw_one|raw_pipe|raw_naive|raw_connect) ;;
+    gov_run|gov_async|gov_session|raw_pipe1|raw_one|raw_prep|raw_pipe|raw_naive|raw_connect) ;;
     *) echo "bench-side: unknown stack $s" >&2; exit 2 ;;
   esac
   stacks+=("$s")
@@ -253,6 +257,7 @@ run_one() {                       # stack workload clients
     gov_async)   cmd=("${gov[@]}" $side --stack gov-async "${a[@]}") ;;
     raw_pipe1)   cmd=($side --stack raw-pipe1 --url "$url" "${a[@]}") ;;
     raw_one)     cmd=($side --stack raw-one --url "$url" "${a[@]}") ;;
+    raw_prep)    cmd=($side --stack raw-prep --url "$url" "${a[@]}") ;;
     gov_session) cmd=("${gov[@]}" $side --stack gov-session "${a[@]}") ;;
     raw_pipe)    cmd=($side --stack raw-pipe --url "$url" "${a[@]}") ;;
     raw_naive)   cmd=($side --stack raw-naive --url "$url" "${a[@]}") ;;
@@ -317,6 +322,7 @@ label() {
     gov_async) echo "govpool_run, 1-thread event loop" ;;
     raw_pipe1) echo "raw libpq one-stmt pipe (floor)" ;;
     raw_one) echo "raw libpq ungoverned statement" ;;
+    raw_prep) echo "raw libpq ungoverned, prepared" ;;
     gov_session) echo "libgovpool begin/exec/commit" ;;
     raw_pipe) echo "raw libpq pipelined (floor)" ;;
     raw_naive) echo "raw libpq naive (floor)" ;;
@@ -345,7 +351,8 @@ for w in $workloads; do
     echo
   done
   hdr="ratios of the medians"
-  for pair in "govpool_run / ungoverned stmt|gov_run|raw_one" "event loop / threaded run|gov_async|gov_run" \
+  for pair in "govpool_run / ungoverned stmt|gov_run|raw_one" \
+              "govpool_run / ungoverned prepared|gov_run|raw_prep" "event loop / threaded run|gov_async|gov_run" \
               "govpool_run / one-stmt floor|gov_run|raw_pipe1" \
               "govpool_run / raw pipelined|gov_run|raw_pipe" "begin/exec/commit / raw naive|gov_session|raw_naive" \
               "govpool_run / SQLAlchemy|gov_run|sqlalchemy" "govpool_run / SQLAlchemy Core|gov_run|sqlalchemy_core" \

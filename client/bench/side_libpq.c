@@ -4,7 +4,7 @@
  *	  one governed transaction per loop, by libgovpool or by hand with libpq,
  *	  and the ungoverned statement they are measured against.
  *
- *	  side_libpq --stack STACK [--workload select1|pk] [-c N] [-T S] [-W S] [--url URL]
+ *	  side_libpq --stack STACK [--workload select1|pk] [-c N] [-T S] [-W S] [-n TX] [--url URL]
  *
  *	  gov-run       govpool_run from N threads: the prepared set_context and the
  *	                statement up to one Sync, one round trip
@@ -17,6 +17,8 @@
  *	                pipeline with one Sync: govpool_run's floor
  *	  raw-one       one dedicated connection per client, the statement alone,
  *	                ungoverned, unprepared (PQexecParams): one round trip
+ *	  raw-prep      the same, prepared once per connection (PQexecPrepared):
+ *	                what a driver with a statement cache sends, ungoverned
  *	  raw-pipe      one dedicated connection per client, BEGIN, set_context,
  *	                the statement, COMMIT in one libpq pipeline with one Sync
  *	                (what a hand-written governed transaction sends; also
@@ -33,8 +35,10 @@
  *	  bench_side_kv WHERE id = $1" with a random id in 1..10000.
  *
  *	  N client threads loop until W + S seconds have passed; transactions
- *	  that complete in the first W seconds (warm-up) are not counted.  The
- *	  last line is
+ *	  that complete in the first W seconds (warm-up) are not counted.  With
+ *	  -n TX each client runs exactly TX transactions instead, all counted
+ *	  (scripts/context-callgrind.sh counts the server's instructions so).
+ *	  The last line is
  *	    summary: stack=... workload=... clients=N seconds=S tx=N errors=N tps=N p50_ms=N p99_ms=N
  */
 #include <errno.h>
@@ -64,11 +68,12 @@ typedef enum stack
 	RAW_CONNECT,
 	GOV_ASYNC,
 	RAW_PIPE1,
-	RAW_ONE
+	RAW_ONE,
+	RAW_PREP
 } stack;
 
 static const char *const stack_names[] = {"gov-run", "gov-session", "raw-pipe", "raw-naive", "raw-connect",
-"gov-async", "raw-pipe1", "raw-one"};
+"gov-async", "raw-pipe1", "raw-one", "raw-prep"};
 static const char *const set_ctx = "SELECT governance.set_context($1, $2, $3, true)";
 
 /* ---- set once before the threads start ---- */
@@ -79,6 +84,7 @@ static const char *url = "";
 static govpool *pool;
 static double measure_from,
 			measure_to;
+static long tx_limit;			/* -n: transactions per client, 0 = timed */
 
 typedef struct worker
 {
@@ -239,7 +245,7 @@ run(void *arg)
 	snprintf(agent, sizeof(agent), "bench-%d", w->id);
 	if (w->conn && (which == RAW_PIPE || which == RAW_PIPE1) && !PQenterPipelineMode(w->conn))
 		return NULL;
-	for (t0 = now_s(); t0 < measure_to; t0 = t1)
+	for (t0 = now_s(); tx_limit ? (long) w->seq < tx_limit : t0 < measure_to; t0 = t1)
 	{
 		bool		good = false;
 
@@ -265,6 +271,9 @@ run(void *arg)
 				break;
 			case RAW_ONE:
 				good = ok_row(PQexecParams(w->conn, stmt, pk, NULL, p, NULL, NULL, 0));
+				break;
+			case RAW_PREP:
+				good = ok_row(PQexecPrepared(w->conn, "stmt", pk, p, NULL, NULL, 0));
 				break;
 			case RAW_NAIVE:
 				good = tx_naive(w->conn, ctxp, pk, p);
@@ -292,7 +301,7 @@ run(void *arg)
 			}
 			continue;
 		}
-		if (t1 < measure_from || t1 >= measure_to)
+		if (!tx_limit && (t1 < measure_from || t1 >= measure_to))
 			continue;
 		if (w->n == w->cap)
 		{
@@ -549,8 +558,8 @@ async_loop(worker *ws, int n)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|gov-async|raw-pipe1|raw-one|raw-pipe|raw-naive|raw-connect\n"
-			"                  [--workload select1|pk] [-c CLIENTS] [-T SECONDS] [-W WARMUP] [--url URL]\n");
+	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|gov-async|raw-pipe1|raw-one|raw-prep|raw-pipe|raw-naive|raw-connect\n"
+			"                  [--workload select1|pk] [-c CLIENTS] [-T SECONDS] [-W WARMUP] [-n TX] [--url URL]\n");
 	exit(2);
 }
 
@@ -593,6 +602,8 @@ main(int argc, char **argv)
 			seconds = atof(v);
 		else if (strcmp(a, "-W") == 0 && atof(v) >= 0)
 			warmup = atof(v);
+		else if (strcmp(a, "-n") == 0 && atol(v) > 0)
+			tx_limit = atol(v);
 		else if (strcmp(a, "--url") == 0)
 			url = v;
 		else
@@ -633,7 +644,8 @@ main(int argc, char **argv)
 				fprintf(stderr, "side_libpq: %s", PQerrorMessage(w[i].conn));
 				return 1;
 			}
-			if (which == RAW_PIPE1 && !ok(PQprepare(w[i].conn, "ctx", set_ctx, 3, NULL)))
+			if ((which == RAW_PIPE1 && !ok(PQprepare(w[i].conn, "ctx", set_ctx, 3, NULL))) ||
+				(which == RAW_PREP && !ok(PQprepare(w[i].conn, "stmt", stmt, pk, NULL))))
 			{
 				fprintf(stderr, "side_libpq: PREPARE: %s", PQerrorMessage(w[i].conn));
 				return 1;

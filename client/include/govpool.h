@@ -109,7 +109,9 @@ typedef enum govpool_pooler
  * transaction.  "auto" prepares unless pooler is "transaction", and stops
  * preparing (for the pool's life, with a warning in the log) when the
  * server says three times that the prepared statement is missing or
- * already exists: the sign of an undeclared transaction pooler.
+ * already exists: the sign of an undeclared transaction pooler.  The
+ * same decision governs the statement cache (statement_cache): "off" and
+ * a transaction pooler turn it off too, "on" forces it on.
  */
 typedef enum govpool_prepare
 {
@@ -163,6 +165,11 @@ typedef struct govpool_config
 	int			breaker_cooldown_min_ms;	/* the first cool-down, before jitter
 											 * (default 500: a probe 250-500 ms after
 											 * opening) */
+	int			statement_cache;	/* user statements kept prepared per
+									 * connection (GOVPOOL_STATEMENT_CACHE, LRU,
+									 * prepared on their second use); 0 = off;
+									 * used only where prepare_context would
+									 * prepare (default 100) */
 } govpool_config;
 
 /* Built-in defaults (profile "local" without echo). */

@@ -52,6 +52,8 @@ gp_entry_close(gp_entry *e)
 		PQfinish(e->conn);
 	e->conn = NULL;
 	e->ctx_prepared = 0;		/* prepared statements die with their connection */
+	gp_stmt_cache_free(e->stmts);
+	e->stmts = NULL;
 }
 
 /*

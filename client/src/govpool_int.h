@@ -191,6 +191,41 @@ struct govpool_session
 	bool		leak_reported;
 };
 
+/*
+ * ---- Statement cache (stmtcache.c): user statements prepared per connection ----
+ * Owned by the entry's holder, like its connection; no lock.
+ */
+#define GP_STMT_CACHE_MAX 10000 /* largest GOVPOOL_STATEMENT_CACHE */
+#define GP_STMT_NAME_LEN 48		/* "govpool_<16 hex>_<n>" and its NUL fit */
+#define GP_STMT_CLOSE_MAX 4		/* DEALLOCATEs waiting for the next pipeline */
+typedef struct gp_stmt_cache gp_stmt_cache;
+
+/* A cache of cap statements (NULL when cap <= 0 or out of memory: no caching). */
+extern gp_stmt_cache *gp_stmt_cache_new(int cap);
+extern void gp_stmt_cache_free(gp_stmt_cache *c);
+/*
+ * The statement's slot, to be executed by name (prepared first unless
+ * gp_stmt_prepared), or -1: send it as text (first use, not cacheable, no
+ * room).  Makes it the most recently used; may evict the least recently
+ * used one, whose DEALLOCATE is then queued (gp_stmt_closing).
+ */
+extern int	gp_stmt_lookup(gp_stmt_cache *c, const char *sql, int nparams);
+/* Its prepared statement's name ("govpool_<tag>_<n>"), valid while it is cached. */
+extern const char *gp_stmt_name(const gp_stmt_cache *c, int slot);
+extern bool gp_stmt_prepared(const gp_stmt_cache *c, int slot);
+/* Its Parse succeeded: the server has it until DEALLOCATE, DISCARD or close. */
+extern void gp_stmt_set_prepared(gp_stmt_cache *c, int slot);
+/* Forget a statement (server_has_it: queue its DEALLOCATE). */
+extern void gp_stmt_drop(gp_stmt_cache *c, int slot, bool server_has_it);
+/* The server dropped every prepared statement (DISCARD ALL). */
+extern void gp_stmt_cache_forget(gp_stmt_cache *c);
+/* The queued "DEALLOCATE name" statements (at most GP_STMT_CLOSE_MAX). */
+extern int	gp_stmt_closing(const gp_stmt_cache *c, const char **sql);
+/* The first n of them were sent. */
+extern void gp_stmt_closed(gp_stmt_cache *c, int n);
+/* Statements cached (and in *prepared, those the server holds): tests. */
+extern int	gp_stmt_count(const gp_stmt_cache *c, int *prepared);
+
 /* ---- Entry (entry.c): one connection and its timestamps ---- */
 typedef enum gp_slot_state
 {
@@ -214,6 +249,8 @@ typedef struct gp_entry
 								 * (under the bag lock) */
 	unsigned	ctx_prepared;	/* bits: the context statements prepared on conn
 								 * (op.c: without, with the statement timeout) */
+	gp_stmt_cache *stmts;		/* user statements prepared on conn (op.c
+								 * creates it on first use; NULL: none) */
 	int			backend_pid;	/* atomic: PQbackendPID of conn, 0 when none
 								 * (written by the owner, read by reports) */
 	struct gp_entry *next_idle; /* bag's idle stack */
@@ -394,27 +431,31 @@ typedef enum gp_op_kind
 } gp_op_kind;
 
 /*
- * One query of a batch: sql sent as text with its parameters, or the
- * context statement (its name follows gp_batch.context_bit) created from
- * sql (PREPARE) or executed (EXECUTE).  Kept small: a queued request
+ * One query of a batch: sql sent as text, or the context statement (its
+ * name follows gp_batch.context_bit) or the caller's cached statement (its
+ * name is its cache slot's) created from sql (PREPARE) or executed
+ * (EXECUTE).  The kind says whose parameters it takes: the context's
+ * (op->ctx) or the caller's (op->params).  Kept small: a queued request
  * costs its govpool_op.
  */
 typedef enum gp_query_kind
 {
-	GQ_TEXT = 0,
+	GQ_TEXT = 0,				/* the caller's parameters (or none) */
 	GQ_PREPARE,
-	GQ_EXECUTE
+	GQ_EXECUTE,					/* the context's parameters */
+	GQ_CTX_TEXT,				/* the context statement as text, its parameters */
+	GQ_STMT_PREPARE,			/* the caller's statement, named by its cache slot */
+	GQ_STMT_EXECUTE
 } gp_query_kind;
 
 typedef struct gp_query
 {
 	const char *sql;
-	const char *const *params;
 	int			nparams;
 	uint8_t		kind;			/* gp_query_kind */
 } gp_query;
 
-#define GP_BATCH_MAX 4			/* BEGIN, PREPARE, set_context, statement */
+#define GP_BATCH_MAX 5			/* BEGIN, PREPARE, set_context, PREPARE, statement */
 
 typedef enum gp_batch_outcome
 {
@@ -432,7 +473,13 @@ typedef struct gp_batch
 	PGresult   *report_res;		/* the report's last result, until its NULL */
 	PGresult   *sync_err;		/* an error at the Sync: the implicit COMMIT failed */
 	int8_t		n;
-	int8_t		pos;			/* next item to read: report, its sync, q[0..n-1], sync */
+	int8_t		pos;			/* next of q[0..n-1] to read (n: the Sync) */
+	int8_t		side;			/* side segments (report, DEALLOCATEs) read */
+	int8_t		n_side;			/* side segments sent, each with its own Sync */
+	bool		side_sync;		/* side segment's results read, its Sync next */
+	int8_t		n_closes;		/* DEALLOCATEs among them (after the report) */
+	int8_t		stmt_prepare_at;	/* index of the statement's PREPARE, -1 none */
+	int16_t		stmt_slot;		/* the statement's cache slot, -1: as text */
 	int8_t		failed_at;		/* first failed query; n: the implicit COMMIT */
 	int8_t		prepare_at;		/* index of the context's PREPARE, -1 none */
 	int8_t		context_at;		/* index of set_context, -1 none */
@@ -473,6 +520,9 @@ struct govpool_op
 	int			attempt;
 	PostgresPollingStatusType cpoll;
 	bool		reopening;		/* connecting for a safe retry, not a checkout */
+	bool		stmt_text;		/* the server lost or refused the cached statement:
+								 * resent as text */
+	bool		stmt_looked;	/* b.stmt_slot is this connection's lookup */
 	int			after_reopen;
 	bool		retried;
 	bool		commit_sent;	/* a COMMIT of ours may have reached the server */

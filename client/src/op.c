@@ -44,7 +44,13 @@
  * missing, the operation is resent once with the context as text and the
  * next one prepares it again) unless prepare_context says otherwise.
  * Sessions (begin/exec/commit) keep their explicit BEGIN/COMMIT and use
- * the same prepared statement.
+ * the same prepared statement.  The caller's statement goes through the
+ * connection's statement cache (stmtcache.c): from its second use it is
+ * prepared in the same pipeline and then executed by name; when the server
+ * lost it (26000), has its name (42P05) or refuses its plan (0A000), the
+ * entry is dropped and, where nothing of the caller's ran (govpool_run, a
+ * session's first statement), the operation is resent once with the
+ * statement as text; later statements of a session return the error.
  *
  * Retry rule: a governed statement is retried on a fresh connection only
  * when it failed before anything was handed to the socket.  Once the
@@ -191,7 +197,7 @@ context_queries(govpool_op *op, int at)
 {
 	gp_batch   *b = &op->b;
 	int			ms = op->pool->cfg.statement_timeout_ms;
-	gp_query	q = {set_context_sql, op->ctx, 3, GQ_TEXT};
+	gp_query	q = {set_context_sql, 3, GQ_CTX_TEXT};
 
 	if (ms > 0)
 	{
@@ -208,12 +214,64 @@ context_queries(govpool_op *op, int at)
 		if (!(op->entry->ctx_prepared & b->context_bit))
 		{
 			b->prepare_at = at;
-			b->q[at++] = (gp_query) {q.sql, NULL, q.nparams, GQ_PREPARE};
+			b->q[at++] = (gp_query) {q.sql, q.nparams, GQ_PREPARE};
 		}
 		q.kind = GQ_EXECUTE;
 	}
 	b->context_at = at;
 	b->q[at++] = q;
+	return at;
+}
+
+/*
+ * Is the statement cache in use?  Where the context statement is prepared
+ * (prepare_context: not behind a transaction pooler, not after auto mode
+ * gave up), with a size.
+ */
+static bool
+cache_statements(govpool *pool)
+{
+	return pool->cfg.statement_cache > 0 && prepare_context(pool);
+}
+
+/*
+ * Queue the caller's statement at b->q[at]: executed by name when the
+ * connection's cache has it (prepared first, in the same pipeline, when
+ * the server has not got it yet), else as text.  Sets b->stmt_at and
+ * b->stmt_prepare_at; returns the next index.  The lookup happens once
+ * per connection and operation: a resend does not count as another use.
+ */
+static int
+stmt_queries(govpool_op *op, int at)
+{
+	gp_batch   *b = &op->b;
+	gp_entry   *e = op->entry;
+
+	b->stmt_prepare_at = -1;
+	if (!op->stmt_looked)
+	{
+		op->stmt_looked = true;
+		b->stmt_slot = -1;
+		if (cache_statements(op->pool))
+		{
+			if (e->stmts == NULL)
+				e->stmts = gp_stmt_cache_new(op->pool->cfg.statement_cache);
+			b->stmt_slot = (int16_t) gp_stmt_lookup(e->stmts, op->sql, op->nparams);
+		}
+	}
+	if (b->stmt_slot >= 0 && !op->stmt_text && cache_statements(op->pool))
+	{
+		if (!gp_stmt_prepared(e->stmts, b->stmt_slot))
+		{
+			b->stmt_prepare_at = at;
+			b->q[at++] = (gp_query) {op->sql, op->nparams, GQ_STMT_PREPARE};
+		}
+		b->stmt_at = at;
+		b->q[at++] = (gp_query) {op->sql, op->nparams, GQ_STMT_EXECUTE};
+		return at;
+	}
+	b->stmt_at = at;
+	b->q[at++] = (gp_query) {op->sql, op->nparams, GQ_TEXT};
 	return at;
 }
 
@@ -297,6 +355,8 @@ batch(govpool_op *op, int n, bool report, int next_phase)
 	b->sync_null = false;
 	b->report = report;
 	b->pos = 0;
+	b->side = b->n_side = b->n_closes = 0;
+	b->side_sync = false;
 	b->failed_at = -1;
 	b->server_error = false;
 	b->outcome = GB_OK;
@@ -314,6 +374,10 @@ batch_end(govpool_op *op, gp_batch_outcome o, int failed_at)
 	if (b->prepare_at >= 0 && b->res[b->prepare_at] && op->entry &&
 		PQresultStatus(b->res[b->prepare_at]) == PGRES_COMMAND_OK)
 		op->entry->ctx_prepared |= b->context_bit;
+	/* the same for the caller's statement (a Parse outlives its transaction) */
+	if (b->stmt_prepare_at >= 0 && b->res[b->stmt_prepare_at] && op->entry &&
+		PQresultStatus(b->res[b->stmt_prepare_at]) == PGRES_COMMAND_OK)
+		gp_stmt_set_prepared(op->entry->stmts, b->stmt_slot);
 	op->b.outcome = o;
 	if (failed_at >= 0 && op->b.failed_at < 0)
 		op->b.failed_at = failed_at;
@@ -344,20 +408,46 @@ batch_send(govpool_op *op)
 		free(json);
 		if (!sent)
 			return batch_end(op, GB_NOT_SENT, -1);
+		b->n_side = b->report ? 1 : 0;
 	}
-	b->pos = b->report ? 0 : 2;
+
+	/*
+	 * Statements evicted from the cache are closed here, each in a segment
+	 * of its own: outside a transaction, so that its failure (the server
+	 * had lost it already) aborts nothing of ours.
+	 */
+	if (op->entry->stmts && PQtransactionStatus(conn) == PQTRANS_IDLE &&
+		(op->kind == GP_OP_RUN || op->kind == GP_OP_EXEC))
+	{
+		const char *closes[GP_STMT_CLOSE_MAX];
+		int			nc = gp_stmt_closing(op->entry->stmts, closes);
+
+		for (int i = 0; i < nc; i++)
+			if (!PQsendQueryParams(conn, closes[i], 0, NULL, NULL, NULL, NULL, 0) ||
+				!PQpipelineSync(conn))
+				return batch_end(op, GB_NOT_SENT, -1);
+		gp_stmt_closed(op->entry->stmts, nc);
+		b->n_closes = (int8_t) nc;
+		b->n_side += (int8_t) nc;
+	}
 	for (int i = 0; i < b->n; i++)
 	{
 		const gp_query *q = &b->q[i];
 		const char *name = b->context_bit == 2 ? set_context_timeout_stmt : set_context_stmt;
+		const char *const *params = op->params;
 		int			ok;
 
-		if (q->kind == GQ_PREPARE)
+		if (q->kind == GQ_EXECUTE || q->kind == GQ_CTX_TEXT)
+			params = op->ctx;
+		if (q->kind == GQ_STMT_PREPARE || q->kind == GQ_STMT_EXECUTE)
+			name = gp_stmt_name(op->entry->stmts, b->stmt_slot);
+		if (q->kind == GQ_PREPARE || q->kind == GQ_STMT_PREPARE)
 			ok = PQsendPrepare(conn, name, q->sql, q->nparams, NULL);
-		else if (q->kind == GQ_EXECUTE)
-			ok = PQsendQueryPrepared(conn, name, q->nparams, q->params, NULL, NULL, 0);
+		else if (q->kind == GQ_EXECUTE || q->kind == GQ_STMT_EXECUTE)
+			ok = PQsendQueryPrepared(conn, name, q->nparams, params, NULL, NULL, 0);
 		else
-			ok = PQsendQueryParams(conn, q->sql, q->nparams, NULL, q->params, NULL, NULL, 0);
+			ok = PQsendQueryParams(conn, q->sql, q->nparams, NULL, q->nparams ? params : NULL,
+								   NULL, NULL, 0);
 		if (!ok)
 			return batch_end(op, GB_NOT_SENT, -1);
 	}
@@ -396,47 +486,58 @@ batch_read(govpool_op *op, govpool_wait *w)
 	for (;;)
 	{
 		PGresult   *r;
-		int			i = b->pos - 2;
+		int			i = b->pos;
 
 		if (PQisBusy(conn))
 		{
 			if (PQstatus(conn) != CONNECTION_OK)
-				return batch_end(op, GB_LOST, i < 0 ? 0 : i);
+				return batch_end(op, GB_LOST, b->side < b->n_side ? 0 : i);
 			return wait_for(w, GOVPOOL_POLL_READING, PQsocket(conn), -1);
 		}
 		r = PQgetResult(conn);
-		if (b->pos == 0)
+		if (b->side < b->n_side && !b->side_sync)
 		{
-			/* the report: keep its last result until its NULL */
-			if (r)
+			/*
+			 * A side segment: the report (keep its last result until its
+			 * NULL), then the DEALLOCATEs of evicted statements (their
+			 * errors mean the server had lost them already: ignored).
+			 */
+			bool		report = b->report && b->side == 0;
+
+			if (r && report)
 			{
 				PQclear(b->report_res);
 				b->report_res = r;
 			}
+			else
+				PQclear(r);
 			if (PQstatus(conn) != CONNECTION_OK)
 			{
-				gp_report_done(op->pool, NULL);
+				if (report)
+					gp_report_done(op->pool, NULL);
 				PQclear(b->report_res);
 				b->report_res = NULL;
 				return batch_end(op, GB_LOST, 0);
 			}
 			if (r == NULL)
 			{
-				gp_report_done(op->pool, b->report_res);
+				if (report)
+					gp_report_done(op->pool, b->report_res);
 				PQclear(b->report_res);
 				b->report_res = NULL;
-				b->pos = 1;
+				b->side_sync = true;
 			}
 			continue;
 		}
-		if (b->pos == 1)
+		if (b->side < b->n_side)
 		{
 			bool		ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
 
 			PQclear(r);
 			if (!ok || PQstatus(conn) != CONNECTION_OK)
 				return batch_end(op, GB_LOST, 0);
-			b->pos = 2;
+			b->side++;
+			b->side_sync = false;
 			continue;
 		}
 		if (i < b->n)
@@ -498,8 +599,8 @@ batch_read(govpool_op *op, govpool_wait *w)
 static int
 batch1(govpool_op *op, const char *sql, int next_phase)
 {
-	op->b.q[0] = (gp_query) {sql, NULL, 0, GQ_TEXT};
-	op->b.prepare_at = op->b.context_at = op->b.stmt_at = -1;
+	op->b.q[0] = (gp_query) {sql, 0, GQ_TEXT};
+	op->b.prepare_at = op->b.context_at = op->b.stmt_at = op->b.stmt_prepare_at = -1;
 	op->b.context_bit = 0;
 	return batch(op, 1, false, next_phase);
 }
@@ -877,6 +978,7 @@ reopen(govpool_op *op, int after)
 	GP_INC(op->pool->m.retries);
 	op->retried = true;
 	op->reopening = true;
+	op->stmt_looked = false;	/* a new connection: a new cache */
 	op->after_reopen = after;
 	op->attempt = 0;
 	/* connecting again is a checkout: the same time limit, from now */
@@ -935,11 +1037,9 @@ acquired(govpool_op *op)
 static int
 run_send(govpool_op *op)
 {
-	gp_batch   *b = &op->b;
 	int			n = context_queries(op, 0);
 
-	b->stmt_at = n;
-	b->q[n++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
+	n = stmt_queries(op, n);
 	return batch(op, n, true, PH_RUN_DONE);
 }
 
@@ -966,6 +1066,30 @@ error_rollback_done(govpool_op *op)
 }
 
 /*
+ * The server lost one of our prepared statements or already had its name
+ * (event: what).  Counted for the pool: in auto mode the third time turns
+ * preparing off (context and statement cache alike), the sign of a
+ * transaction pooler nobody declared.
+ */
+static void
+prepared_vanished(govpool_op *op, const char *what, const char *state)
+{
+	govpool    *pool = op->pool;
+
+	if (GP_INC(pool->ctx_vanished) + 1 >= GP_CTX_VANISHED_LIMIT &&
+		pool->cfg.prepare_context == GOVPOOL_PREPARE_AUTO &&
+		!__atomic_exchange_n(&pool->ctx_prepare_off, true, __ATOMIC_RELAXED))
+		gp_log(&pool->logger, GOVPOOL_LOG_WARN, "context_unprepared", "reason",
+			   "the server lost or duplicated libgovpool's prepared statements "
+			   "repeatedly (a transaction pooler?); sending set_context and statements "
+			   "unprepared from now on "
+			   "(set GOVPOOL_POOLER=transaction or GOVPOOL_PREPARE_CONTEXT=off to say so)",
+			   (char *) NULL);
+	else
+		gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, what, "sqlstate", state, (char *) NULL);
+}
+
+/*
  * Did the batch fail because the server lost our prepared context
  * statement (26000 at its execution) or already had it (42P05 at its
  * PREPARE)?  Then nothing after it ran, and the entry's flag is put right
@@ -977,7 +1101,6 @@ error_rollback_done(govpool_op *op)
 static bool
 context_statement_lost(govpool_op *op)
 {
-	govpool    *pool = op->pool;
 	gp_batch   *b = &op->b;
 	const PGresult *r = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] : NULL;
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -991,17 +1114,46 @@ context_statement_lost(govpool_op *op)
 		op->entry->ctx_prepared |= b->context_bit;
 	else
 		return false;
-	if (GP_INC(pool->ctx_vanished) + 1 >= GP_CTX_VANISHED_LIMIT &&
-		pool->cfg.prepare_context == GOVPOOL_PREPARE_AUTO &&
-		!__atomic_exchange_n(&pool->ctx_prepare_off, true, __ATOMIC_RELAXED))
-		gp_log(&pool->logger, GOVPOOL_LOG_WARN, "context_unprepared", "reason",
-			   "the server lost or duplicated the prepared set_context statement "
-			   "repeatedly (a transaction pooler?); sending it unprepared from now on "
-			   "(set GOVPOOL_POOLER=transaction or GOVPOOL_PREPARE_CONTEXT=off to say so)",
-			   (char *) NULL);
+	prepared_vanished(op, "context_statement_lost", state);
+	return true;
+}
+
+/*
+ * Did the batch fail because of the statement cache?  The server lost the
+ * caller's prepared statement (26000 at its execution: DEALLOCATE,
+ * DISCARD ALL, another server connection), already had its name (42P05
+ * at its PREPARE), or can no longer run its cached plan (0A000, "cached
+ * plan must not change result type", after ALTER TABLE).  The entry is
+ * dropped (and closed on the server when it holds it): the next use
+ * starts afresh.  Nothing after the failure ran and the transaction is
+ * aborted; whether to resend is the caller's decision.
+ */
+static bool
+cached_statement_failed(govpool_op *op)
+{
+	gp_batch   *b = &op->b;
+	const PGresult *r = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] : NULL;
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	bool		lost;
+
+	if (state == NULL || b->stmt_slot < 0 || op->entry == NULL)
+		return false;
+	if (b->failed_at == b->stmt_at && b->q[b->stmt_at].kind == GQ_STMT_EXECUTE &&
+		(strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
+		lost = state[0] == '2';
+	else if (b->failed_at == b->stmt_prepare_at && strcmp(state, "42P05") == 0)
+		lost = false;
 	else
-		gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "context_statement_lost", "sqlstate", state,
-			   (char *) NULL);
+		return false;
+	gp_stmt_drop(op->entry->stmts, b->stmt_slot, !lost);
+	b->stmt_slot = -1;
+	if (strcmp(state, "0A000") == 0 || op->ctx_lost)
+		/* a plan, not a loss; or the loss the context statement counted already */
+		gp_log(&op->pool->logger, GOVPOOL_LOG_DEBUG,
+			   state[0] == '0' ? "statement_plan_changed" : "statement_lost",
+			   "sqlstate", state, (char *) NULL);
+	else
+		prepared_vanished(op, "statement_lost", state);
 	return true;
 }
 
@@ -1011,7 +1163,7 @@ query_name(const gp_batch *b, int i)
 {
 	if (i == b->n)
 		return "COMMIT";		/* the implicit transaction's, at the Sync */
-	if (i < 0 || i > b->n || i == b->stmt_at)
+	if (i < 0 || i > b->n || i == b->stmt_at || i == b->stmt_prepare_at)
 		return NULL;
 	if (i == b->prepare_at)
 		return "PREPARE governance.set_context";
@@ -1038,6 +1190,7 @@ governed_failure(govpool_op *op, int commit_at, int retry_phase, int after)
 	const PGresult *failed = b->failed_at >= 0 && b->failed_at < b->n ? b->res[b->failed_at] :
 		b->failed_at == b->n ? b->sync_err : NULL;
 	const char *what = query_name(b, b->failed_at);
+	bool		cached = false;
 
 	if (b->outcome == GB_NOT_SENT && retry_phase >= 0 && !op->retried)
 	{
@@ -1052,12 +1205,31 @@ governed_failure(govpool_op *op, int commit_at, int retry_phase, int after)
 		op->ctx_lost = true;
 		return error_rollback(op, retry_phase);
 	}
+	if (b->outcome == GB_SERVER_ERROR && !op->stmt_text && cached_statement_failed(op))
+	{
+		op->stmt_text = true;
+		if (retry_phase >= 0)
+		{
+			/* nothing ran (a run's implicit transaction, a session's prelude): resend */
+			clear_results(b, -1);
+			return error_rollback(op, retry_phase);
+		}
+		cached = true;			/* inside a session: its transaction is aborted */
+	}
 	switch (b->outcome)
 	{
 		case GB_OK:
 		case GB_SERVER_ERROR:
 			gp_error_from_result(&op->err, failed, what);
 			note_timeout(pool, &op->err);
+			if (cached)
+			{
+				size_t		n = strlen(op->err.message);
+
+				snprintf(op->err.message + n, sizeof(op->err.message) - n,
+						 " (a statement prepared by libgovpool's statement cache; "
+						 "the cache dropped it: the next use prepares it afresh)");
+			}
 			break;
 		case GB_NOT_SENT:
 			gp_error_from_conn(&op->err, GOVPOOL_ERR_CONNECTION_LOST, e->conn,
@@ -1133,7 +1305,7 @@ exec_send(govpool_op *op)
 	gp_batch   *b = &op->b;
 
 	op->start_ns = gp_now_ns();
-	b->prepare_at = b->context_at = b->stmt_at = -1;
+	b->prepare_at = b->context_at = b->stmt_at = b->stmt_prepare_at = -1;
 	b->context_bit = 0;
 	if (s->state == GP_SESSION_QUEUED)
 	{
@@ -1142,18 +1314,13 @@ exec_send(govpool_op *op)
 		op->ctx[0] = s->agent;
 		op->ctx[1] = s->has_tenant ? s->tenant : NULL;
 		op->ctx[2] = s->has_correlation ? s->correlation : NULL;
-		b->q[0] = (gp_query) {"BEGIN", NULL, 0, GQ_TEXT};
+		b->q[0] = (gp_query) {"BEGIN", 0, GQ_TEXT};
 		n = context_queries(op, 1);
 		if (op->sql)
-		{
-			b->stmt_at = n;
-			b->q[n++] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
-		}
+			n = stmt_queries(op, n);
 		return batch(op, n, true, PH_EXEC_DONE);
 	}
-	b->stmt_at = 0;
-	b->q[0] = (gp_query) {op->sql, op->params, op->nparams, GQ_TEXT};
-	return batch(op, 1, false, PH_EXEC_DONE);
+	return batch(op, stmt_queries(op, 0), false, PH_EXEC_DONE);
 }
 
 static int
@@ -1392,6 +1559,7 @@ checkin_reset_done(govpool_op *op)
 	if (strcmp(sql, "DISCARD ALL") == 0)
 	{
 		op->entry->ctx_prepared = 0;	/* DISCARD ALL deallocated them */
+		gp_stmt_cache_forget(op->entry->stmts);
 		op->phase = PH_CHECKIN_FINISH;
 		return CONTINUE;
 	}
@@ -1595,6 +1763,8 @@ gp_op_clear(govpool_op *op)
 	op->session = NULL;
 	op->entry = NULL;
 	op->retried = op->reopening = op->commit_sent = op->counted = op->ctx_lost = false;
+	op->stmt_text = op->stmt_looked = false;
+	op->b.stmt_slot = -1;
 	op->reset_step = 0;
 	op->start_ns = 0;
 	op->timeout_ms = -1;

@@ -254,6 +254,8 @@ validate_config(const govpool_config *c, govpool_error *err)
 		bad = "durations and thresholds must be >= 0";
 	else if (c->connect_attempts < 1)
 		bad = "connect_attempts must be >= 1";
+	else if (c->statement_cache < 0 || c->statement_cache > GP_STMT_CACHE_MAX)
+		bad = "statement_cache must be between 0 and 10000";
 	else if ((int) c->reset_on_return < 0 || c->reset_on_return > GOVPOOL_RESET_DISCARD)
 		bad = "reset_on_return is not a govpool_reset value";
 	if (bad)

@@ -265,6 +265,48 @@ count_substr(const char *hay, const char *needle)
 	return n;
 }
 
+/*
+ * A pool of one connection (no overflow, no reports) with these settings;
+ * statement_cache < 0 keeps the default.  lb (if not NULL) gets its log.
+ */
+static inline govpool *
+itest_one_conn_pool(const char *app, int statement_cache, govpool_prepare prepare,
+					govpool_pooler pooler, govpool_reset reset, logbuf *lb)
+{
+	govpool_config cfg;
+	govpool    *p;
+
+	itest_config(&cfg, app);
+	cfg.pool_size = 1;
+	cfg.max_overflow = 0;
+	cfg.report_interval_ms = 0;
+	if (statement_cache >= 0)
+		cfg.statement_cache = statement_cache;
+	cfg.prepare_context = prepare;
+	cfg.pooler = pooler;
+	cfg.reset_on_return = reset;
+	p = itest_pool(&cfg);
+	if (lb)
+	{
+		logbuf_init(lb);
+		govpool_set_logger(p, logbuf_fn, lb);
+	}
+	return p;
+}
+
+/* The only connection of a one-connection pool (idle between calls). */
+static inline PGconn *
+itest_the_conn(govpool *p, const govpool_context *ctx)
+{
+	govpool_error err;
+	govpool_session *s = govpool_begin(p, ctx, -1, &err);
+	PGconn	   *c = s ? govpool_conn(s) : NULL;
+
+	if (s)
+		govpool_commit(s, &err);
+	return c;
+}
+
 /* Backend pid of the connection a session runs on. */
 static int
 session_pid(govpool_session *s)

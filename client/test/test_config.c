@@ -51,14 +51,14 @@ dump(const govpool_config *c, char *buf, size_t len)
 			 "|environment=%s|application_name=%s|extensions=%s|conninfo=%s"
 			 "|leak_threshold_ms=%d|preping_idle_ms=%d|liveness_idle_ms=%d|connect_attempts=%d"
 			 "|breaker_threshold=%d|breaker_cooldown_ms=%d|backoff=%d/%d|pooler=%d|prepare=%d"
-			 "|breaker_window_ms=%d|breaker_cooldown_min_ms=%d|",
+			 "|breaker_window_ms=%d|breaker_cooldown_min_ms=%d|statement_cache=%d|",
 			 c->pool_size, c->max_overflow, c->pool_timeout_ms, c->pool_recycle_ms,
 			 c->connect_timeout_ms, c->statement_timeout_ms, c->echo, (int) c->reset_on_return,
 			 c->environment, c->application_name, c->extensions, c->conninfo,
 			 c->leak_threshold_ms, c->preping_idle_ms, c->liveness_idle_ms, c->connect_attempts,
 			 c->breaker_threshold, c->breaker_cooldown_ms, c->connect_backoff_ms,
 			 c->connect_backoff_max_ms, (int) c->pooler, (int) c->prepare_context,
-			 c->breaker_window_ms, c->breaker_cooldown_min_ms);
+			 c->breaker_window_ms, c->breaker_cooldown_min_ms, c->statement_cache);
 }
 
 static const config_case cases[] = {
@@ -106,6 +106,9 @@ static const config_case cases[] = {
 	{"GOVPOOL_POOLER=session", {"GOVPOOL_POOLER=session"}, {"|pooler=1|"}},
 	{"GOVPOOL_PREPARE_CONTEXT=off", {"GOVPOOL_PREPARE_CONTEXT=off"}, {"|prepare=2|"}},
 	{"GOVPOOL_PREPARE_CONTEXT=on", {"GOVPOOL_PREPARE_CONTEXT=on"}, {"|prepare=1|"}},
+	{"statement cache: 100 statements by default", {NULL}, {"|statement_cache=100|"}},
+	{"GOVPOOL_STATEMENT_CACHE=0 turns it off", {"GOVPOOL_STATEMENT_CACHE=0"}, {"|statement_cache=0|"}},
+	{"GOVPOOL_STATEMENT_CACHE=500", {"GOVPOOL_STATEMENT_CACHE=500"}, {"|statement_cache=500|"}},
 	{"resilience knobs",
 		{"GOVPOOL_LEAK_THRESHOLD_MS=250", "GOVPOOL_PREPING_IDLE_MS=-1", "GOVPOOL_LIVENESS_IDLE_MS=0",
 			"GOVPOOL_CONNECT_ATTEMPTS=5", "GOVPOOL_BREAKER_THRESHOLD=2", "GOVPOOL_BREAKER_COOLDOWN_MS=700",
@@ -137,6 +140,10 @@ static const config_case cases[] = {
 	{"reset mode unknown", {"GOVPOOL_RESET_ON_RETURN=flush"}, {NULL}, "GOVPOOL_RESET_ON_RETURN=\"flush\""},
 	{"pooler unknown", {"GOVPOOL_POOLER=pgbouncer"}, {NULL},
 	"GOVPOOL_POOLER=\"pgbouncer\": expected none, session or transaction"},
+	{"statement cache too large", {"GOVPOOL_STATEMENT_CACHE=10001"}, {NULL},
+	"GOVPOOL_STATEMENT_CACHE"},
+	{"statement cache negative", {"GOVPOOL_STATEMENT_CACHE=-1"}, {NULL},
+	"GOVPOOL_STATEMENT_CACHE"},
 	{"prepare mode unknown", {"GOVPOOL_PREPARE_CONTEXT=yes"}, {NULL},
 	"GOVPOOL_PREPARE_CONTEXT=\"yes\": expected auto, on or off"},
 	{"connect attempts zero", {"GOVPOOL_CONNECT_ATTEMPTS=0"}, {NULL}, "GOVPOOL_CONNECT_ATTEMPTS=\"0\": must be between 1"},

@@ -19,36 +19,13 @@ static govpool *
 one_conn_pool(const char *app, govpool_prepare prepare, govpool_pooler pooler,
 			  govpool_reset reset, logbuf *lb)
 {
-	govpool_config cfg;
-	govpool    *p;
-
-	itest_config(&cfg, app);
-	cfg.pool_size = 1;
-	cfg.max_overflow = 0;
-	cfg.report_interval_ms = 0;
-	cfg.prepare_context = prepare;
-	cfg.pooler = pooler;
-	cfg.reset_on_return = reset;
-	p = itest_pool(&cfg);
-	if (lb)
-	{
-		logbuf_init(lb);
-		govpool_set_logger(p, logbuf_fn, lb);
-	}
-	return p;
+	return itest_one_conn_pool(app, -1, prepare, pooler, reset, lb);
 }
 
-/* The only connection of a one-connection pool (idle between calls). */
 static PGconn *
 the_conn(govpool *p)
 {
-	govpool_error err;
-	govpool_session *s = govpool_begin(p, &alice, -1, &err);
-	PGconn	   *c = s ? govpool_conn(s) : NULL;
-
-	if (s)
-		govpool_commit(s, &err);
-	return c;
+	return itest_the_conn(p, &alice);
 }
 
 /* What one govpool_run of sql sends and receives on p's only connection. */

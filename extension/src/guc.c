@@ -119,10 +119,17 @@ typedef struct GovSeal
 	bool		is_signed;
 	bool		need_resync;	/* a subxact abort may have reverted settings */
 	bool		resyncing;		/* gov_seal_resync is writing the settings */
-	char	   *values[GOV_NUM_FIELDS]; /* "" for unset; TopMemoryContext */
+	char	   *values[GOV_NUM_FIELDS]; /* "" for unset; point into seal_buf */
 } GovSeal;
 
 static GovSeal seal;
+
+/*
+ * The sealed values' storage, one buffer per field for the backend's life:
+ * a seal per transaction costs no allocation.  A validated value has at
+ * most GOV_MAX_ID_CHARS characters of at most MAX_MULTIBYTE_CHAR_LEN bytes.
+ */
+static char seal_buf[GOV_NUM_FIELDS][GOV_MAX_ID_CHARS * MAX_MULTIBYTE_CHAR_LEN + 1];
 static bool callbacks_registered = false;
 
 /*
@@ -131,6 +138,13 @@ static bool callbacks_registered = false;
  * cleared around set_config_option() calls that run no user code.
  */
 static bool context_writer = false;
+
+/*
+ * While context_writer is set: the values gov_set_context() has just
+ * validated (or the sealed ones gov_seal_resync() writes back), which the
+ * check hook then need not validate a second time.  NULL otherwise.
+ */
+static const char *context_validated[GOV_NUM_FIELDS];
 
 /*---- Function declarations ----*/
 static bool check_context_value(GovField field, char **newval);
@@ -474,7 +488,9 @@ check_context_value(GovField field, char **newval)
 	if (*newval == NULL)
 		return true;
 
-	if (!gov_validate_value(field, *newval, &reason))
+	if (!(context_writer && context_validated[field] &&
+		  strcmp(*newval, context_validated[field]) == 0) &&
+		!gov_validate_value(field, *newval, &reason))
 	{
 		GUC_check_errcode(ERRCODE_INVALID_PARAMETER_VALUE);
 		GUC_check_errmsg("invalid value for %s: %s",
@@ -743,13 +759,26 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 	PG_TRY();
 	{
 		for (int f = 0; f < GOV_NUM_FIELDS; f++)
+		{
+			const char *raw = *field_variables[f] ? *field_variables[f] : "";
+
+			/*
+			 * A value already in effect (an unset field, usually) needs no
+			 * write: the transaction ends with it either way.  Each write
+			 * costs a lookup of the setting by name and a GUC stack entry.
+			 */
+			if (strcmp(raw, values[f]) == 0)
+				continue;
+			context_validated[f] = values[f];
 			(void) set_config_option(field_setting_names[f], values[f],
 									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
 									 true, 0, false);
+		}
 	}
 	PG_FINALLY();
 	{
 		context_writer = false;
+		memset(context_validated, 0, sizeof(context_validated));
 	}
 	PG_END_TRY();
 
@@ -763,7 +792,11 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 		callbacks_registered = true;
 	}
 	for (int f = 0; f < GOV_NUM_FIELDS; f++)
-		seal.values[f] = MemoryContextStrdup(TopMemoryContext, values[f]);
+	{
+		if (strlcpy(seal_buf[f], values[f], sizeof(seal_buf[f])) >= sizeof(seal_buf[f]))
+			elog(ERROR, "validated governance context value does not fit its seal");
+		seal.values[f] = seal_buf[f];
+	}
 	seal.is_signed = is_signed;
 	seal.need_resync = false;
 	seal.sealed = true;
@@ -778,11 +811,7 @@ unseal(void)
 	seal.is_signed = false;
 	seal.need_resync = false;
 	for (int f = 0; f < GOV_NUM_FIELDS; f++)
-	{
-		if (seal.values[f])
-			pfree(seal.values[f]);
 		seal.values[f] = NULL;
-	}
 }
 
 static void
@@ -837,6 +866,7 @@ gov_seal_resync(void)
 		{
 			const char *raw = *field_variables[f] ? *field_variables[f] : "";
 
+			context_validated[f] = seal.values[f];
 			if (strcmp(raw, seal.values[f]) != 0)
 				(void) set_config_option(field_setting_names[f], seal.values[f],
 										 PGC_USERSET, PGC_S_SESSION,
@@ -847,6 +877,7 @@ gov_seal_resync(void)
 	{
 		seal.resyncing = false;
 		context_writer = false;
+		memset(context_validated, 0, sizeof(context_validated));
 	}
 	PG_END_TRY();
 	seal.need_resync = false;

@@ -3,9 +3,11 @@
 # clients share server connections.  The context is transaction-scoped, so
 # it never leaks from one client to the next, whatever kind of SET a client
 # sends (finding 05b); sealing and audit still hold.
-# govpool_run's prepared set_context (GOVPOOL_PREPARE_CONTEXT) works through
-# it with the default setting, GOVPOOL_POOLER=transaction and "on", also
-# when a pool's transactions land on several server connections.
+# govpool_run's prepared set_context (GOVPOOL_PREPARE_CONTEXT) and its
+# statement cache (GOVPOOL_STATEMENT_CACHE: the repeated statement prepared
+# from its second use) work through it with the default setting,
+# GOVPOOL_POOLER=transaction and "on", also when a pool's transactions land
+# on several server connections.
 # libgovpool's statement timeout is set transaction-locally (no startup
 # option for PgBouncer to refuse), is in effect in the session and gone for
 # the next client; pool stats still reach governance.pool_stats.
@@ -72,7 +74,7 @@ poll() {
     sleep 0.1
   done
 }
-echo "1..25"
+echo "1..27"
 
 out=$(psql "$url" -XAtq -c "BEGIN" -c "SELECT governance.set_context('alice', 'acme')" \
           -c "SELECT governance.agent_id()" -c "COMMIT" 2>&1 | sed '/^$/d')
@@ -200,9 +202,10 @@ servers=$(psql -XAtq -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE
 
 # govpool_run through PgBouncer (1.18: no prepared-statement tracking) with
 # three server connections under four pool connections: each transaction may
-# land on a server connection that lacks the prepared set_context, or has
-# it already.  With the default setting (auto), with the pooler declared,
-# and with preparing forced on, every transaction succeeds.
+# land on a server connection that lacks the prepared set_context or the
+# cached statement, or has them already.  With the default setting (auto),
+# with the pooler declared, and with preparing forced on (the statement cache
+# too: each loss is resent once as text), every transaction succeeds.
 url_many="postgresql://${PGUSER:-postgres}@127.0.0.1:$port/${db}_many"
 while IFS='|' read -r what vars; do
   env DATABASE_URL=$url_many GOVPOOL_APPLICATION_NAME=bouncer_many $vars \
@@ -216,4 +219,11 @@ done <<'MODES'
 default settings (GOVPOOL_PREPARE_CONTEXT=auto)|GOVPOOL_LOG_LEVEL=info
 GOVPOOL_POOLER=transaction|GOVPOOL_POOLER=transaction
 GOVPOOL_PREPARE_CONTEXT=on|GOVPOOL_PREPARE_CONTEXT=on
+GOVPOOL_PREPARE_CONTEXT=on with a one-statement cache|GOVPOOL_PREPARE_CONTEXT=on GOVPOOL_STATEMENT_CACHE=1 GOVPOOL_LOG_LEVEL=debug
 MODES
+# ... and in that last run the cached statement really was prepared on one
+# server connection and met another (the debug line of each resend)
+out=$(grep -c 'event=statement_lost' "$dir/many.out")
+[ "${out:-0}" -gt 0 ]
+ok $? "the cached statement met server connections that lacked it and was resent each time (event=statement_lost)" \
+  "statement_lost lines: $out"

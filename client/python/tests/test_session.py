@@ -176,3 +176,21 @@ def test_uvloop():
         loop.run_until_complete(main())
     finally:
         loop.close()
+
+
+async def test_statement_cache_prepares_repeated_statements():
+    """pool.run() and a session run a repeated statement prepared (libgovpool's
+    statement cache, statement_cache_size=), with the same results; 0 turns it off."""
+    for size, prepared in ((100, True), (0, False)):
+        p = await govpool.create_pool(pool_size=1, max_overflow=0, statement_cache_size=size)
+        try:
+            sql = "SELECT $1::int * 2 AS v"
+            for i in range(4):
+                assert await p.run(sql, i, agent_id="a") == [(2 * i,)]
+            async with p.session(agent_id="a") as s:
+                assert await s.fetchval(sql, 21) == 42
+                names = await s.fetchval(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", sql)
+            assert (names == 1) == prepared, (size, names)
+        finally:
+            await p.close()
