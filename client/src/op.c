@@ -1119,6 +1119,24 @@ context_statement_lost(govpool_op *op)
 }
 
 /*
+ * Was r's error state raised by the server's source file file?  The
+ * statement cache's errors are told from the same SQLSTATEs raised by the
+ * caller's statement itself (a function's own 0A000, say, which must not be
+ * run a second time) by where the server raised them: the Bind of a
+ * prepared statement it does not have (prepare.c), the revalidation of a
+ * cached plan (plancache.c).  The file name, unlike the message, does not
+ * depend on the server's language.
+ */
+static bool
+raised_in(const PGresult *r, const char *state, const char *file)
+{
+	const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	const char *f = PQresultErrorField(r, PG_DIAG_SOURCE_FILE);
+
+	return s != NULL && f != NULL && strcmp(s, state) == 0 && strcmp(f, file) == 0;
+}
+
+/*
  * Did the batch fail because of the statement cache?  The server lost the
  * caller's prepared statement (26000 at its execution: DEALLOCATE,
  * DISCARD ALL, another server connection), already had its name (42P05
@@ -1139,7 +1157,7 @@ cached_statement_failed(govpool_op *op)
 	if (state == NULL || b->stmt_slot < 0 || op->entry == NULL)
 		return false;
 	if (b->failed_at == b->stmt_at && b->q[b->stmt_at].kind == GQ_STMT_EXECUTE &&
-		(strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
+		(raised_in(r, "26000", "prepare.c") || raised_in(r, "0A000", "plancache.c")))
 		lost = state[0] == '2';
 	else if (b->failed_at == b->stmt_prepare_at && strcmp(state, "42P05") == 0)
 		lost = false;

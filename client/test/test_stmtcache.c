@@ -337,6 +337,37 @@ test_changed_result_type_drops_the_entry(void)
 }
 
 /*
+ * The statement's own 0A000 (or 26000) is the caller's error, not the
+ * cache's: it is returned, and the statement ran once (a sequence, which
+ * no rollback takes back, counts the runs), never resent.
+ */
+static void
+test_statements_own_error_is_not_resent(void)
+{
+	static const char bump[] = "SELECT gp_sc_refuse($1::int)";
+	govpool    *p = default_pool("gp_sc_own", NULL);
+	govpool_error err;
+	const char *one[1] = {"1"};
+	PGresult   *r;
+
+	sql("DROP SEQUENCE IF EXISTS gp_sc_runs; CREATE SEQUENCE gp_sc_runs;"
+		"CREATE OR REPLACE FUNCTION gp_sc_refuse(n int) RETURNS int LANGUAGE plpgsql AS "
+		"$$BEGIN PERFORM nextval('gp_sc_runs'); "
+		"IF n > 0 THEN RAISE EXCEPTION 'not supported here' USING ERRCODE = '0A000'; END IF; "
+		"RETURN n; END$$");
+	for (int i = 1; i <= 3; i++)
+	{
+		r = govpool_run(p, &alice, bump, 1, one, &err);
+		CHECK_MSG(r == NULL && strcmp(err.sqlstate, "0A000") == 0 &&
+				  strstr(err.message, "not supported here") != NULL, "[%s] %s", err.sqlstate, err.message);
+		PQclear(r);
+		CHECK_MSG(sql_long("SELECT last_value FROM gp_sc_runs") == i,
+				  "run %d: the function ran %ld times", i, sql_long("SELECT last_value FROM gp_sc_runs"));
+	}
+	govpool_destroy(p);
+}
+
+/*
  * Bounded: with room for 2, a third statement evicts the least recently
  * used one, whose DEALLOCATE rides in front of the next pipeline; the
  * server never holds more than the cache's size (plus what waits to be
@@ -537,6 +568,7 @@ main(void)
 	RUN(test_lost_statement_is_resent_once_by_run);
 	RUN(test_lost_statement_inside_a_session_is_an_error);
 	RUN(test_changed_result_type_drops_the_entry);
+	RUN(test_statements_own_error_is_not_resent);
 	RUN(test_bounded_and_evicted_statements_closed_later);
 	RUN(test_off_when_zero_or_unprepared_or_behind_a_transaction_pooler);
 	RUN(test_discard_all_on_return_keeps_the_cache_consistent);
