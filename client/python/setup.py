@@ -49,6 +49,9 @@ setup(
             runtime_library_dirs=runtime_library_dirs,
             libraries=libraries,
             extra_objects=extra_objects,
+            # build_ext rebuilds when one of these is newer than the module
+            # (a libgovpool.a rebuilt from changed sources, say)
+            depends=extra_objects + [os.path.join(include_dirs[0], "govpool.h")],
             extra_compile_args=["-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers",
                                 "-Wno-cast-function-type", "-pthread"],
             extra_link_args=["-pthread"],
