@@ -195,6 +195,7 @@ static bool denial_take_token(void);
 static bool denial_take_role_token(void);
 static void denial_release_summary(bool force);
 static void denial_fold(GovDenial *d);
+static void queue_unlink(GovDenial *prev, GovDenial *d);
 
 /* The RLS violation with this message was recorded where it was raised. */
 void
@@ -362,6 +363,19 @@ denial_handoff(GovDenial *d)
 	ok = gov_worker_handoff(buf, len);
 	pfree(buf);
 	return ok;
+}
+
+/* Take d, which follows prev (NULL: d is the head), out of the queue. */
+static void
+queue_unlink(GovDenial *prev, GovDenial *d)
+{
+	if (prev)
+		prev->next = d->next;
+	else
+		queue_head = d->next;
+	if (queue_tail == d)
+		queue_tail = prev;
+	d->next = NULL;
 }
 
 /* Store: hand over or queue; past DENIED_QUEUE_MAX only the log line remains. */
@@ -664,12 +678,7 @@ denied_write_queue(void)
 		if (budget && !gov_role_budget_admit(budget, d))
 		{
 			/* over the role's bound: counted in the session's summary */
-			if (prev)
-				prev->next = next;
-			else
-				queue_head = next;
-			if (queue_tail == d)
-				queue_tail = prev;
+			queue_unlink(prev, d);
 			queue_unwritten--;
 			denial_fold(d);
 			continue;
@@ -816,12 +825,7 @@ denied_xact_callback(XactEvent event, void *arg)
 				next = d->next;
 				if (d->written_subid != InvalidSubTransactionId)
 				{
-					if (prev)
-						prev->next = next;
-					else
-						queue_head = next;
-					if (queue_tail == d)
-						queue_tail = prev;
+					queue_unlink(prev, d);
 					gov_denial_free(d);
 				}
 				else
