@@ -81,6 +81,25 @@ extern Oid	gov_audit_function(bool missing_ok);
  * whatever the trigger is named, enabled or not.  The one definition.
  */
 extern bool gov_relation_is_audited(Oid relid, Oid funcoid);
+
+/*
+ * The one walk over a relation's triggers (of one name when tgname is not
+ * NULL): with only_audit, just those calling audit_trigger() (funcoid).
+ */
+typedef struct GovTriggerScan
+{
+	Relation	tgrel;
+	struct SysScanDescData *scan;
+	Oid			funcoid;
+	bool		only_audit;
+} GovTriggerScan;
+
+extern void gov_trigger_scan_begin(GovTriggerScan *ts, Oid relid,
+								   const char *tgname, Oid funcoid,
+								   bool only_audit);
+extern HeapTuple gov_trigger_scan_next(GovTriggerScan *ts);
+extern void gov_trigger_scan_end(GovTriggerScan *ts);
+extern Oid	gov_audit_trigger_oid(Oid relid, const char *tgname, Oid funcoid);
 extern bool gov_tree_is_audited(Oid relid, bool recurse, Oid funcoid);
 extern bool gov_trigger_is_audit(Oid relid, const char *tgname, Oid funcoid);
 extern bool gov_tree_has_audit_trigger(Oid relid, bool recurse,

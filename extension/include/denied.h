@@ -16,6 +16,9 @@ struct PlannedStmt;
 /*---- Capture, bounds and durable write (denied.c) ----*/
 
 extern void gov_denied_init(void);
+/* Preloaded: the per-role bound's buckets in shared memory. */
+extern Size gov_denied_shmem_size(void);
+extern void gov_denied_shmem_init(void);
 
 /* Write what is queued: at the start of a statement, after a warning. */
 extern void gov_denied_flush(void);

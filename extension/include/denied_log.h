@@ -36,6 +36,9 @@ typedef struct GovDenial
 	char	   *statement;
 	int			backend_pid;
 	int			suppressed;		/* action "suppressed": how many; else 0 */
+	char	   *inner_message;	/* a summary: the first attempt's message */
+	bool		forced;			/* a summary written whatever the role's
+								 * room (the session's last, at its exit) */
 	/* Subtransaction that wrote it, or InvalidSubTransactionId if queued. */
 	SubTransactionId written_subid;
 } GovDenial;
@@ -49,6 +52,18 @@ extern void gov_denial_free(GovDenial *d);
 extern void gov_denial_insert(GovAppender *app, GovDenial *d, TimestampTz now,
 							  Datum addr, bool addr_null,
 							  const char *recorded_by);
+
+/*
+ * The per-role bound where it is kept at write time (without shared
+ * memory): rows of one session user in denied_log in the last minute,
+ * governance.denied_log_role_limit at most.  begin gives NULL when no bound
+ * applies; end (after the appender is closed) lets other writers of those
+ * roles go on.
+ */
+typedef struct GovRoleBudget GovRoleBudget;
+extern GovRoleBudget *gov_role_budget_begin(TimestampTz now);
+extern bool gov_role_budget_admit(GovRoleBudget *budget, const GovDenial *d);
+extern void gov_role_budget_end(GovRoleBudget *budget);
 
 /* The serialized form that crosses shared memory (worker.c). */
 extern char *gov_denial_serialize(GovDenial *d, Size *len);

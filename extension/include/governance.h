@@ -45,6 +45,7 @@ extern int	gov_token_max_lifetime;
 extern bool gov_require_signed;
 extern bool gov_denied_log_worker;		/* denied.c, worker.c */
 extern int	gov_denied_rate_limit;		/* denied.c */
+extern int	gov_denied_role_limit;		/* denied.c, denied_log.c */
 /* Preloaded mode (PGC_POSTMASTER sizes are fixed at server start) */
 extern int	gov_session_context_bytes;	/* sessions.c */
 extern int	gov_max_agents;				/* latency.c */

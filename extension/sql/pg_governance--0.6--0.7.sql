@@ -130,3 +130,16 @@ $guard$;
  * 0.7: what changed in SQL objects is below, one section per topic.  The
  * SQL edition (sql-edition/) is versioned with this script.
  */
+
+-- == section: denied_log role limit ==
+/*
+ * governance.denied_log_role_limit: at most so many denied_log rows per
+ * role (the session user) per minute, all its sessions together.  Without
+ * shared_preload_libraries the writing backend counts the role's rows of
+ * the last minute in denied_log itself, through this index (the library
+ * finds it by its columns; without it, as on 0.6, the per-role bound is
+ * kept in preloaded mode only).
+ */
+CREATE INDEX denied_log_session_user_logged_at_idx
+	ON governance.denied_log (db_session_user, logged_at);
+-- == end of section: denied_log role limit ==

@@ -169,9 +169,7 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 	const AuditTriggerSpec *specs;
 	const AuditTriggerSpec *spec;
 	bool		changed = false;
-	Relation	tgrel;
-	SysScanDesc scan;
-	ScanKeyData key;
+	GovTriggerScan ts;
 	HeapTuple	tup;
 	List	   *drop = NIL;
 	ListCell   *lc;
@@ -185,12 +183,13 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 	check_enable_preconditions(rel);
 	specs = gov_audit_specs_for(rel->rd_rel->relkind);
 
-	/* Which triggers calling audit_trigger() are not as enable_audit makes them? */
-	tgrel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	/*
+	 * Which triggers calling audit_trigger() are not as enable_audit makes
+	 * them?  (Every trigger is walked: one of another function holding an
+	 * audit trigger's name is an error.)
+	 */
+	gov_trigger_scan_begin(&ts, relid, NULL, funcoid, false);
+	while (HeapTupleIsValid(tup = gov_trigger_scan_next(&ts)))
 	{
 		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
 
@@ -212,8 +211,7 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 								 tg->tgnargs))
 			drop = lappend_oid(drop, tg->oid);
 	}
-	systable_endscan(scan);
-	table_close(tgrel, AccessShareLock);
+	gov_trigger_scan_end(&ts);
 	foreach(lc, drop)
 	{
 		gov_drop_trigger_by_oid(lfirst_oid(lc));
@@ -222,33 +220,26 @@ governance_enable_audit(PG_FUNCTION_ARGS)
 
 	for (spec = specs; spec->name != NULL; spec++)
 	{
-		Oid			tgoid = get_trigger_oid(relid, spec->name, true);
+		bool		exists;
+		bool		disabled = false;
 
-		if (!OidIsValid(tgoid))
+		/* what is left under an audit trigger's name is an audit trigger */
+		gov_trigger_scan_begin(&ts, relid, spec->name, funcoid, true);
+		tup = gov_trigger_scan_next(&ts);
+		exists = HeapTupleIsValid(tup);
+		if (exists)
+			disabled = gov_audit_trigger_disabled(((Form_pg_trigger) GETSTRUCT(tup))->tgenabled);
+		gov_trigger_scan_end(&ts);
+		if (!exists)
 		{
 			gov_create_audit_trigger(rel, spec, funcoid);
 			changed = true;
 		}
-		else
+		else if (disabled)
 		{
-			bool		disabled;
-
-			tgrel = table_open(TriggerRelationId, AccessShareLock);
-			ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber,
-						F_OIDEQ, ObjectIdGetDatum(tgoid));
-			scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
-			tup = systable_getnext(scan);
-			if (!HeapTupleIsValid(tup))
-				elog(ERROR, "could not find trigger %u", tgoid);
-			disabled = gov_audit_trigger_disabled(((Form_pg_trigger) GETSTRUCT(tup))->tgenabled);
-			systable_endscan(scan);
-			table_close(tgrel, AccessShareLock);
-			if (disabled)
-			{
-				EnableDisableTrigger(rel, spec->name, TRIGGER_FIRES_ON_ORIGIN,
-									 false, ShareRowExclusiveLock);
-				changed = true;
-			}
+			EnableDisableTrigger(rel, spec->name, TRIGGER_FIRES_ON_ORIGIN,
+								 false, ShareRowExclusiveLock);
+			changed = true;
 		}
 		CommandCounterIncrement();
 	}
@@ -281,9 +272,7 @@ governance_disable_audit(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Oid			funcoid = gov_audit_function(false);
 	Relation	rel;
-	Relation	tgrel;
-	SysScanDesc scan;
-	ScanKeyData key;
+	GovTriggerScan ts;
 	HeapTuple	tup;
 	List	   *drop = NIL;
 	ListCell   *lc;
@@ -295,20 +284,16 @@ governance_disable_audit(PG_FUNCTION_ARGS)
 				 errmsg("relation with OID %u does not exist", relid)));
 	check_auditable(rel, "disable");
 
-	tgrel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	gov_trigger_scan_begin(&ts, relid, NULL, funcoid, true);
+	while (HeapTupleIsValid(tup = gov_trigger_scan_next(&ts)))
 	{
 		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
 
 		/* cloned partition triggers go with their parent */
-		if (tg->tgfoid == funcoid && !OidIsValid(tg->tgparentid))
+		if (!OidIsValid(tg->tgparentid))
 			drop = lappend_oid(drop, tg->oid);
 	}
-	systable_endscan(scan);
-	table_close(tgrel, AccessShareLock);
+	gov_trigger_scan_end(&ts);
 
 	/* the TRUNCATE triggers of a partitioned table's partitions */
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
@@ -317,10 +302,11 @@ governance_disable_audit(PG_FUNCTION_ARGS)
 
 		foreach(lc, parts)
 		{
-			Oid			tgoid = get_trigger_oid(lfirst_oid(lc), gov_audit_truncate_spec()->name, true);
+			Oid			tgoid = gov_audit_trigger_oid(lfirst_oid(lc),
+													  gov_audit_truncate_spec()->name,
+													  funcoid);
 
-			if (OidIsValid(tgoid) &&
-				gov_trigger_is_audit(lfirst_oid(lc), gov_audit_truncate_spec()->name, funcoid))
+			if (OidIsValid(tgoid))
 				drop = lappend_oid(drop, tgoid);
 		}
 	}

@@ -54,26 +54,18 @@ gov_enable_partition_clones(Oid relid, Oid funcoid)
 	foreach(lc, tree)
 	{
 		Oid			partid = lfirst_oid(lc);
-		Relation	tgrel;
-		SysScanDesc scan;
-		ScanKeyData keys[2];
+		GovTriggerScan ts;
 		HeapTuple	tup;
 		bool		disabled = false;
 
 		if (partid == relid)
 			continue;
-		tgrel = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(partid));
-		ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
-					F_NAMEEQ, CStringGetDatum(gov_partitioned_table_triggers[0].name));
-		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
-		tup = systable_getnext(scan);
-		if (HeapTupleIsValid(tup) &&
-			((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid)
+		gov_trigger_scan_begin(&ts, partid, gov_partitioned_table_triggers[0].name,
+							   funcoid, true);
+		tup = gov_trigger_scan_next(&ts);
+		if (HeapTupleIsValid(tup))
 			disabled = gov_audit_trigger_disabled(((Form_pg_trigger) GETSTRUCT(tup))->tgenabled);
-		systable_endscan(scan);
-		table_close(tgrel, AccessShareLock);
+		gov_trigger_scan_end(&ts);
 		if (disabled)
 		{
 			Relation	part = table_open(partid, ShareRowExclusiveLock);
@@ -107,20 +99,14 @@ gov_ensure_partition_truncate_triggers(List *relids, Oid funcoid)
 	{
 		Oid			partid = lfirst_oid(lc);
 		Relation	part;
-		Relation	tgrel;
-		SysScanDesc scan;
-		ScanKeyData keys[2];
+		GovTriggerScan ts;
 		HeapTuple	tup;
 		bool		exists = false;
 		bool		disabled = false;
 
-		tgrel = table_open(TriggerRelationId, AccessShareLock);
-		ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(partid));
-		ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
-					F_NAMEEQ, CStringGetDatum(spec->name));
-		scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
-		tup = systable_getnext(scan);
+		/* every trigger of that name: one of another function is an error */
+		gov_trigger_scan_begin(&ts, partid, spec->name, funcoid, false);
+		tup = gov_trigger_scan_next(&ts);
 		if (HeapTupleIsValid(tup))
 		{
 			Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
@@ -134,8 +120,7 @@ gov_ensure_partition_truncate_triggers(List *relids, Oid funcoid)
 			exists = true;
 			disabled = gov_audit_trigger_disabled(tg->tgenabled);
 		}
-		systable_endscan(scan);
-		table_close(tgrel, AccessShareLock);
+		gov_trigger_scan_end(&ts);
 		if (exists && !disabled)
 			continue;
 		part = table_open(partid, ShareRowExclusiveLock);
@@ -173,9 +158,10 @@ drop_detached_truncate_triggers(Oid partid)
 	{
 		Oid			oid = lfirst_oid(lc);
 		const char *name = gov_audit_truncate_spec()->name;
+		Oid			tgoid = gov_audit_trigger_oid(oid, name, funcoid);
 
-		if (gov_trigger_is_audit(oid, name, funcoid) && !gov_has_audit_clone(oid, funcoid))
-			gov_drop_trigger_by_oid(get_trigger_oid(oid, name, false));
+		if (OidIsValid(tgoid) && !gov_has_audit_clone(oid, funcoid))
+			gov_drop_trigger_by_oid(tgoid);
 	}
 }
 

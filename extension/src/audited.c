@@ -133,30 +133,64 @@ gov_audit_function(bool missing_ok)
 	return funcoid;
 }
 
+/*
+ * The one walk over a relation's triggers (pg_trigger by tgrelid, and by
+ * tgname when one is given, in that index's order).  With only_audit, the
+ * walk yields only the triggers calling funcoid (audit_trigger()); without,
+ * every trigger, for the callers that must also see a trigger of another
+ * function holding an audit trigger's name.  The tuples are valid until
+ * the next call.  An InvalidOid funcoid (no extension) matches nothing.
+ */
+void
+gov_trigger_scan_begin(GovTriggerScan *ts, Oid relid, const char *tgname,
+					   Oid funcoid, bool only_audit)
+{
+	ScanKeyData keys[2];
+	int			nkeys = 1;
+
+	ts->funcoid = funcoid;
+	ts->only_audit = only_audit;
+	ts->tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	if (tgname != NULL)
+		ScanKeyInit(&keys[nkeys++], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
+					F_NAMEEQ, CStringGetDatum(tgname));
+	ts->scan = systable_beginscan(ts->tgrel, TriggerRelidNameIndexId, true,
+								  NULL, nkeys, keys);
+}
+
+/* The next trigger of the walk, NULL at its end. */
+HeapTuple
+gov_trigger_scan_next(GovTriggerScan *ts)
+{
+	HeapTuple	tup;
+
+	while (HeapTupleIsValid(tup = systable_getnext(ts->scan)))
+		if (!ts->only_audit ||
+			(OidIsValid(ts->funcoid) &&
+			 ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == ts->funcoid))
+			return tup;
+	return NULL;
+}
+
+void
+gov_trigger_scan_end(GovTriggerScan *ts)
+{
+	systable_endscan(ts->scan);
+	table_close(ts->tgrel, AccessShareLock);
+}
+
 /* Does the table carry at least one trigger calling audit_trigger()? */
 bool
 gov_relation_is_audited(Oid relid, Oid funcoid)
 {
-	Relation	tgrel;
-	SysScanDesc scan;
-	ScanKeyData key;
-	HeapTuple	tup;
-	bool		found = false;
+	GovTriggerScan ts;
+	bool		found;
 
-	tgrel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		if (((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid)
-		{
-			found = true;
-			break;
-		}
-	}
-	systable_endscan(scan);
-	table_close(tgrel, AccessShareLock);
+	gov_trigger_scan_begin(&ts, relid, NULL, funcoid, true);
+	found = gov_trigger_scan_next(&ts) != NULL;
+	gov_trigger_scan_end(&ts);
 	return found;
 }
 
@@ -164,24 +198,23 @@ gov_relation_is_audited(Oid relid, Oid funcoid)
 bool
 gov_trigger_is_audit(Oid relid, const char *tgname, Oid funcoid)
 {
-	Relation	tgrel;
-	SysScanDesc scan;
-	ScanKeyData keys[2];
-	HeapTuple	tup;
-	bool		result = false;
+	return OidIsValid(gov_audit_trigger_oid(relid, tgname, funcoid));
+}
 
-	tgrel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum(tgname));
-	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
-	tup = systable_getnext(scan);
+/* The audit trigger named tgname on relid; InvalidOid if it is none. */
+Oid
+gov_audit_trigger_oid(Oid relid, const char *tgname, Oid funcoid)
+{
+	GovTriggerScan ts;
+	HeapTuple	tup;
+	Oid			tgoid = InvalidOid;
+
+	gov_trigger_scan_begin(&ts, relid, tgname, funcoid, true);
+	tup = gov_trigger_scan_next(&ts);
 	if (HeapTupleIsValid(tup))
-		result = ((Form_pg_trigger) GETSTRUCT(tup))->tgfoid == funcoid;
-	systable_endscan(scan);
-	table_close(tgrel, AccessShareLock);
-	return result;
+		tgoid = ((Form_pg_trigger) GETSTRUCT(tup))->oid;
+	gov_trigger_scan_end(&ts);
+	return tgoid;
 }
 
 /* Is relid audited, or (recurse) any table below it? */
@@ -224,24 +257,14 @@ gov_tree_has_audit_trigger(Oid relid, bool recurse, const char *tgname, Oid func
 bool
 gov_has_audit_clone(Oid relid, Oid funcoid)
 {
-	Relation	tgrel;
-	SysScanDesc scan;
-	ScanKeyData key;
+	GovTriggerScan ts;
 	HeapTuple	tup;
 	bool		found = false;
 
-	tgrel = table_open(TriggerRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 1, &key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_trigger tg = (Form_pg_trigger) GETSTRUCT(tup);
-
-		found = tg->tgfoid == funcoid && OidIsValid(tg->tgparentid);
-	}
-	systable_endscan(scan);
-	table_close(tgrel, AccessShareLock);
+	gov_trigger_scan_begin(&ts, relid, NULL, funcoid, true);
+	while (!found && HeapTupleIsValid(tup = gov_trigger_scan_next(&ts)))
+		found = OidIsValid(((Form_pg_trigger) GETSTRUCT(tup))->tgparentid);
+	gov_trigger_scan_end(&ts);
 	return found;
 }
 

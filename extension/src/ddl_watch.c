@@ -408,6 +408,41 @@ gov_watch_alter_trigger(RangeVar *relation, const char *tgname, const char *acti
 }
 
 /*
+ * The objects that depend on (refclassid, refobjid), as pg_depend records
+ * them (one ObjectAddress each, objectSubId a column for a column's
+ * dependency): the one walk of pg_depend's reference index here.
+ */
+static List *
+dependents_of(Oid refclassid, Oid refobjid)
+{
+	Relation	deprel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(refclassid));
+	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(refobjid));
+	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, keys);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		ObjectAddress *addr = palloc(sizeof(ObjectAddress));
+
+		addr->classId = dep->classid;
+		addr->objectId = dep->objid;
+		addr->objectSubId = dep->objsubid;
+		result = lappend(result, addr);
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+	return result;
+}
+
+/*
  * DROP EXTENSION of another extension: audit triggers made dependent on
  * it (ALTER TRIGGER ... DEPENDS ON EXTENSION, refused since 0.5, or done
  * before) would be dropped with it.
@@ -417,9 +452,7 @@ gov_watch_drop_other_extension(const char *extname)
 {
 	Oid			extoid = get_extension_oid(extname, true);
 	Oid			funcoid;
-	Relation	deprel;
 	SysScanDesc scan;
-	ScanKeyData keys[2];
 	HeapTuple	tup;
 	List	   *tgoids = NIL;
 	ListCell   *lc;
@@ -427,21 +460,13 @@ gov_watch_drop_other_extension(const char *extname)
 	if (!OidIsValid(extoid))
 		return;
 	funcoid = gov_audit_function(false);
-	deprel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
-	ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, keys);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	foreach(lc, dependents_of(ExtensionRelationId, extoid))
 	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		ObjectAddress *dep = lfirst(lc);
 
-		if (dep->classid == TriggerRelationId)
-			tgoids = lappend_oid(tgoids, dep->objid);
+		if (dep->classId == TriggerRelationId)
+			tgoids = lappend_oid(tgoids, dep->objectId);
 	}
-	systable_endscan(scan);
-	table_close(deprel, AccessShareLock);
 
 	foreach(lc, tgoids)
 	{
@@ -487,10 +512,6 @@ gov_depends_object_name(Node *object)
 static void
 audited_tables_using_type(Oid typid, Oid funcoid, List **relids, List **visited)
 {
-	Relation	deprel;
-	SysScanDesc scan;
-	ScanKeyData key[2];
-	HeapTuple	tup;
 	List	   *types = NIL;
 	List	   *rels = NIL;
 	ListCell   *lc;
@@ -500,23 +521,15 @@ audited_tables_using_type(Oid typid, Oid funcoid, List **relids, List **visited)
 	*visited = lappend_oid(*visited, typid);
 	check_stack_depth();
 
-	deprel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(typid));
-	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	foreach(lc, dependents_of(TypeRelationId, typid))
 	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		ObjectAddress *dep = lfirst(lc);
 
-		if (dep->classid == TypeRelationId)
-			types = lappend_oid(types, dep->objid);
-		else if (dep->classid == RelationRelationId && dep->objsubid > 0)
-			rels = list_append_unique_oid(rels, dep->objid);
+		if (dep->classId == TypeRelationId)
+			types = lappend_oid(types, dep->objectId);
+		else if (dep->classId == RelationRelationId && dep->objectSubId > 0)
+			rels = list_append_unique_oid(rels, dep->objectId);
 	}
-	systable_endscan(scan);
-	table_close(deprel, AccessShareLock);
 
 	foreach(lc, rels)
 	{
@@ -543,10 +556,6 @@ audited_tables_using_type(Oid typid, Oid funcoid, List **relids, List **visited)
 void
 gov_record_typed_tables(Oid typerel, const char *action, const char *detail)
 {
-	Relation	deprel;
-	SysScanDesc scan;
-	ScanKeyData key[2];
-	HeapTuple	tup;
 	Oid			typid;
 	Oid			funcoid;
 	List	   *relids = NIL;
@@ -556,21 +565,13 @@ gov_record_typed_tables(Oid typerel, const char *action, const char *detail)
 		!OidIsValid(gov_extension_schema(true)))
 		return;
 	typid = get_rel_type_id(typerel);
-	deprel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(TypeRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(typid));
-	scan = systable_beginscan(deprel, DependReferenceIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	foreach(lc, dependents_of(TypeRelationId, typid))
 	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		ObjectAddress *dep = lfirst(lc);
 
-		if (dep->classid == RelationRelationId && dep->objsubid == 0)
-			relids = list_append_unique_oid(relids, dep->objid);
+		if (dep->classId == RelationRelationId && dep->objectSubId == 0)
+			relids = list_append_unique_oid(relids, dep->objectId);
 	}
-	systable_endscan(scan);
-	table_close(deprel, AccessShareLock);
 
 	funcoid = gov_audit_function(false);
 	foreach(lc, relids)

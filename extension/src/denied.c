@@ -17,15 +17,22 @@
  * 2. Bound.  One record per (kind, relation) per top-level statement
  *	  (denial_first_in_statement), then at most governance.
  *	  denied_log_rate_limit records per second per backend (a token bucket
- *	  holding one second's worth).  Every captured attempt that passes the
- *	  de-duplication is one server-log line,
+ *	  holding one second's worth), and at most governance.
+ *	  denied_log_role_limit rows per minute per role (the session user),
+ *	  all its sessions together: preloaded, a token bucket per role in
+ *	  shared memory, taken here; otherwise the role's rows of the last
+ *	  minute in denied_log, counted when the queue is written
+ *	  (gov_role_budget_admit, denied_log.c).  Every captured attempt that
+ *	  passes the de-duplication is one server-log line,
  *		  LOG:  governance denied attempt: {"source": "rls", ...}
- *	  those over the rate limit get no row of their own but are counted:
- *	  the first of them becomes a summary row (action "suppressed",
+ *	  those over a limit get no row of their own but are counted: the
+ *	  first of them becomes a summary row (action "suppressed",
  *	  suppressed = their number) at the next recorded attempt, at the next
- *	  statement that finds a token, or at exit.  The rest is queued in
- *	  backend memory (TopMemoryContext), or handed to the background
- *	  writer in preloaded mode (worker.c).
+ *	  statement that finds room for it, or at exit, where the session's
+ *	  last summary is written whatever the role's room (so a role adds at
+ *	  most its limit plus one row per session it ends in a minute).  The
+ *	  rest is queued in backend memory (TopMemoryContext), or handed to the
+ *	  background writer in preloaded mode (worker.c).
  *
  * 3. Write.  The queue is written into denied_log by this backend at the
  *	  start of the next statement it executes (ExecutorStart and
@@ -69,6 +76,8 @@
 #include "nodes/parsenodes.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "tcop/pquery.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
@@ -133,6 +142,34 @@ static double bucket_tokens = -1;	/* < 0: full, not yet used */
 static TimestampTz bucket_at = 0;
 static int	suppressed_n = 0;
 static GovDenial *suppressed_first = NULL;
+/* The backend is exiting: its last summary row is written regardless. */
+static bool denied_exiting = false;
+
+/*
+ * Preloaded: the per-role bound, a token bucket of governance.
+ * denied_log_role_limit rows per minute (a burst of as many) per
+ * (database, session user), in shared memory.  A role not in the table
+ * takes the slot of the role whose bucket filled up longest ago (a full
+ * bucket is as good as none), so only more than ROLE_BUCKETS roles
+ * flooding at once could get a fresh bucket early.
+ */
+#define ROLE_BUCKETS	128
+
+typedef struct RoleBucket
+{
+	Oid			dboid;			/* InvalidOid: a free slot */
+	Oid			roleid;
+	double		tokens;
+	TimestampTz at;
+} RoleBucket;
+
+typedef struct RoleBuckets
+{
+	slock_t		mutex;
+	RoleBucket	b[ROLE_BUCKETS];
+} RoleBuckets;
+
+static RoleBuckets *role_buckets = NULL;
 
 /*
  * An RLS violation recorded where it was raised (denied_rls.c) and
@@ -155,7 +192,10 @@ static void denied_at_exit(int code, Datum arg);
 static char *copy_or_null(const char *s);
 static void register_exit_callback(void);
 static bool denial_take_token(void);
+static bool denial_take_role_token(void);
 static void denial_release_summary(bool force);
+static void denial_fold(GovDenial *d);
+static void queue_unlink(GovDenial *prev, GovDenial *d);
 
 /* The RLS violation with this message was recorded where it was raised. */
 void
@@ -325,6 +365,19 @@ denial_handoff(GovDenial *d)
 	return ok;
 }
 
+/* Take d, which follows prev (NULL: d is the head), out of the queue. */
+static void
+queue_unlink(GovDenial *prev, GovDenial *d)
+{
+	if (prev)
+		prev->next = d->next;
+	else
+		queue_head = d->next;
+	if (queue_tail == d)
+		queue_tail = prev;
+	d->next = NULL;
+}
+
 /* Store: hand over or queue; past DENIED_QUEUE_MAX only the log line remains. */
 static void
 denial_enqueue(GovDenial *d)
@@ -341,6 +394,7 @@ denial_enqueue(GovDenial *d)
 		gov_denial_free(d);
 		return;
 	}
+	d->next = NULL;
 	if (queue_tail)
 		queue_tail->next = d;
 	else
@@ -408,26 +462,127 @@ denial_take_token(void)
 	return true;
 }
 
+/*---- The per-role bound in shared memory (preloaded) ----*/
+
+Size
+gov_denied_shmem_size(void)
+{
+	return sizeof(RoleBuckets);
+}
+
+void
+gov_denied_shmem_init(void)
+{
+	bool		found;
+
+	role_buckets = ShmemInitStruct("pg_governance denied_log role buckets",
+								   sizeof(RoleBuckets), &found);
+	if (!found)
+	{
+		memset(role_buckets, 0, sizeof(RoleBuckets));
+		SpinLockInit(&role_buckets->mutex);
+	}
+}
+
+/*
+ * Take a token from this role's bucket, if there is one.  Without shared
+ * memory the bound is kept when the queue is written (denied_log.c), so
+ * here every attempt may go on; superusers are not bound.  No catalog
+ * access (runs inside error reporting).
+ */
+static bool
+denial_take_role_token(void)
+{
+	TimestampTz now;
+	double		rate = gov_denied_role_limit;
+	RoleBucket *slot = NULL;
+	RoleBucket *oldest = NULL;
+	Oid			roleid = GetSessionUserId();
+	bool		ok;
+
+	if (role_buckets == NULL || rate <= 0 || session_auth_is_superuser)
+		return true;
+	now = GetCurrentTimestamp();
+	SpinLockAcquire(&role_buckets->mutex);
+	for (int i = 0; i < ROLE_BUCKETS; i++)
+	{
+		RoleBucket *b = &role_buckets->b[i];
+
+		if (b->dboid == MyDatabaseId && b->roleid == roleid)
+		{
+			slot = b;
+			break;
+		}
+		/* free first, then the one whose bucket is fullest by now */
+		if (oldest == NULL || b->dboid == InvalidOid ||
+			(oldest->dboid != InvalidOid &&
+			 b->at + (TimestampTz) ((rate - b->tokens) * 60 * USECS_PER_SEC / rate) <
+			 oldest->at + (TimestampTz) ((rate - oldest->tokens) * 60 * USECS_PER_SEC / rate)))
+			oldest = b;
+	}
+	if (slot == NULL)
+	{
+		slot = oldest;
+		slot->dboid = MyDatabaseId;
+		slot->roleid = roleid;
+		slot->tokens = rate;
+		slot->at = now;
+	}
+	if (now > slot->at)
+		slot->tokens = Min(rate, slot->tokens + (now - slot->at) * rate / (60.0 * USECS_PER_SEC));
+	else
+		slot->tokens = Min(rate, slot->tokens);
+	slot->at = now;
+	ok = slot->tokens >= 1.0;
+	if (ok)
+		slot->tokens -= 1.0;
+	SpinLockRelease(&role_buckets->mutex);
+	return ok;
+}
+
 /*
  * A captured attempt (already past de-duplication): one server-log line,
- * then a row if the rate limit has a token for it, else counted.  A row
- * recorded after suppressed ones is preceded by their summary.
+ * then a row if the session's rate limit and its role's bound have room
+ * for it, else counted.  A row recorded after suppressed ones is preceded
+ * by their summary.
  */
 void
 gov_denial_record(GovDenial *d)
 {
 	denial_log_line(d);
-	if (denial_take_token())
+	if (denial_take_token() && denial_take_role_token())
 	{
 		denial_release_summary(true);
 		denial_enqueue(d);
 		return;
 	}
-	if (suppressed_n++ == 0)
+	denial_fold(d);
+	register_exit_callback();
+}
+
+/*
+ * Count an attempt that gets no row of its own into the session's summary:
+ * the first one is kept to become it, the others only counted.  A summary
+ * that found no room when written brings its own count.
+ */
+static void
+denial_fold(GovDenial *d)
+{
+	int			n = d->suppressed > 0 ? d->suppressed : 1;
+
+	d->forced = false;
+	d->next = NULL;				/* it may have been taken out of the queue */
+	if (suppressed_n == 0)
 		suppressed_first = d;
+	else if (d->suppressed > 0 && d->at < suppressed_first->at)
+	{
+		/* a summary that found no room: its first attempt is the older one */
+		gov_denial_free(suppressed_first);
+		suppressed_first = d;
+	}
 	else
 		gov_denial_free(d);
-	register_exit_callback();
+	suppressed_n += n;
 }
 
 /*
@@ -445,18 +600,24 @@ denial_release_summary(bool force)
 
 	if (suppressed_n == 0 || d == NULL)
 		return;
-	if (!force && !denial_take_token())
+	if (!force && !(denial_take_token() && denial_take_role_token()))
 		return;
 	old = MemoryContextSwitchTo(denied_cxt);
+	/* a summary that found no room and is summed up again keeps its first message */
+	if (d->inner_message == NULL)
+		d->inner_message = d->message;
+	else
+		pfree(d->message);
 	message = psprintf("%d denied attempts of this session from %s on were not recorded one by one: "
-					   "over governance.denied_log_rate_limit (%d per second); "
+					   "over governance.denied_log_rate_limit (%d per second per session) "
+					   "or governance.denied_log_role_limit (%d per minute per role); "
 					   "this row shows the first of them (%s)",
 					   suppressed_n, timestamptz_to_str(d->at),
-					   gov_denied_rate_limit, d->message);
-	pfree(d->message);
+					   gov_denied_rate_limit, gov_denied_role_limit, d->inner_message);
 	d->message = message;
 	d->action = "suppressed";
 	d->suppressed = suppressed_n;
+	d->forced = force && denied_exiting;
 	MemoryContextSwitchTo(old);
 	suppressed_n = 0;
 	suppressed_first = NULL;
@@ -471,7 +632,10 @@ static void
 denied_write_queue(void)
 {
 	GovAppender *app;
+	GovRoleBudget *budget;
 	GovDenial  *d;
+	GovDenial  *next;
+	GovDenial  *prev = NULL;
 	SubTransactionId subid = GetCurrentSubTransactionId();
 	TimestampTz now = GetCurrentTimestamp();
 	Datum		addr;
@@ -502,15 +666,30 @@ denied_write_queue(void)
 	}
 
 	addr = gov_client_addr(&addr_null);
-	for (d = queue_head; d; d = d->next)
+	budget = gov_role_budget_begin(now);
+	for (d = queue_head; d; d = next)
 	{
+		next = d->next;
 		if (d->written_subid != InvalidSubTransactionId)
+		{
+			prev = d;
 			continue;
+		}
+		if (budget && !gov_role_budget_admit(budget, d))
+		{
+			/* over the role's bound: counted in the session's summary */
+			queue_unlink(prev, d);
+			queue_unwritten--;
+			denial_fold(d);
+			continue;
+		}
 		gov_denial_insert(app, d, now, addr, addr_null, "backend");
 		d->written_subid = subid;
 		queue_unwritten--;
+		prev = d;
 	}
 	gov_appender_close(app);
+	gov_role_budget_end(budget);
 }
 
 /*
@@ -646,12 +825,7 @@ denied_xact_callback(XactEvent event, void *arg)
 				next = d->next;
 				if (d->written_subid != InvalidSubTransactionId)
 				{
-					if (prev)
-						prev->next = next;
-					else
-						queue_head = next;
-					if (queue_tail == d)
-						queue_tail = prev;
+					queue_unlink(prev, d);
 					gov_denial_free(d);
 				}
 				else
@@ -721,11 +895,12 @@ denied_at_exit(int code, Datum arg)
 	 * ShutdownPostgres, queues them again before we look.
 	 */
 	AbortOutOfAnyTransaction();
-	/* what the rate limit kept out is summed up, whatever the bucket holds */
-	denial_release_summary(true);
-	if (queue_unwritten == 0)
-		return;
+	denied_exiting = true;
 	StartTransactionCommand();
+	/* the queue first: what the role's bound keeps out of it is counted ... */
+	gov_denied_flush();
+	/* ... into the session's last summary, written whatever the buckets hold */
+	denial_release_summary(true);
 	gov_denied_flush();
 	CommitTransactionCommand();
 }

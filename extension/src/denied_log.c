@@ -13,7 +13,23 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
@@ -22,6 +38,7 @@
 
 #include "appender.h"
 #include "denied_log.h"
+#include "governance.h"
 
 /* Columns of governance.denied_log (0-based, as created by 0.1--0.2) */
 enum
@@ -90,7 +107,184 @@ gov_denial_free(GovDenial *d)
 	for (int i = 0; i < DR_NFIELDS; i++)
 		if (*denial_field(d, i))
 			pfree(*denial_field(d, i));
+	if (d->inner_message)
+		pfree(d->inner_message);
 	pfree(d);
+}
+
+/*---- The per-role bound, at write time (no shared memory) ----*/
+
+/*
+ * A lock tag no SQL function can take: advisory locks taken from SQL use
+ * locktag_field4 1 (one int8 key) or 2 (two int4 keys).  Held only while
+ * one writer counts a role's rows and appends its own (no user code runs
+ * meanwhile), so that two writers of one role never both see room for the
+ * last row; transaction-scoped, so an error releases it.
+ */
+#define ROLE_BUDGET_LOCK_FIELD4		0x4756
+
+typedef struct RoleBudgetEntry
+{
+	char	   *role;			/* db_session_user as recorded */
+	bool		exempt;			/* a superuser */
+	LOCKTAG		tag;
+	int			rows;			/* the role's rows in the window, ours included */
+} RoleBudgetEntry;
+
+struct GovRoleBudget
+{
+	Relation	rel;			/* denied_log */
+	Oid			indexoid;		/* (db_session_user, logged_at) */
+	Oid			collation;		/* of its first column */
+	TimestampTz since;			/* the window: the last minute */
+	int			limit;
+	List	   *entries;		/* RoleBudgetEntry */
+};
+
+/*
+ * The btree index of denied_log on exactly (db_session_user, logged_at),
+ * made by 0.6--0.7; InvalidOid on a denied_log older than that.
+ */
+static Oid
+role_budget_index(Relation rel, Oid *collation)
+{
+	List	   *oids = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, oids)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index idx = irel->rd_index;
+
+		if (irel->rd_rel->relam == BTREE_AM_OID && idx->indnkeyatts == 2 &&
+			idx->indkey.values[0] == DL_SESSION_USER + 1 &&
+			idx->indkey.values[1] == DL_LOGGED_AT + 1 &&
+			RelationGetIndexExpressions(irel) == NIL &&
+			RelationGetIndexPredicate(irel) == NIL && idx->indisvalid)
+		{
+			found = RelationGetRelid(irel);
+			*collation = irel->rd_indcollation[0];
+		}
+		index_close(irel, AccessShareLock);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(oids);
+	return found;
+}
+
+GovRoleBudget *
+gov_role_budget_begin(TimestampTz now)
+{
+	GovRoleBudget *budget;
+	Oid			relid;
+
+	if (gov_denied_role_limit <= 0 || gov_preloaded)
+		return NULL;			/* preloaded: kept in shared memory (denied.c) */
+	relid = gov_log_relid(&gov_denied_log_shape);
+	if (!OidIsValid(relid))
+		return NULL;
+	budget = palloc0(sizeof(GovRoleBudget));
+	budget->rel = table_open(relid, AccessShareLock);
+	budget->indexoid = role_budget_index(budget->rel, &budget->collation);
+	if (!OidIsValid(budget->indexoid))
+	{
+		/* 0.6's denied_log: the bound needs ALTER EXTENSION UPDATE */
+		table_close(budget->rel, AccessShareLock);
+		pfree(budget);
+		return NULL;
+	}
+	budget->since = now - 60 * USECS_PER_SEC;
+	budget->limit = gov_denied_role_limit;
+	return budget;
+}
+
+/*
+ * The role's rows in denied_log since the window's start, counted up to
+ * the limit.  A dirty snapshot: rows other writers have appended and not
+ * yet committed count too (the lock keeps new ones from coming meanwhile).
+ */
+static int
+role_budget_count(GovRoleBudget *budget, const char *role)
+{
+	SnapshotData dirty;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	int			n = 0;
+
+	InitDirtySnapshot(dirty);
+	ScanKeyEntryInitialize(&keys[0], 0, DL_SESSION_USER + 1, BTEqualStrategyNumber,
+						   InvalidOid, budget->collation, F_TEXTEQ,
+						   CStringGetTextDatum(role));
+	ScanKeyEntryInitialize(&keys[1], 0, DL_LOGGED_AT + 1, BTGreaterStrategyNumber,
+						   InvalidOid, InvalidOid, F_TIMESTAMPTZ_GT,
+						   TimestampTzGetDatum(budget->since));
+	scan = systable_beginscan(budget->rel, budget->indexoid, true, &dirty, 2, keys);
+	while (n < budget->limit && HeapTupleIsValid(systable_getnext(scan)))
+		n++;
+	systable_endscan(scan);
+	return n;
+}
+
+/*
+ * May this record have a row of its own?  A forced summary always may (it
+ * still counts).  The first record of a role takes the role's lock, held
+ * until gov_role_budget_end.
+ */
+bool
+gov_role_budget_admit(GovRoleBudget *budget, const GovDenial *d)
+{
+	RoleBudgetEntry *e = NULL;
+	ListCell   *lc;
+	const char *role = d->db_session_user ? d->db_session_user : "";
+
+	foreach(lc, budget->entries)
+		if (strcmp(((RoleBudgetEntry *) lfirst(lc))->role, role) == 0)
+			e = lfirst(lc);
+	if (e == NULL)
+	{
+		Oid			roleid = get_role_oid(role, true);
+
+		e = palloc0(sizeof(RoleBudgetEntry));
+		e->role = pstrdup(role);
+		e->exempt = OidIsValid(roleid) && superuser_arg(roleid);
+		if (!e->exempt)
+		{
+			SET_LOCKTAG_ADVISORY(e->tag, MyDatabaseId,
+								 OidIsValid(roleid) ? roleid : hash_bytes((const unsigned char *) role, strlen(role)),
+								 0, ROLE_BUDGET_LOCK_FIELD4);
+			(void) LockAcquire(&e->tag, ExclusiveLock, false, false);
+			e->rows = role_budget_count(budget, role);
+		}
+		budget->entries = lappend(budget->entries, e);
+	}
+	if (e->exempt)
+		return true;
+	if (e->rows >= budget->limit && !d->forced)
+		return false;
+	e->rows++;
+	return true;
+}
+
+/* After the appender is closed (its rows are in the table): let go. */
+void
+gov_role_budget_end(GovRoleBudget *budget)
+{
+	ListCell   *lc;
+
+	if (budget == NULL)
+		return;
+	foreach(lc, budget->entries)
+	{
+		RoleBudgetEntry *e = lfirst(lc);
+
+		if (!e->exempt)
+			LockRelease(&e->tag, ExclusiveLock, false);
+	}
+	table_close(budget->rel, AccessShareLock);
+	list_free_deep(budget->entries);
+	pfree(budget);
 }
 
 /*---- Records for the background writer (preloaded mode, worker.c) ----*/

@@ -144,6 +144,7 @@ gov_shmem_request(void)
 	RequestAddinShmemSpace(gov_sessions_shmem_size());
 	RequestAddinShmemSpace(gov_latency_shmem_size());
 	RequestAddinShmemSpace(gov_worker_shmem_size());
+	RequestAddinShmemSpace(gov_denied_shmem_size());
 	RequestNamedLWLockTranche("pg_governance", 1);
 }
 
@@ -156,6 +157,7 @@ gov_shmem_startup(void)
 	gov_sessions_shmem_init();
 	gov_latency_shmem_init();
 	gov_worker_shmem_init();
+	gov_denied_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -82,6 +82,7 @@ int			gov_token_max_lifetime = 3600;
 bool		gov_require_signed = false;
 bool		gov_denied_log_worker = true;
 int			gov_denied_rate_limit = 10;
+int			gov_denied_role_limit = 60;
 int			gov_session_context_bytes = 256;
 int			gov_max_agents = 1000;
 bool		gov_track_latency = true;
@@ -336,6 +337,26 @@ gov_define_settings(void)
 							"Attempts over the limit are counted in a summary row (action 'suppressed').",
 							&gov_denied_rate_limit,
 							10, 1, 100000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	/*
+	 * How many denied_log rows one role (the session user) may add per
+	 * minute, all its sessions together: the per-session rate limit alone
+	 * lets a role that opens N sessions add N times as many rows, enough to
+	 * bury a real attempt or fill the disk.  Attempts over it are counted
+	 * in the session's summary row like those over the per-session limit;
+	 * that row is written when the role has room again, at the latest when
+	 * the session ends.  Raise it for a role whose many refusals are all
+	 * worth a row; 0 turns the per-role bound off.  Superusers are not
+	 * bound (they could change it).  Superuser only.
+	 */
+	DefineCustomIntVariable("governance.denied_log_role_limit",
+							"Denied attempts one role records per minute in denied_log, all its sessions together.",
+							"Attempts over the limit are counted in a summary row (action 'suppressed'); 0 disables the limit.",
+							&gov_denied_role_limit,
+							60, 0, 1000000,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
