@@ -11,7 +11,7 @@
 # elements' outputs), as the C edition does (extension/src/rowjson.c), so
 # no such cast ever runs in it.
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 14
+plan 17
 db=sqled04
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -95,5 +95,28 @@ SQL
 )
 unlike "$out" 'cast ran' "a raising cast function does not run in the audit trigger ($out)"
 is "$(img "new_row->>'v'" INSERT new_row 4)" approved "and the row is audited"
+
+# the writer's temporary tables named like the trigger's transition tables
+# (pg_temp is on the trigger's pinned path, last) are not what it reads:
+# the images are of the rows written, on both paths (a table of built-in
+# types only, and one with the enum)
+as app_a $db >/dev/null <<'SQL' || bail "cannot set up plain"
+CREATE TABLE plain (id int, note text);
+SELECT governance.enable_audit('plain');
+GRANT INSERT, DELETE ON plain TO app_b;
+SQL
+as app_b $db >/dev/null <<'SQL' || bail "the shadowed writes failed"
+CREATE TEMP TABLE governance_new AS SELECT 666 AS id, 'forged'::text AS note, NULL::public.verdict AS v;
+CREATE TEMP TABLE governance_old AS SELECT * FROM governance_new;
+BEGIN; SELECT governance.set_context('agent-b');
+INSERT INTO public.plain VALUES (5, 'real');
+INSERT INTO public.claims (id, v, note) VALUES (5, 'rejected', 'real');
+DELETE FROM public.claims WHERE id = 5;
+COMMIT;
+SQL
+is "$(img "new_row->>'note'" INSERT new_row 5)" real "a temporary table named governance_new is not read in place of the transition table"
+is "$(img "old_row->>'note'" DELETE old_row 5)" real "nor one named governance_old"
+is "$(as dbowner $db <<<"SELECT new_row->>'note' FROM governance.audit_log WHERE relation = 'public.plain' AND op = 'INSERT';")" real \
+   "nor on the path of a table of built-in types"
 
 done_testing
