@@ -11,7 +11,7 @@
 # elements' outputs), as the C edition does (extension/src/rowjson.c), so
 # no such cast ever runs in it.
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 17
+plan 18
 db=sqled04
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -118,5 +118,12 @@ is "$(img "new_row->>'note'" INSERT new_row 5)" real "a temporary table named go
 is "$(img "old_row->>'note'" DELETE old_row 5)" real "nor one named governance_old"
 is "$(as dbowner $db <<<"SELECT new_row->>'note' FROM governance.audit_log WHERE relation = 'public.plain' AND op = 'INSERT';")" real \
    "nor on the path of a table of built-in types"
+
+# names are the installer's: a function that is not pinned and not bound at
+# install (a string body) qualifies every type, so a temporary type named
+# like a built-in one (pg_temp is searched first for types when the path
+# does not name it) changes nothing
+out=$(as_all app_b $db <<<"CREATE TEMP TABLE text (x int); SELECT (governance.edition()).edition;")
+is "$out" sql "governance.edition() with a temporary type named text"
 
 done_testing
