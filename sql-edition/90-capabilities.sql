@@ -46,6 +46,6 @@ COMMENT ON FUNCTION governance.capabilities() IS
 /* Which edition and version this is (also for the tests). */
 CREATE FUNCTION governance.edition(OUT edition text, OUT version text)
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	AS $$ SELECT 'sql'::text, '@VERSION@'::text $$;
+	AS $$ SELECT 'sql'::pg_catalog.text, '@VERSION@'::pg_catalog.text $$;
 
 COMMIT;

@@ -22,6 +22,7 @@ SET client_min_messages = warning;
 
 DROP TABLE IF EXISTS public.regress_ed_t, public.regress_ed_r, public.regress_ed_other, public.regress_ed_forged, public.regress_ed_p, public.regress_ed_img CASCADE;
 DROP VIEW IF EXISTS public.regress_ed_v;
+DROP TYPE IF EXISTS public.regress_ed_verdict, public.regress_ed_span CASCADE;
 DO $$ BEGIN
   IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'regress_ed_app') THEN
     EXECUTE 'DROP OWNED BY regress_ed_app'; EXECUTE 'DROP ROLE regress_ed_app';
@@ -115,7 +116,7 @@ CREATE VIEW public.regress_ed_v AS SELECT 1 AS x;
 ALTER TABLE public.regress_ed_other OWNER TO regress_ed_other;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.regress_ed_t, public.regress_ed_r TO regress_ed_app;
 
-SELECT plan(130);
+SELECT plan(134);
 
 SELECT diag('edition: ' || pg_temp.edition());
 SELECT pg_temp.on(ARRAY['c'], $$ SELECT ok(false, 'never') WHERE false UNION ALL SELECT pass('the C extension is installed') $$);
@@ -441,6 +442,78 @@ SELECT pg_temp.on(ARRAY['c', 'sql'], $$
             'a DELETE: whole-row images, whatever the columns are called')
     FROM governance.audit_log WHERE agent_id = 'img2' AND op = 'DELETE' $$);
 DROP TABLE public.regress_ed_img;
+
+-- Columns of types a non-superuser owns are recorded as the type's text
+-- output (a 1-D array of such a scalar: its elements' outputs), never
+-- through to_jsonb: it would call a cast to json that the type's owner can
+-- create at any time, inside the audit trigger (C: rowjson.c; SQL: the
+-- trigger runs as the installer).  The same images with and without such
+-- a cast, and the cast never runs.
+SET ROLE regress_ed_other;
+CREATE TYPE public.regress_ed_verdict AS ENUM ('approved', 'rejected');
+CREATE TYPE public.regress_ed_span AS RANGE (subtype = int4);
+CREATE TYPE public.regress_ed_decision AS (who text, v public.regress_ed_verdict);
+CREATE DOMAIN public.regress_ed_verdict_d AS public.regress_ed_verdict;
+CREATE TABLE public.regress_ed_ran (what text);
+GRANT INSERT ON public.regress_ed_ran TO PUBLIC;
+CREATE TABLE public.regress_ed_typed (id int PRIMARY KEY, v public.regress_ed_verdict, r public.regress_ed_span,
+                                      vs public.regress_ed_verdict[], d public.regress_ed_decision,
+                                      vd public.regress_ed_verdict_d, ds public.regress_ed_decision[]);
+RESET ROLE;
+SELECT governance.enable_audit('public.regress_ed_typed');
+-- (id offset, agent): written before the owner's casts exist, then after
+CREATE TEMP TABLE regress_ed_typed_rows (id int, v text, r text, vs text, d text, vd text, ds text, image jsonb);
+INSERT INTO regress_ed_typed_rows VALUES
+  (1, 'rejected', '[1,5)', '{rejected,NULL}', '(bob,rejected)', 'rejected', '{"(bob,rejected)"}',
+   '{"id": 1, "v": "rejected", "r": "[1,5)", "vs": ["rejected", null], "d": "(bob,rejected)", "vd": "rejected", "ds": "{\"(bob,rejected)\"}"}'),
+  (2, NULL, 'empty', '{{rejected},{approved}}', '(,)', NULL, NULL,
+   '{"id": 2, "v": null, "r": "empty", "vs": "{{rejected},{approved}}", "d": "(,)", "vd": null, "ds": null}'),
+  (3, 'approved', NULL, '{}', NULL, NULL, '{}',
+   '{"id": 3, "v": "approved", "r": null, "vs": [], "d": null, "vd": null, "ds": "{}"}');
+CREATE FUNCTION pg_temp.write_typed(agent text, offs int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM governance.set_context(agent);
+  INSERT INTO public.regress_ed_typed
+  SELECT t.id + offs, t.v::public.regress_ed_verdict, t.r::public.regress_ed_span, t.vs::public.regress_ed_verdict[],
+         t.d::public.regress_ed_decision, t.vd::public.regress_ed_verdict_d, t.ds::public.regress_ed_decision[]
+    FROM pg_temp.regress_ed_typed_rows t ORDER BY t.id;
+END $$;
+BEGIN;
+SELECT pg_temp.write_typed('typed-nocast', 0);
+COMMIT;
+SET ROLE regress_ed_other;
+CREATE FUNCTION public.regress_ed_lie(public.regress_ed_verdict) RETURNS json LANGUAGE plpgsql AS
+  $f$ BEGIN INSERT INTO public.regress_ed_ran VALUES (current_user); RETURN '"approved"'; END $f$;
+CREATE FUNCTION public.regress_ed_lieb(public.regress_ed_verdict) RETURNS jsonb LANGUAGE plpgsql AS
+  $f$ BEGIN INSERT INTO public.regress_ed_ran VALUES (current_user); RETURN '"approved"'; END $f$;
+CREATE FUNCTION public.regress_ed_spanlie(public.regress_ed_span) RETURNS json LANGUAGE plpgsql AS
+  $f$ BEGIN INSERT INTO public.regress_ed_ran VALUES (current_user); RETURN '"[0,0)"'; END $f$;
+CREATE CAST (public.regress_ed_verdict AS json) WITH FUNCTION public.regress_ed_lie(public.regress_ed_verdict);
+CREATE CAST (public.regress_ed_verdict AS jsonb) WITH FUNCTION public.regress_ed_lieb(public.regress_ed_verdict);
+CREATE CAST (public.regress_ed_span AS json) WITH FUNCTION public.regress_ed_spanlie(public.regress_ed_span);
+RESET ROLE;
+BEGIN;
+SELECT pg_temp.write_typed('typed-cast', 10);
+UPDATE public.regress_ed_typed SET v = 'approved' WHERE id = 11;
+DELETE FROM public.regress_ed_typed WHERE id = 12;
+COMMIT;
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT results_eq($q$SELECT agent_id, new_row FROM governance.audit_log
+                        WHERE relid = 'public.regress_ed_typed'::regclass AND op = 'INSERT' ORDER BY (new_row->>'id')::int$q$,
+                    $q$SELECT a.agent, t.image || jsonb_build_object('id', t.id + a.offs) FROM pg_temp.regress_ed_typed_rows t,
+                              (VALUES ('typed-nocast', 0), ('typed-cast', 10)) a(agent, offs) ORDER BY t.id + a.offs$q$,
+                    'user-owned enum, range, array, composite, domain columns: their text output, with or without the owner''s casts to json(b)') $$);
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(old_row->>'v' || '>' || (new_row->>'v'), 'rejected>approved', 'an UPDATE of such a column records the real old and new values')
+    FROM governance.audit_log WHERE relid = 'public.regress_ed_typed'::regclass AND op = 'UPDATE' $$);
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(old_row, t.image || '{"id": 12}', 'a DELETE''s image follows the same rule')
+    FROM governance.audit_log, pg_temp.regress_ed_typed_rows t
+   WHERE relid = 'public.regress_ed_typed'::regclass AND op = 'DELETE' AND t.id = 2 $$);
+SELECT pg_temp.on(ARRAY['c', 'sql'], $$
+  SELECT is(count(*), 0::bigint, 'the type owner''s cast functions never ran in the audit trigger') FROM public.regress_ed_ran $$);
+DROP TABLE public.regress_ed_typed, public.regress_ed_ran;
+DROP TYPE public.regress_ed_verdict, public.regress_ed_span CASCADE;   -- and the casts, their functions
 
 -- A partitioned table: rows written through it and into a partition are audited
 CREATE TABLE public.regress_ed_p (id int, agent text) PARTITION BY RANGE (id);
