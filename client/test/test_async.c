@@ -518,6 +518,35 @@ wait_backend_gone(int pid)
 	return false;
 }
 
+/*
+ * Poll op until the server runs its statement and waits on the advisory
+ * lock 4242 (a backend of application app in a Lock wait): a READING step
+ * before that (a connect, say) is not yet "in flight".
+ */
+static bool
+poll_until_lock_wait(govpool_op *op, const char *app, govpool_wait *w)
+{
+	char		q[256];
+
+	snprintf(q, sizeof(q),
+			 "SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' "
+			 "AND wait_event_type = 'Lock' AND wait_event = 'advisory'", app);
+	for (int i = 0; i < 10000; i++)
+	{
+		govpool_poll p = govpool_op_poll(op, w);
+
+		if (p == GOVPOOL_POLL_OK || p == GOVPOOL_POLL_FAILED)
+			return false;
+		if (p == GOVPOOL_POLL_READING && sql_long(q) > 0)
+			return true;
+		if (p != GOVPOOL_POLL_READING)
+			wait_one(w);
+		else
+			sleep_ms(1);
+	}
+	return false;
+}
+
 static void
 test_cancel_exec_in_flight_rolls_the_session_back(void)
 {
@@ -568,7 +597,7 @@ test_cancel_run_or_commit_in_flight_is_commit_unknown(void)
 	hold_lock(true);
 	CHECK(govpool_run_start(op, &alice, "INSERT INTO gp_async_u SELECT 1 FROM pg_advisory_xact_lock(4242)",
 							0, NULL) == GOVPOOL_OK);
-	CHECK(poll_until(op, GOVPOOL_POLL_READING, &w));
+	CHECK(poll_until_lock_wait(op, "gp_async_cancel_commit", &w));
 	pid = -1;
 	govpool_op_cancel(op);
 	CHECK(govpool_op_poll(op, &w) == GOVPOOL_POLL_FAILED);
@@ -588,7 +617,7 @@ test_cancel_run_or_commit_in_flight_is_commit_unknown(void)
 	pid = backend_of(s);
 	hold_lock(true);
 	CHECK(govpool_commit_start(op, s) == GOVPOOL_OK);
-	CHECK(poll_until(op, GOVPOOL_POLL_READING, &w));
+	CHECK(poll_until_lock_wait(op, "gp_async_cancel_commit", &w));
 	govpool_op_cancel(op);
 	CHECK(govpool_op_poll(op, &w) == GOVPOOL_POLL_FAILED);
 	CHECK_MSG(govpool_op_status(op) == GOVPOOL_ERR_COMMIT_UNKNOWN, "%s", govpool_op_error(op)->message);
