@@ -43,11 +43,9 @@ BEGIN
 		RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, pg_catalog.get_rel_name(tbl)
 			USING ERRCODE = 'undefined_column', HINT = pg_catalog.format('Pass the name of the column that holds the %s id.', role);
 	END IF;
-	LOOP	-- to the base type of a domain
-		SELECT t.typcategory, CASE WHEN t.typtype OPERATOR(pg_catalog.=) 'd' THEN t.typbasetype END
-		  INTO cat, typ FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) typ;
-		EXIT WHEN typ IS NULL;
-	END LOOP;
+	-- the category of the type under any domains
+	SELECT t.typcategory INTO cat FROM pg_catalog.pg_type t
+	 WHERE t.oid OPERATOR(pg_catalog.=) governance._base_type(typ);
 	RETURN pg_catalog.format(' AND %I%s OPERATOR(pg_catalog.=) (SELECT governance.%s())',
 							 col, CASE WHEN cat = 'S' THEN '' ELSE '::pg_catalog.text' END, accessor);
 END
