@@ -802,6 +802,36 @@ looks_like_host_list(const char *s, const char *e)
 }
 
 /*
+ * Does a query parameter that the strict reading would take for a password
+ * (password= or sslpassword=, the name percent-decoded) start in the query
+ * that begins at query ('?') and before end?  Then a cut at a later '@'
+ * would turn the rest of that value into a host and a database name.
+ */
+static bool
+secret_param_before(const char *query, const char *end)
+{
+	static const char *const secret_keys[] = {"password", "sslpassword", NULL};
+	const char *q;
+
+	if (query == NULL)
+		return false;
+	for (q = query + 1; q < end && *q; q++)
+	{
+		size_t		klen = strcspn(q, "=&");
+		char		key[32];
+
+		if (q[klen] == '=' && klen < sizeof(key) && pct_decode(q, klen, key))
+			for (int i = 0; secret_keys[i]; i++)
+				if (strcmp(key, secret_keys[i]) == 0)
+					return true;
+		q += strcspn(q, "&");
+		if (*q == '\0')
+			break;
+	}
+	return false;
+}
+
+/*
  * Parse DATABASE_URL into conninfo (and the application_name base).
  *
  * Where the userinfo ends.  A URL's password may hold '@', '/', '?', '#' and
@@ -827,7 +857,10 @@ looks_like_host_list(const char *s, const char *e)
  *      followed by a host list, or more than one of them, is refused with a
  *      message that quotes nothing and says to percent-encode: there are
  *      two readings and one of them would show a piece of the password.
- *      None at all: the strict reading's own error.
+ *      None at all: the strict reading's own error.  A password= (or
+ *      sslpassword=) parameter of the strict reading's query that starts
+ *      before the cut is refused the same way: the cut would make the rest
+ *      of its value a host and a database name (fuzz_config found it).
  */
 static bool
 parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len,
@@ -956,7 +989,20 @@ parse_database_url(const char *url, cbuf *out, char *appname, size_t appname_len
 		return false;
 	}
 	if (ncut == 1)
+	{
+		const char *lenient_query = strchr(lenient.auth_end, '?');
+
+		if (secret_param_before(strchr(strict.auth_end, '?'),
+								lenient_query ? lenient_query : lenient.auth_end + strlen(lenient.auth_end)))
+		{
+			gp_error_set(err, GOVPOOL_ERR_CONFIG,
+						 "DATABASE_URL: a password parameter in the query before an '@' that is followed by a "
+						 "host list: percent-encode '@' as %%40 in the parameter's value, "
+						 "or '@', '/' and '?' in the password (%%40, %%2F, %%3F)");
+			return false;
+		}
 		return parse_url_parts(&lenient, out, appname, appname_len, err);
+	}
 	return parse_url_parts(&strict, out, appname, appname_len, err);
 }
 

@@ -205,6 +205,22 @@ static const config_case cases[] = {
 	"could end at more than one '@'"},
 	{"'@' then no host list", {"DATABASE_URL=postgresql://app:s3/cret@bad host/x"}, {NULL},
 	"what follows an '@' is not a host list"},
+	/* a password= value that an '@' would cut into a host and a database name */
+	{"password= value with '@', bad host list: refused",
+		{"DATABASE_URL=postgresql://myhost:54 32/db?password=abc@def/ghij"}, {NULL},
+	"a password parameter in the query before an '@'"},
+	{"password= value in the userinfo's reading, bad port: refused",
+		{"DATABASE_URL=postgresql://u:p?x=1&password=s3cret@kb/myd"}, {NULL},
+	"a password parameter in the query before an '@'"},
+	{"password= after '&' in what the '@' makes a database name: refused",
+		{"DATABASE_URL=postgresql://h:1 2/db?a=b@kb/my&password=s3cret"}, {NULL},
+	"a password parameter in the query before an '@'"},
+	{"percent-encoded sslpassword key before the '@': refused",
+		{"DATABASE_URL=postgresql://u:54 32/db?sslpass%77ord=abc@def/ghij"}, {NULL},
+	"a password parameter in the query before an '@'"},
+	{"password= in the query after the host list is not a second reading",
+		{"DATABASE_URL=postgresql://app:s3/cr?et@db/appdb?password=other"},
+	{"|conninfo=host='db' user='app' password='other' dbname='appdb'|"}},
 
 	/* ---- bad URLs: the message names the piece, never the password ---- */
 	{"unsupported scheme", {"DATABASE_URL=mysql://app:s3cret@db/x"}, {NULL}, "unsupported scheme before \"://\""},
