@@ -12,7 +12,9 @@
 #   select   BEGIN; governed SELECT 1; COMMIT   (none: no set_context)
 #   insert1  a governed single-row INSERT into a table with a primary key
 #   insert100 a governed 100-row INSERT ... SELECT
-# with no trigger (none), the C audit trigger (c) and the SQL edition's (sql).
+# with no trigger (none), the C audit trigger (c) and the SQL edition's (sql);
+# inserts also as ctx: the SQL edition's governed transaction into the
+# table without trigger (the trigger's own cost is sql against ctx).
 # Each round runs every variant once for BENCH_SECONDS, in rotating order;
 # a variant's figure is its median tx/s over BENCH_ROUNDS rounds.  Targets
 # (issue 15): sql insert1 >= 0.6x none, insert100 >= 0.5x none, select
@@ -55,6 +57,10 @@ for t in none gov; do
   printf '\\set account random(1, 100000)\nBEGIN;\n%s\nINSERT INTO bench_%s (account, amount, note) VALUES (:account, 1, '"'"'single-row bench note'"'"');\nCOMMIT;\n' "$ctx" $t >"$work/insert1_$t.sql"
   printf '\\set account random(1, 100000)\nBEGIN;\n%s\nINSERT INTO bench_%s (account, amount, note) SELECT :account, g, '"'"'multi-row bench note'"'"' FROM generate_series(1, 100) g;\nCOMMIT;\n' "$ctx" $t >"$work/insert100_$t.sql"
 done
+# the "ctx" insert variants: the same governed transaction (set_context of
+# the edition) into the table without trigger: what the trigger alone costs
+cp "$work/insert1_none.sql" "$work/insert1_ctx.sql"
+cp "$work/insert100_none.sql" "$work/insert100_ctx.sql"
 # the "none" insert variants run without set_context, like an ungoverned app
 sed -i '/set_context/d' "$work/insert1_none.sql" "$work/insert100_none.sql"
 
@@ -66,9 +72,11 @@ variants=(
   "insert1 none insert1_none.sql governance_c postgres"
   "insert1 c insert1_gov.sql governance_c postgres"
   "insert1 sql insert1_gov.sql governance_sql regress_bench_installer"
+  "insert1 sqlctx insert1_ctx.sql governance_sql regress_bench_installer"
   "insert100 none insert100_none.sql governance_c postgres"
   "insert100 c insert100_gov.sql governance_c postgres"
   "insert100 sql insert100_gov.sql governance_sql regress_bench_installer"
+  "insert100 sqlctx insert100_ctx.sql governance_sql regress_bench_installer"
 )
 declare -A tps
 n=${#variants[@]}
@@ -82,8 +90,18 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-printf '%-10s %10s %10s %10s %12s %12s\n' workload none c sql "sql/none" "sql/c"
+# sql/ctx: the audit trigger against the same governed transaction without
+# it (both with the SQL edition's set_context); sql/none: against an
+# ungoverned app (no set_context, no trigger)
+printf '%-10s %10s %10s %10s %10s %12s %12s %12s\n' workload none c sql ctx "sql/none" "sql/ctx" "sql/c"
 for w in select insert1 insert100; do
   a=$(median <<<"${tps[$w.none]}"); b=$(median <<<"${tps[$w.c]}"); c=$(median <<<"${tps[$w.sql]}")
-  printf '%-10s %10.0f %10.0f %10.0f %11.2fx %11.2fx\n' $w "$a" "$b" "$c" "$(echo "$c/$a" | bc -l)" "$(echo "$c/$b" | bc -l)"
+  x=$(median <<<"${tps[$w.sqlctx]:-}")
+  if [ -n "$x" ]; then
+    printf '%-10s %10.0f %10.0f %10.0f %10.0f %11.2fx %11.2fx %11.2fx\n' $w "$a" "$b" "$c" "$x" \
+      "$(echo "$c/$a" | bc -l)" "$(echo "$c/$x" | bc -l)" "$(echo "$c/$b" | bc -l)"
+  else
+    printf '%-10s %10.0f %10.0f %10.0f %10s %11.2fx %12s %11.2fx\n' $w "$a" "$b" "$c" - \
+      "$(echo "$c/$a" | bc -l)" - "$(echo "$c/$b" | bc -l)"
+  fi
 done

@@ -285,18 +285,28 @@ COMMENT ON FUNCTION governance.context() IS
  * three values and their seal transaction-locally.  SECURITY DEFINER to
  * read the seal key; it writes only settings of the caller's transaction.
  */
+/*
+ * set_context() is the hot path of every governed transaction, so it has no
+ * SET clause (a SET costs a setting write on entry and a pass over every
+ * setting on exit, about 10k instructions): instead every name in it is
+ * qualified, operators as OPERATOR(pg_catalog.x), types as pg_catalog.x, so
+ * that nothing resolves through the caller's search_path (pg_temp is
+ * searched for tables and types, never for functions and operators).
+ * test/security/sql-edition/04-definer-code.sh calls it under a hostile
+ * search_path.  Its plans are generic from the sixth call on (plan cache
+ * default: a custom plan is not cheaper).
+ */
 CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NULL,
 									   correlation_id text DEFAULT NULL, seal boolean DEFAULT true)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
 	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-	require_signed text;
-	written text;
+	require_signed pg_catalog.text;
+	written pg_catalog.text;
 BEGIN
-	IF set_context.agent_id IS NULL OR set_context.agent_id = '' THEN
+	IF set_context.agent_id IS NULL OR set_context.agent_id OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty'
 			USING ERRCODE = 'null_value_not_allowed',
 				  HINT = 'Pass the acting agent or user as the first argument of governance.set_context().';
@@ -310,19 +320,19 @@ BEGIN
 	-- inlined).  Every other case writes nothing here and is sorted out
 	-- below.
 	SELECT s.value,
-		   CASE WHEN s.value <> 'on'
+		   CASE WHEN s.value OPERATOR(pg_catalog.<>) 'on'
 					 AND governance._values_ok(set_context.agent_id, set_context.tenant_id, set_context.correlation_id)
-					 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') = ''
+					 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.=) ''
 					 AND seal
 				THEN governance._write_sealed(set_context.agent_id, set_context.tenant_id,
 											  set_context.correlation_id, 's-', k.ipad, k.opad) END
 	  INTO STRICT require_signed, written
 	  FROM governance.seal_key k, governance.settings s
-	 WHERE s.name = 'require_signed';
+	 WHERE s.name OPERATOR(pg_catalog.=) 'require_signed';
 	IF written IS NOT NULL THEN
 		RETURN;
 	END IF;
-	IF require_signed = 'on' THEN
+	IF require_signed OPERATOR(pg_catalog.=) 'on' THEN
 		RAISE EXCEPTION 'unsigned governance context refused'
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'governance.require_signed is on.',
@@ -331,10 +341,11 @@ BEGIN
 	PERFORM governance._check_value('agent_id', set_context.agent_id),
 			governance._check_value('tenant_id', set_context.tenant_id),
 			governance._check_value('correlation_id', set_context.correlation_id);
-	-- a context is set already: refused while sealed (_context_core() also
-	-- raises if it was changed other than by set_context())
-	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') <> ''
-	   AND (governance._context_core()).sealed THEN
+	-- a context is set already: refused while sealed (_context() also
+	-- raises if it was changed other than by set_context(); not
+	-- _context_core(), which relies on its caller's pinned search_path)
+	IF COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.<>) ''
+	   AND (governance._context()).sealed THEN
 		RAISE EXCEPTION 'governance context is sealed for this transaction'
 			USING ERRCODE = 'insufficient_privilege',
 				  HINT = 'A sealed context lasts until COMMIT or ROLLBACK.';

@@ -225,13 +225,16 @@ next_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * Executor start: make sure the raw settings carry the sealed values before
- * any plan runs, so that parallel workers (which copy the settings, not the
- * seal) see the sealed context too; then write queued denied attempts.
+ * a plan that may start parallel workers (they copy the settings, not the
+ * seal; nothing else reads the raw settings while sealed: the show hooks
+ * and gov_context_value() report the seal); then write queued denied
+ * attempts.
  */
 static void
 gov_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	gov_seal_resync();
+	if (queryDesc->plannedstmt->parallelModeNeeded)
+		gov_seal_resync();
 	/* denied attempts still queued are written before the statement runs */
 	gov_denied_flush();
 

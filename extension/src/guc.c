@@ -42,14 +42,17 @@
  *	  DEFAULT, RESET ALL and DISCARD are refused by the utility hook before
  *	  they run; a reset that reaches no hook but the assign hook
  *	  (set_config(name, NULL, ...)) is refused there;
+ *	- the raw settings are not written when the context is sealed: the
+ *	  only readers of the raw values, parallel workers, get the sealed ones
+ *	  written (GUC_ACTION_LOCAL) before a plan or utility command that may
+ *	  start them (gov_seal_resync), so a sealed context costs no setting
+ *	  change in the common case;
  *	- a subtransaction abort that rolls the raw setting back (ROLLBACK TO a
  *	  savepoint taken before the seal, a PL/pgSQL exception block) does not
- *	  end the seal: the sealed values are written back into the settings at
- *	  the next statement (gov_seal_resync), before parallel workers copy
- *	  them.
+ *	  end the seal: the sealed values are written back the same way.
  *
- * COMMIT, ROLLBACK and PREPARE end the seal (transaction callback); the
- * values themselves were set with GUC_ACTION_LOCAL, so PostgreSQL's own
+ * COMMIT, ROLLBACK and PREPARE end the seal (transaction callback); values
+ * written were set with GUC_ACTION_LOCAL, so PostgreSQL's own
  * end-of-transaction processing restores the previous settings.
  *
  * Memory: sealed values live in TopMemoryContext and are freed at unseal.
@@ -118,7 +121,9 @@ typedef struct GovSeal
 {
 	bool		sealed;
 	bool		is_signed;
-	bool		need_resync;	/* a subxact abort may have reverted settings */
+	bool		need_resync;	/* the raw settings may differ from the seal:
+								 * not written yet, or reverted by a subxact
+								 * abort */
 	bool		resyncing;		/* gov_seal_resync is writing the settings */
 	char	   *values[GOV_NUM_FIELDS]; /* "" for unset; point into seal_buf */
 } GovSeal;
@@ -153,6 +158,7 @@ static bool check_agent_id(char **newval, void **extra, GucSource source);
 static bool check_tenant_id(char **newval, void **extra, GucSource source);
 static bool check_correlation_id(char **newval, void **extra, GucSource source);
 static void assign_context_value(GovField field, const char *newval);
+static void tell_listeners(GovField field, const char *value);
 static void assign_agent_id(const char *newval, void *extra);
 static void assign_tenant_id(const char *newval, void *extra);
 static void assign_correlation_id(const char *newval, void *extra);
@@ -584,8 +590,15 @@ assign_context_value(GovField field, const char *newval)
 		strcmp(newval ? newval : "", seal.values[field]) != 0)
 		report_sealed(field_setting_names[field]);
 	/* the listeners (session_context, latency) see the effective value */
+	tell_listeners(field, seal.sealed ? seal.values[field] : newval);
+}
+
+/* Tell the listeners (gov_context_listen) the effective value of field. */
+static void
+tell_listeners(GovField field, const char *value)
+{
 	for (int i = 0; i < ncontext_listeners; i++)
-		context_listeners[i] (field, seal.sealed ? seal.values[field] : newval);
+		context_listeners[i] (field, value);
 }
 
 static void
@@ -776,6 +789,44 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 							field_setting_names[f], _(reason))));
 	}
 
+	if (do_seal)
+	{
+		/*
+		 * Sealed: the sealed copy is the context (gov_context_value(), the
+		 * show hooks); the raw settings are written only when something
+		 * reads them, parallel workers (gov_seal_resync() before a parallel
+		 * plan or utility command).  A governed one-statement transaction
+		 * thus changes no setting at all: no setting lookups, no GUC stack
+		 * entries, and PostgreSQL's end-of-transaction pass over every
+		 * setting is skipped (about 10k instructions of 57k per govpool_run
+		 * SELECT 1, scripts/context-callgrind.sh).
+		 */
+		if (!callbacks_registered)
+		{
+			RegisterXactCallback(seal_xact_callback, NULL);
+			RegisterSubXactCallback(seal_subxact_callback, NULL);
+			callbacks_registered = true;
+		}
+		for (int f = 0; f < GOV_NUM_FIELDS; f++)
+			if (strlen(values[f]) >= sizeof(seal_buf[f]))
+				elog(ERROR, "validated governance context value does not fit its seal");
+		for (int f = 0; f < GOV_NUM_FIELDS; f++)
+		{
+			const char *raw = *field_variables[f] ? *field_variables[f] : "";
+
+			strlcpy(seal_buf[f], values[f], sizeof(seal_buf[f]));
+			seal.values[f] = seal_buf[f];
+			if (strcmp(raw, values[f]) != 0)
+			{
+				seal.need_resync = true;
+				tell_listeners((GovField) f, values[f]);
+			}
+		}
+		seal.is_signed = is_signed;
+		seal.sealed = true;
+		return;
+	}
+
 	context_writer = true;
 	PG_TRY();
 	{
@@ -802,25 +853,6 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 		memset(context_validated, 0, sizeof(context_validated));
 	}
 	PG_END_TRY();
-
-	if (!do_seal)
-		return;
-
-	if (!callbacks_registered)
-	{
-		RegisterXactCallback(seal_xact_callback, NULL);
-		RegisterSubXactCallback(seal_subxact_callback, NULL);
-		callbacks_registered = true;
-	}
-	for (int f = 0; f < GOV_NUM_FIELDS; f++)
-	{
-		if (strlcpy(seal_buf[f], values[f], sizeof(seal_buf[f])) >= sizeof(seal_buf[f]))
-			elog(ERROR, "validated governance context value does not fit its seal");
-		seal.values[f] = seal_buf[f];
-	}
-	seal.is_signed = is_signed;
-	seal.need_resync = false;
-	seal.sealed = true;
 }
 
 static void
@@ -829,6 +861,21 @@ unseal(void)
 	if (!seal.sealed)
 		return;
 	seal.sealed = false;
+
+	/*
+	 * A sealed value never written to its setting (see gov_set_context())
+	 * stops being the context here: the listeners learn the setting's value,
+	 * which PostgreSQL's end-of-transaction processing, run after this
+	 * callback, keeps or restores (and reports through the assign hook
+	 * when it changes it).
+	 */
+	for (int f = 0; f < GOV_NUM_FIELDS; f++)
+	{
+		const char *raw = *field_variables[f] ? *field_variables[f] : "";
+
+		if (strcmp(raw, seal.values[f]) != 0)
+			tell_listeners((GovField) f, raw);
+	}
 	seal.is_signed = false;
 	seal.need_resync = false;
 	for (int f = 0; f < GOV_NUM_FIELDS; f++)
@@ -876,7 +923,7 @@ gov_seal_resync(void)
 {
 	if (!seal.sealed || !seal.need_resync)
 		return;
-	if (!IsTransactionState() || IsAbortedTransactionBlockState())
+	if (!IsTransactionState() || IsAbortedTransactionBlockState() || IsInParallelMode())
 		return;
 
 	seal.resyncing = true;
@@ -915,7 +962,13 @@ gov_check_utility_against_seal(PlannedStmt *pstmt)
 {
 	Node	   *stmt = pstmt->utilityStmt;
 
-	gov_seal_resync();
+	/*
+	 * Utility commands that start parallel workers (CREATE INDEX, VACUUM)
+	 * copy the raw settings: write the sealed values first.  Transaction
+	 * control (COMMIT of a governed session, SAVEPOINT) starts none.
+	 */
+	if (stmt == NULL || !IsA(stmt, TransactionStmt))
+		gov_seal_resync();
 
 	if (!seal.sealed || stmt == NULL)
 		return;

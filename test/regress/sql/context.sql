@@ -127,6 +127,15 @@ SELECT governance.set_context('alice');
 ROLLBACK TO s;
 SELECT DISTINCT governance.agent_id() FROM ctx_par;
 COMMIT;
+-- ... and without one: a sealed context is written to the settings only
+-- for them (current_setting() runs in the worker here)
+BEGIN;
+SELECT governance.set_context('bob', 'acme', 'req-1');
+SELECT DISTINCT current_setting('governance.agent_id') AS agent,
+       current_setting('governance.tenant_id') AS tenant,
+       current_setting('governance.correlation_id') AS corr FROM ctx_par;
+COMMIT;
+SELECT DISTINCT current_setting('governance.agent_id') AS agent_after FROM ctx_par;
 RESET force_parallel_mode;
 RESET parallel_leader_participation;
 RESET max_parallel_workers_per_gather;

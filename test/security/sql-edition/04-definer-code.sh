@@ -11,7 +11,7 @@
 # elements' outputs), as the C edition does (extension/src/rowjson.c), so
 # no such cast ever runs in it.
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 18
+plan 21
 db=sqled04
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -125,5 +125,37 @@ is "$(as dbowner $db <<<"SELECT new_row->>'note' FROM governance.audit_log WHERE
 # does not name it) changes nothing
 out=$(as_all app_b $db <<<"CREATE TEMP TABLE text (x int); SELECT (governance.edition()).edition;")
 is "$out" sql "governance.edition() with a temporary type named text"
+
+# set_context() runs as the installer without a pinned search_path (a SET
+# clause costs every governed transaction): every operator and type in it
+# is qualified.  A caller's schema ahead of pg_catalog with text operators
+# that would run as the installer, and a temporary type named text, change
+# nothing, on the common path (first call) and on the others (a second
+# call, unsealed, and a refused one while sealed).
+as app_b $db >/dev/null <<'SQL' || bail "cannot set up the hostile path"
+CREATE SCHEMA IF NOT EXISTS evil_b;
+CREATE TABLE IF NOT EXISTS public.ran_b (who text, what text);
+CREATE FUNCTION evil_b.txt_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO public.ran_b VALUES (current_user, 'eq'); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE FUNCTION evil_b.txt_ne(text, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO public.ran_b VALUES (current_user, 'ne'); RETURN $1 OPERATOR(pg_catalog.<>) $2; END $$;
+CREATE OPERATOR evil_b.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil_b.txt_eq);
+CREATE OPERATOR evil_b.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = evil_b.txt_ne);
+GRANT ALL ON public.ran_b TO PUBLIC;
+SQL
+out=$(as_all app_b $db <<'SQL'
+CREATE TEMP TABLE text (x int);
+SET search_path = evil_b, pg_catalog, public;
+BEGIN;
+SELECT governance.set_context('agent-b', 'acme', 'req-1', false);
+SELECT governance.set_context('agent-c', 'acme', 'req-2');
+SELECT 'agent:' || governance.agent_id();
+SELECT governance.set_context('agent-d');
+COMMIT;
+SQL
+)
+like "$out" 'agent:agent-c' "set_context() under a hostile search_path: the context is set ($out)"
+like "$out" 'governance context is sealed' "and a second one refused while sealed"
+is "$(as app_b $db <<<'SELECT count(*) FROM public.ran_b;')" 0 "no operator of the caller's schema ran in set_context()"
 
 done_testing
