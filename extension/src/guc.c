@@ -963,11 +963,19 @@ gov_check_utility_against_seal(PlannedStmt *pstmt)
 	Node	   *stmt = pstmt->utilityStmt;
 
 	/*
-	 * Utility commands that start parallel workers (CREATE INDEX, VACUUM)
-	 * copy the raw settings: write the sealed values first.  Transaction
-	 * control (COMMIT of a governed session, SAVEPOINT) starts none.
+	 * Utility commands that start parallel workers themselves (CREATE
+	 * INDEX, ALTER TABLE adding one, REINDEX, VACUUM) copy the raw
+	 * settings: write the sealed values first.  Not for the commands known
+	 * to start none, or only through the executor, whose hook writes them
+	 * before a parallel plan: transaction control (the COMMIT of a governed
+	 * session), SQL-level PREPARE / EXECUTE / DEALLOCATE, cursors, EXPLAIN,
+	 * SET and SHOW.
 	 */
-	if (stmt == NULL || !IsA(stmt, TransactionStmt))
+	if (stmt == NULL ||
+		!(IsA(stmt, TransactionStmt) || IsA(stmt, ExecuteStmt) || IsA(stmt, PrepareStmt) ||
+		  IsA(stmt, DeallocateStmt) || IsA(stmt, DeclareCursorStmt) || IsA(stmt, FetchStmt) ||
+		  IsA(stmt, ClosePortalStmt) || IsA(stmt, ExplainStmt) ||
+		  IsA(stmt, VariableSetStmt) || IsA(stmt, VariableShowStmt)))
 		gov_seal_resync();
 
 	if (!seal.sealed || stmt == NULL)

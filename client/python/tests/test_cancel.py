@@ -166,10 +166,12 @@ async def test_loop_stays_responsive():
         await asyncio.gather(*(one(i) for i in range(1000)))
         done = True
         await tk
-        # the ticker ran between the sessions' steps, not only at the end:
-        # at least once per session (each takes several loop iterations)
-        assert ticks >= 1000, ticks
-        # and it ran while all 8 connections were busy and sessions queued: a
-        # loop blocked inside a checkout or a statement would never show that
+        # Not a count of ticks per session: eight sessions in flight can
+        # finish in one loop iteration, and a step whose answer is already
+        # in the socket completes without waiting (the server is fast enough
+        # on a unix socket).  What a blocking loop cannot do is below.
+        assert ticks > 1, ticks
+        # The ticker ran while all 8 connections were busy and sessions queued:
+        # a loop blocked inside a checkout or a statement would never show that
         assert seen_busy == 8 and seen_waiting > 900, (seen_busy, seen_waiting)
         assert p.stats()["checked_out"] == 0

@@ -11,7 +11,7 @@
 # elements' outputs), as the C edition does (extension/src/rowjson.c), so
 # no such cast ever runs in it.
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 21
+plan 22
 db=sqled04
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -129,33 +129,39 @@ is "$out" sql "governance.edition() with a temporary type named text"
 # set_context() runs as the installer without a pinned search_path (a SET
 # clause costs every governed transaction): every operator and type in it
 # is qualified.  A caller's schema ahead of pg_catalog with text operators
-# that would run as the installer, and a temporary type named text, change
+# that would run as the installer (public, where app_a creates them, ahead of
+# pg_catalog), and a temporary type named text, change
 # nothing, on the common path (first call) and on the others (a second
 # call, unsealed, and a refused one while sealed).
-as app_b $db >/dev/null <<'SQL' || bail "cannot set up the hostile path"
-CREATE SCHEMA IF NOT EXISTS evil_b;
-CREATE TABLE IF NOT EXISTS public.ran_b (who text, what text);
-CREATE FUNCTION evil_b.txt_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN INSERT INTO public.ran_b VALUES (current_user, 'eq'); RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
-CREATE FUNCTION evil_b.txt_ne(text, text) RETURNS boolean LANGUAGE plpgsql AS
-  $$ BEGIN INSERT INTO public.ran_b VALUES (current_user, 'ne'); RETURN $1 OPERATOR(pg_catalog.<>) $2; END $$;
-CREATE OPERATOR evil_b.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil_b.txt_eq);
-CREATE OPERATOR evil_b.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = evil_b.txt_ne);
-GRANT ALL ON public.ran_b TO PUBLIC;
+as app_a $db >/dev/null <<'SQL' || bail "cannot set up the hostile path"
+CREATE TABLE public.ran_b (who text, what text);
+GRANT INSERT ON public.ran_b TO PUBLIC;
+CREATE FUNCTION public.txt_eq(text, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN RAISE WARNING 'evil = ran as %', current_user; INSERT INTO public.ran_b VALUES (current_user, 'eq');
+        RETURN $1 OPERATOR(pg_catalog.=) $2; END $$;
+CREATE FUNCTION public.txt_ne(text, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN RAISE WARNING 'evil <> ran as %', current_user; INSERT INTO public.ran_b VALUES (current_user, 'ne');
+        RETURN $1 OPERATOR(pg_catalog.<>) $2; END $$;
+CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.txt_eq);
+CREATE OPERATOR public.<> (LEFTARG = text, RIGHTARG = text, FUNCTION = public.txt_ne);
 SQL
-out=$(as_all app_b $db <<'SQL'
+out=$(as_all app_a $db <<'SQL'
 CREATE TEMP TABLE text (x int);
-SET search_path = evil_b, pg_catalog, public;
+SET search_path = public, pg_catalog;
 BEGIN;
 SELECT governance.set_context('agent-b', 'acme', 'req-1', false);
 SELECT governance.set_context('agent-c', 'acme', 'req-2');
-SELECT 'agent:' || governance.agent_id();
-SELECT governance.set_context('agent-d');
+SELECT 'agent:' OPERATOR(pg_catalog.||) governance.agent_id();
 COMMIT;
+BEGIN;
+SELECT governance.set_context('agent-c');
+SELECT governance.set_context('agent-d');
+ROLLBACK;
 SQL
 )
-like "$out" 'agent:agent-c' "set_context() under a hostile search_path: the context is set ($out)"
+like "$out" 'agent:agent-c' "set_context() under a hostile search_path: the context is set"
 like "$out" 'governance context is sealed' "and a second one refused while sealed"
-is "$(as app_b $db <<<'SELECT count(*) FROM public.ran_b;')" 0 "no operator of the caller's schema ran in set_context()"
+unlike "$out" 'evil' "no operator of the caller's schema ran in set_context() ($out)"
+is "$(as app_a $db <<<'SELECT count(*) FROM public.ran_b;')" 0 "nor left a row as the installer"
 
 done_testing
