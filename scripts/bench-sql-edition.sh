@@ -96,7 +96,8 @@ median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print (NR%
 printf '%-10s %10s %10s %10s %10s %12s %12s %12s\n' workload none c sql ctx "sql/none" "sql/ctx" "sql/c"
 for w in select insert1 insert100; do
   a=$(median <<<"${tps[$w.none]}"); b=$(median <<<"${tps[$w.c]}"); c=$(median <<<"${tps[$w.sql]}")
-  x=$(median <<<"${tps[$w.sqlctx]:-}")
+  x=""
+  [ -z "${tps[$w.sqlctx]:-}" ] || x=$(median <<<"${tps[$w.sqlctx]}")
   if [ -n "$x" ]; then
     printf '%-10s %10.0f %10.0f %10.0f %10.0f %11.2fx %11.2fx %11.2fx\n' $w "$a" "$b" "$c" "$x" \
       "$(echo "$c/$a" | bc -l)" "$(echo "$c/$x" | bc -l)" "$(echo "$c/$b" | bc -l)"
