@@ -19,6 +19,8 @@
 #   gov_run      libgovpool govpool_run from N threads: the     1 (one pipeline,
 #                prepared set_context + the statement (prepared     no BEGIN/COMMIT)
 #                from its second use: the statement cache), one Sync
+#   gov_run_wide the same with a pool as wide as the client      1   (opt-in: not in
+#                count (no thread waits for a connection)           make bench)
 #   gov_async    the same govpool_run, N in flight from ONE     1
 #                thread (govpool_run_start + an epoll loop)
 #   gov_session  libgovpool govpool_begin / govpool_exec / commit  2
@@ -163,7 +165,7 @@ for s in ${BENCH_STACKS:-$all_stacks}; do
     asyncpg) $PY -c 'import asyncpg' 2>/dev/null || { echo "bench-side: no python3-asyncpg, $s left out"; continue; } ;;
     node_pg) [ -f bench/node/node_modules/pg/package.json ] && command -v node >/dev/null ||
                { echo "bench-side: no node / npm pg, $s left out"; continue; } ;;
-    gov_run|gov_async|gov_session|raw_pipe1|raw_one|raw_prep|raw_pipe|raw_naive|raw_connect) ;;
+    gov_run|gov_run_wide|gov_async|gov_session|raw_pipe1|raw_one|raw_prep|raw_pipe|raw_naive|raw_connect) ;;
     *) echo "bench-side: unknown stack $s" >&2; exit 2 ;;
   esac
   stacks+=("$s")
@@ -254,6 +256,7 @@ run_one() {                       # stack workload clients
   [ "$c" -le 200 ] || gov+=(DATABASE_POOL_SIZE="$wide_pool" DATABASE_MAX_OVERFLOW=0)
   case $s in
     gov_run)     cmd=("${gov[@]}" $side --stack gov-run "${a[@]}") ;;
+    gov_run_wide) cmd=("${gov[@]}" DATABASE_POOL_SIZE="$c" DATABASE_MAX_OVERFLOW=0 $side --stack gov-run "${a[@]}") ;;
     gov_async)   cmd=("${gov[@]}" $side --stack gov-async "${a[@]}") ;;
     raw_pipe1)   cmd=($side --stack raw-pipe1 --url "$url" "${a[@]}") ;;
     raw_one)     cmd=($side --stack raw-one --url "$url" "${a[@]}") ;;
@@ -319,6 +322,7 @@ ratio() { local r; r=$(bench_ratio "$1" "$2"); [ "$r" = n/a ] && echo n/a || ech
 label() {
   case $1 in
     gov_run) echo "libgovpool govpool_run" ;;
+    gov_run_wide) echo "govpool_run, pool = clients" ;;
     gov_async) echo "govpool_run, 1-thread event loop" ;;
     raw_pipe1) echo "raw libpq one-stmt pipe (floor)" ;;
     raw_one) echo "raw libpq ungoverned statement" ;;
@@ -352,6 +356,7 @@ for w in $workloads; do
   done
   hdr="ratios of the medians"
   for pair in "govpool_run / ungoverned stmt|gov_run|raw_one" \
+              "pool = clients / ungoverned stmt|gov_run_wide|raw_one" \
               "govpool_run / ungoverned prepared|gov_run|raw_prep" "event loop / threaded run|gov_async|gov_run" \
               "govpool_run / one-stmt floor|gov_run|raw_pipe1" \
               "govpool_run / raw pipelined|gov_run|raw_pipe" "begin/exec/commit / raw naive|gov_session|raw_naive" \
