@@ -55,7 +55,8 @@
  * written were set with GUC_ACTION_LOCAL, so PostgreSQL's own
  * end-of-transaction processing restores the previous settings.
  *
- * Memory: sealed values live in TopMemoryContext and are freed at unseal.
+ * Memory: sealed values live in per-backend static buffers (seal_buf), one
+ * per field, reused by every seal.
  *
  *-------------------------------------------------------------------------
  */
