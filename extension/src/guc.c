@@ -163,6 +163,7 @@ static void tell_listeners(GovField field, const char *value);
 static void assign_agent_id(const char *newval, void *extra);
 static void assign_tenant_id(const char *newval, void *extra);
 static void assign_correlation_id(const char *newval, void *extra);
+static const char *raw_setting(GovField field);
 static const char *show_agent_id(void);
 static const char *show_tenant_id(void);
 static const char *show_correlation_id(void);
@@ -620,13 +621,20 @@ assign_correlation_id(const char *newval, void *extra)
 	assign_context_value(GOV_FIELD_CORRELATION, newval);
 }
 
+/* The setting's own value ("" if none), whatever the seal says. */
+static const char *
+raw_setting(GovField field)
+{
+	return *field_variables[field] ? *field_variables[field] : "";
+}
+
 /* SHOW, current_setting() and pg_settings report the effective value. */
 static const char *
 show_field(GovField field)
 {
 	if (seal.sealed)
 		return seal.values[field];
-	return *field_variables[field] ? *field_variables[field] : "";
+	return raw_setting(field);
 }
 
 static const char *
@@ -813,7 +821,7 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 				elog(ERROR, "validated governance context value does not fit its seal");
 		for (int f = 0; f < GOV_NUM_FIELDS; f++)
 		{
-			const char *raw = *field_variables[f] ? *field_variables[f] : "";
+			const char *raw = raw_setting((GovField) f);
 
 			strlcpy(seal_buf[f], values[f], sizeof(seal_buf[f]));
 			seal.values[f] = seal_buf[f];
@@ -833,7 +841,7 @@ gov_set_context(const char *agent_id, const char *tenant_id,
 	{
 		for (int f = 0; f < GOV_NUM_FIELDS; f++)
 		{
-			const char *raw = *field_variables[f] ? *field_variables[f] : "";
+			const char *raw = raw_setting((GovField) f);
 
 			/*
 			 * A value already in effect (an unset field, usually) needs no
@@ -872,7 +880,7 @@ unseal(void)
 	 */
 	for (int f = 0; f < GOV_NUM_FIELDS; f++)
 	{
-		const char *raw = *field_variables[f] ? *field_variables[f] : "";
+		const char *raw = raw_setting((GovField) f);
 
 		if (strcmp(raw, seal.values[f]) != 0)
 			tell_listeners((GovField) f, raw);
@@ -933,7 +941,7 @@ gov_seal_resync(void)
 	{
 		for (int f = 0; f < GOV_NUM_FIELDS; f++)
 		{
-			const char *raw = *field_variables[f] ? *field_variables[f] : "";
+			const char *raw = raw_setting((GovField) f);
 
 			context_validated[f] = seal.values[f];
 			if (strcmp(raw, seal.values[f]) != 0)
