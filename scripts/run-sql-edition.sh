@@ -17,7 +17,7 @@
 #    (test/editions/*.sql; pgtap itself is created by the superuser, as test
 #    infrastructure) and the insider cases for the SQL edition
 #    (test/security/sql-edition/*.sh), and the upgrade from the released
-#    0.6 (test/sql-edition/upgrade.sh).
+#    0.6 and 0.7 (test/sql-edition/upgrade*.sh).
 # 5. Runs libgovpool's tests (plain build) and the Python package's tests
 #    against the SQL edition, each in a database of its own where the same
 #    role installed it (GOVPOOL_TEST_EDITION=sql: the tests create no

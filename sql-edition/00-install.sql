@@ -132,18 +132,45 @@ CREATE FUNCTION governance._hmac(ipad bytea, opad bytea, msg bytea) RETURNS byte
  * The seal key: 256 bits from gen_random_uuid() (122 random bits each),
  * readable only by the installer, i.e. by the SECURITY DEFINER functions
  * that set and verify the context.  It makes the context tamper-evident
- * (10-context.sql).
+ * (10-context.sql).  Its row also carries require_signed ('on' in
+ * governance.settings; NULL when that row is missing), kept by the trigger
+ * below, so that set_context() reads what it needs from one row of one
+ * table: a join with governance.settings cost it 23k instructions a call.
  */
 CREATE TABLE governance.seal_key (
 	one		boolean PRIMARY KEY DEFAULT true CHECK (one),
 	ipad	bytea NOT NULL,
-	opad	bytea NOT NULL
+	opad	bytea NOT NULL,
+	require_signed boolean
 );
 REVOKE ALL ON governance.seal_key FROM PUBLIC;
 COMMENT ON TABLE governance.seal_key IS
-	'Key of the context seal (HMAC pads); readable by the installer only';
-INSERT INTO governance.seal_key (ipad, opad)
-	SELECT governance._hmac_pad(k, 54), governance._hmac_pad(k, 92)
+	'Key of the context seal (HMAC pads) and a copy of require_signed; readable by the installer only';
+INSERT INTO governance.seal_key (ipad, opad, require_signed)
+	SELECT governance._hmac_pad(k, 54), governance._hmac_pad(k, 92),
+		   (SELECT s.value OPERATOR(pg_catalog.=) 'on' FROM governance.settings s
+			 WHERE s.name OPERATOR(pg_catalog.=) 'require_signed')
 	  FROM (SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '')
 									 OPERATOR(pg_catalog.||) pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '')
 									 OPERATOR(pg_catalog.||) pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''), 'hex') AS k) s;
+
+/*
+ * Any change of governance.settings (set_setting(), or the installer's own
+ * INSERT, UPDATE, DELETE or TRUNCATE) copies require_signed again into the
+ * seal key's row.  set_context() trusts the copy only when it says off; in
+ * every other case it reads governance.settings itself.
+ */
+CREATE FUNCTION governance._settings_changed() RETURNS trigger
+	LANGUAGE plpgsql VOLATILE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	UPDATE governance.seal_key k
+	   SET require_signed = (SELECT s.value OPERATOR(pg_catalog.=) 'on' FROM governance.settings s
+							  WHERE s.name OPERATOR(pg_catalog.=) 'require_signed');
+	RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION governance._settings_changed() FROM PUBLIC;
+CREATE TRIGGER settings_require_signed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON governance.settings
+	FOR EACH STATEMENT EXECUTE FUNCTION governance._settings_changed();

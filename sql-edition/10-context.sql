@@ -52,16 +52,20 @@ CREATE FUNCTION governance._invalid_reason(field text, value text) RETURNS text
 
 /*
  * Are the three values valid (NULL and '' are)?  The same rules as
- * _invalid_reason() in fewer operations, for set_context()'s one query;
- * a value it refuses is then reported by _check_value().
+ * _invalid_reason() in fewer function calls (expressions are compiled at
+ * every execution and each call in them is checked for EXECUTE: calls are
+ * what set_context()'s one query costs): the characters of all three in
+ * one regular expression (U+001F, the separator, is a control character,
+ * which a valid value cannot hold, so the parts are unambiguous), then the
+ * lengths (bounds in the expression, {0,255}, cost ten times more to match).
+ * A value it refuses is then reported by _check_value().
  */
 CREATE FUNCTION governance._values_ok(agent text, tenant text, corr text) RETURNS boolean
-	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN (COALESCE(agent, '') OPERATOR(pg_catalog.||) COALESCE(tenant, '')) OPERATOR(pg_catalog.!~) '[\u0001-\u001f\u007f-\u009f]'
-		   AND pg_catalog.length(COALESCE(agent, '')) OPERATOR(pg_catalog.<=) 256
-		   AND pg_catalog.length(COALESCE(tenant, '')) OPERATOR(pg_catalog.<=) 256
-		   AND COALESCE(corr, '') OPERATOR(pg_catalog.~) '^[A-Za-z0-9._:-]*$'
-		   AND pg_catalog.length(COALESCE(corr, '')) OPERATOR(pg_catalog.<=) 128;
+	LANGUAGE sql STABLE PARALLEL SAFE
+	RETURN pg_catalog.concat_ws(E'\x1f', COALESCE(agent, ''), COALESCE(tenant, ''), COALESCE(corr, ''))
+			   OPERATOR(pg_catalog.~) '^[^\u0001-\u001f\u007f-\u009f]*\u001f[^\u0001-\u001f\u007f-\u009f]*\u001f[A-Za-z0-9._:-]*$'
+		   AND GREATEST(pg_catalog.length(agent), pg_catalog.length(tenant)) OPERATOR(pg_catalog.<=) 256
+		   AND (pg_catalog.length(corr) OPERATOR(pg_catalog.<=) 128) IS NOT FALSE;
 
 /* Raise 22023 naming the setting if the value is not valid for it. */
 CREATE FUNCTION governance._check_value(field text, value text) RETURNS void
@@ -79,18 +83,20 @@ END
 $$;
 
 /*
- * The MAC of (part of) the context of this transaction: the backend, the
- * transaction's start (its binary form: whatever TimeZone or DateStyle say),
- * the flags, the field ("*" for all three) and the value.  E'\x1f' cannot
- * occur in a valid value, so the message is unambiguous.
+ * The MAC of (part of) the context of this transaction: of the backend,
+ * the transaction's start (seconds since 1970 to the microsecond, as
+ * EXTRACT gives them: whatever TimeZone or DateStyle say) and MSG, which
+ * the caller makes with concat_ws(E'\x1f', flags, field ("*" for all three),
+ * value(s)).  E'\x1f' cannot occur in a valid value and the number of parts
+ * is fixed per kind of seal, so the message is unambiguous.  Ten function
+ * calls, inlined into its callers' queries.
  */
-CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, flags text, field text, value text)
+CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, msg text)
 	RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN pg_catalog.encode(governance._hmac(ipad, opad,
-		pg_catalog.int4send(pg_catalog.pg_backend_pid())
-		OPERATOR(pg_catalog.||) pg_catalog.timestamptz_send(pg_catalog.transaction_timestamp())
-		OPERATOR(pg_catalog.||) pg_catalog.textsend(pg_catalog.concat_ws(E'\x1f', flags, field, value))), 'base64');
+	RETURN pg_catalog.encode(pg_catalog.sha256(opad OPERATOR(pg_catalog.||) pg_catalog.sha256(ipad OPERATOR(pg_catalog.||)
+		pg_catalog.textsend(pg_catalog.concat_ws(E'\x1f', pg_catalog.pg_backend_pid(),
+												 EXTRACT(epoch FROM pg_catalog.transaction_timestamp()), msg)))), 'base64');
 
 /* Is M (governance.context_seal) a valid seal of the sealed context A, T, C? */
 CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t text, c text)
@@ -98,7 +104,7 @@ CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t 
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN pg_catalog.left(m, 3) OPERATOR(pg_catalog.=) ANY (ARRAY['s-:', 'sg:'])
 		   AND pg_catalog.substr(m, 4) OPERATOR(pg_catalog.=)
-			   governance._context_mac(ipad, opad, pg_catalog.left(m, 2), '*', pg_catalog.concat_ws(E'\x1f', a, t, c));
+			   governance._context_mac(ipad, opad, pg_catalog.concat_ws(E'\x1f', pg_catalog.left(m, 2), '*', a, t, c));
 
 /*
  * Write the context (validated by the caller) and its seal: sealed, one
@@ -118,8 +124,8 @@ CREATE FUNCTION governance._write_sealed(agent text, tenant text, corr text, fla
 		pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
 		pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
 		pg_catalog.set_config('governance.context_seal',
-			pg_catalog.concat(flags, ':', governance._context_mac(ipad, opad, flags, '*',
-				pg_catalog.concat_ws(E'\x1f', agent, COALESCE(tenant, ''), COALESCE(corr, '')))), true));
+			pg_catalog.concat(flags, ':', governance._context_mac(ipad, opad,
+				pg_catalog.concat_ws(E'\x1f', flags, '*', agent, COALESCE(tenant, ''), COALESCE(corr, '')))), true));
 REVOKE ALL ON FUNCTION governance._write_sealed(text, text, text, text, bytea, bytea) FROM PUBLIC;
 
 CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, sealed boolean, signed boolean,
@@ -133,9 +139,9 @@ CREATE FUNCTION governance._write_context(agent text, tenant text, corr text, se
 			pg_catalog.set_config('governance.tenant_id', COALESCE(tenant, ''), true),
 			pg_catalog.set_config('governance.correlation_id', COALESCE(corr, ''), true),
 			pg_catalog.set_config('governance.context_seal', pg_catalog.concat(CASE WHEN signed THEN 'ug' ELSE 'u-' END, ':',
-				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'agent_id', agent), ':',
-				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'tenant_id', COALESCE(tenant, '')), ':',
-				governance._context_mac(k.ipad, k.opad, CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'correlation_id', COALESCE(corr, ''))), true)) END;
+				governance._context_mac(k.ipad, k.opad, pg_catalog.concat_ws(E'\x1f', CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'agent_id', agent)), ':',
+				governance._context_mac(k.ipad, k.opad, pg_catalog.concat_ws(E'\x1f', CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'tenant_id', COALESCE(tenant, ''))), ':',
+				governance._context_mac(k.ipad, k.opad, pg_catalog.concat_ws(E'\x1f', CASE WHEN signed THEN 'ug' ELSE 'u-' END, 'correlation_id', COALESCE(corr, '')))), true)) END;
 REVOKE ALL ON FUNCTION governance._write_context(text, text, text, boolean, boolean, governance.seal_key) FROM PUBLIC;
 
 /*
@@ -171,14 +177,14 @@ BEGIN
 		SELECT * INTO STRICT k FROM governance.seal_key;
 		sealed := true;
 		signed := parts[1] = 'sg';
-		IF parts[2] <> governance._context_mac(k.ipad, k.opad, parts[1], '*', pg_catalog.concat_ws(E'\x1f', a, t, c)) THEN
+		IF parts[2] <> governance._context_mac(k.ipad, k.opad, pg_catalog.concat_ws(E'\x1f', parts[1], '*', a, t, c)) THEN
 			bad := '*';
 		END IF;
 	ELSIF pg_catalog.cardinality(parts) = 4 AND parts[1] IN ('u-', 'ug') THEN
 		SELECT * INTO STRICT k FROM governance.seal_key;
 		signed := parts[1] = 'ug';
 		FOR i IN 1..3 LOOP
-			IF vals[i] <> '' AND parts[i + 1] <> governance._context_mac(k.ipad, k.opad, parts[1], fields[i], vals[i]) THEN
+			IF vals[i] <> '' AND parts[i + 1] <> governance._context_mac(k.ipad, k.opad, pg_catalog.concat_ws(E'\x1f', parts[1], fields[i], vals[i])) THEN
 				bad := fields[i];
 				EXIT;
 			END IF;
@@ -301,12 +307,35 @@ CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NUL
 									   correlation_id text DEFAULT NULL, seal boolean DEFAULT true)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-	SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-	require_signed pg_catalog.text;
+	require_signed pg_catalog.bool;
+	ipad pg_catalog.bytea;
+	opad pg_catalog.bytea;
 	written pg_catalog.text;
 BEGIN
+	-- The key and the copy of require_signed (00-install.sql): one row of
+	-- one table, a query without parameters (a generic plan, made once per
+	-- session).
+	SELECT k.ipad, k.opad, k.require_signed INTO STRICT ipad, opad, require_signed
+	  FROM governance.seal_key k;
+	-- The common case in one simple expression (no query: PL/pgSQL
+	-- evaluates it with its generic plan, _values_ok() and _write_sealed()
+	-- inlined): require_signed off, an agent, the values valid, sealing
+	-- asked for and no context set yet in this transaction; then the
+	-- context is written with its seal.  Every other case (a NULL argument
+	-- included) writes nothing here and is sorted out below, in the order
+	-- the C edition checks.
+	written := CASE WHEN NOT require_signed
+						 AND set_context.agent_id OPERATOR(pg_catalog.<>) ''
+						 AND seal
+						 AND governance._values_ok(set_context.agent_id, set_context.tenant_id, set_context.correlation_id)
+						 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.=) ''
+					THEN governance._write_sealed(set_context.agent_id, set_context.tenant_id,
+												  set_context.correlation_id, 's-', ipad, opad) END;
+	IF written IS NOT NULL THEN
+		RETURN;
+	END IF;
 	IF set_context.agent_id IS NULL OR set_context.agent_id OPERATOR(pg_catalog.=) '' THEN
 		RAISE EXCEPTION 'agent_id must not be null or empty'
 			USING ERRCODE = 'null_value_not_allowed',
@@ -315,25 +344,9 @@ BEGIN
 	IF seal IS NULL THEN
 		RAISE EXCEPTION 'seal must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	-- The common case in one query: require_signed read and, if it is off,
-	-- the values valid, sealing asked for and no context set yet in this
-	-- transaction, the context written with its seal (_write_sealed() is
-	-- inlined).  Every other case writes nothing here and is sorted out
-	-- below.
-	SELECT s.value,
-		   CASE WHEN s.value OPERATOR(pg_catalog.<>) 'on'
-					 AND governance._values_ok(set_context.agent_id, set_context.tenant_id, set_context.correlation_id)
-					 AND COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') OPERATOR(pg_catalog.=) ''
-					 AND seal
-				THEN governance._write_sealed(set_context.agent_id, set_context.tenant_id,
-											  set_context.correlation_id, 's-', k.ipad, k.opad) END
-	  INTO STRICT require_signed, written
-	  FROM governance.seal_key k, governance.settings s
-	 WHERE s.name OPERATOR(pg_catalog.=) 'require_signed';
-	IF written IS NOT NULL THEN
-		RETURN;
-	END IF;
-	IF require_signed OPERATOR(pg_catalog.=) 'on' THEN
+	-- the settings table itself, not the copy (a missing row refuses; not
+	-- IS DISTINCT FROM, which would look "=" up on the caller's path)
+	IF COALESCE(governance._setting('require_signed') OPERATOR(pg_catalog.<>) 'off', true) THEN
 		RAISE EXCEPTION 'unsigned governance context refused'
 			USING ERRCODE = 'insufficient_privilege',
 				  DETAIL = 'governance.require_signed is on.',

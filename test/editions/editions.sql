@@ -116,7 +116,7 @@ CREATE VIEW public.regress_ed_v AS SELECT 1 AS x;
 ALTER TABLE public.regress_ed_other OWNER TO regress_ed_other;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.regress_ed_t, public.regress_ed_r TO regress_ed_app;
 
-SELECT plan(134);
+SELECT plan(138);
 
 SELECT diag('edition: ' || pg_temp.edition());
 SELECT pg_temp.on(ARRAY['c'], $$ SELECT ok(false, 'never') WHERE false UNION ALL SELECT pass('the C extension is installed') $$);
@@ -323,6 +323,29 @@ SELECT pg_temp.set_require_signed('on');
 SELECT pg_temp.on(ARRAY['c', 'sql'], $$
   SELECT throws_ok($q$SELECT governance.set_context('alice')$q$, '42501', 'unsigned governance context refused',
                    'require_signed: set_context() is refused') $$);
+ROLLBACK;
+
+-- The SQL edition's set_context() reads require_signed from a copy in the
+-- seal key's row, kept by a trigger on governance.settings: the copy must
+-- follow every way the installer can change the table, and a missing row
+-- must refuse (each statement runs in throws_ok's subtransaction).
+BEGIN;
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$UPDATE governance.settings SET value = 'on' WHERE name = 'require_signed';
+                      SELECT governance.set_context('alice')$q$, '42501', 'unsigned governance context refused',
+                   'require_signed on by a plain UPDATE of governance.settings: set_context() is refused') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$DELETE FROM governance.settings WHERE name = 'require_signed';
+                      SELECT governance.set_context('alice')$q$, '42501', 'unsigned governance context refused',
+                   'the require_signed row deleted: set_context() is refused') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$TRUNCATE governance.settings; SELECT governance.set_context('alice')$q$, '42501',
+                   'unsigned governance context refused', 'governance.settings truncated: set_context() is refused') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT lives_ok($q$UPDATE governance.settings SET value = 'on' WHERE name = 'require_signed';
+                     UPDATE governance.settings SET value = 'off' WHERE name = 'require_signed';
+                     SELECT governance.set_context('alice')$q$,
+                  'require_signed on, then off again: set_context() sets the context') $$);
 ROLLBACK;
 
 

@@ -67,7 +67,7 @@ out=$(printf 'DROP SCHEMA governance;\n' | as_all dbowner sec01)
 like "$out" 'must be owner of schema governance' "the database owner cannot drop the schema left by DROP EXTENSION"
 out=$(printf 'CREATE EXTENSION pg_governance;\n' | as_all "$SECURITY_INSTALLER" sec01)
 is "$(printf "SELECT e.extversion || ' ' || r.rolsuper FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace JOIN pg_roles r ON r.oid = n.nspowner WHERE e.extname = 'pg_governance';\n" | as postgres sec01)" \
-	"0.7 true" "the installer can install again, into the superuser's schema ($out)"
+	"0.8 true" "the installer can install again, into the superuser's schema ($out)"
 
 # Every SECURITY DEFINER function of the extension pins search_path to
 # pg_catalog, pg_temp; none is anywhere else.

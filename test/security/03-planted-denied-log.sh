@@ -117,7 +117,7 @@ for v in 0.1 0.3 0.4 0.5; do
 SELECT e.extversion || ' ' || r.rolsuper FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
   JOIN pg_roles r ON r.oid = n.nspowner WHERE e.extname = 'pg_governance';
 SQL
-)" "0.7 true" "clean upgrade from $v by the installer: at 0.7, schema superuser-owned ($out)"
+)" "0.8 true" "clean upgrade from $v by the installer: at 0.8, schema superuser-owned ($out)"
 	printf 'DROP DATABASE "%s" WITH (FORCE);\n' "$db" | as postgres postgres >/dev/null
 done
 done_testing

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# SQL edition: the upgrade from the released 0.6 (issue 15; docs/sql-edition.md,
+# SQL edition: the upgrade from a released version, 0.6 unless
+# SQLED_UPGRADE_FROM says another (upgrade-0.7.sh) (issue 15; docs/sql-edition.md,
 # "Upgrade").  In a cluster without the C extension (scripts/run-sql-edition.sh
 # sets GOVERNANCE_SQLED_SCRIPT, the current install script, next to which
 # `make sql-edition` wrote the upgrade script pg_governance_sql--0.6--V.sql):
@@ -18,8 +19,9 @@
 cd "$(dirname "$0")/../.." && . test/security/lib.bash
 [ -n "${GOVERNANCE_SQLED_SCRIPT:-}" ] || bail "GOVERNANCE_SQLED_SCRIPT is not set (run scripts/run-sql-edition.sh)"
 version=${GOVERNANCE_SQLED_SCRIPT##*--}; version=${version%.sql}
-released=sql-edition/released/pg_governance_sql--0.6.sql
-upgrade=${GOVERNANCE_SQLED_SCRIPT%--*}--0.6--$version.sql
+from=${SQLED_UPGRADE_FROM:-0.6}
+released=sql-edition/released/pg_governance_sql--$from.sql
+upgrade=${GOVERNANCE_SQLED_SCRIPT%--*}--$from--$version.sql
 [ -f "$upgrade" ] || bail "no upgrade script $upgrade (make sql-edition writes it)"
 plan 16
 db=sqledup fresh=sqledup_fresh
@@ -88,7 +90,7 @@ SELECT 'audit_batch', md5(string_agg(b::text, ',' ORDER BY b.first_id)) FROM gov
 SELECT 'denied_log', md5(string_agg(d::text, ',' ORDER BY d.id)) FROM governance.denied_log d;
 SELECT 'pool_reports', md5(string_agg(r::text, ',' ORDER BY r.pool_id)) FROM governance.pool_reports r;
 SELECT 'signing_keys', md5(string_agg(k::text, ',' ORDER BY k.slot)) FROM governance.signing_keys k;
-SELECT 'seal_key', md5(string_agg(k::text, ',')) FROM governance.seal_key k;
+SELECT 'seal_key', md5(string_agg(k.ipad::text || '|' || k.opad::text, ',')) FROM governance.seal_key k;  -- the key (0.8 added a column)
 SELECT 'settings', string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM governance.settings s;
 SELECT 'counts', (SELECT count(*) FROM governance.audit_log), (SELECT count(*) FROM governance.denied_log),
        (SELECT count(*) FROM governance.pool_reports), (SELECT count(*) FROM governance.signing_keys);
@@ -96,17 +98,17 @@ SQL
 }
 
 out=$(psql -XqAt -v ON_ERROR_STOP=1 -U "$inst" -d $db -f "$released" 2>&1)
-is "$?:$(printf 'SELECT edition, version FROM governance.edition();\n' | as "$inst" $db)" "0:sql|0.6" \
-   "the released 0.6 installs as the database owner"
+is "$?:$(printf 'SELECT edition, version FROM governance.edition();\n' | as "$inst" $db)" "0:sql|$from" \
+   "the released $from installs as the database owner"
 
-# the objects the guard expects of 0.6 are those a 0.6 install has
+# the objects the guard expects of $from are those a $from install has
 got=$({ echo "SET search_path = pg_catalog, pg_temp; SELECT object FROM ("; cat sql-edition/upgrade/objects.sql
         echo ") o ORDER BY 1;"; } | as "$inst" $db)
-is "$got" "$(grep -v '^#' sql-edition/released/pg_governance_sql--0.6.objects)" \
-   "sql-edition/released/pg_governance_sql--0.6.objects lists what a 0.6 install has"
+is "$got" "$(grep -v '^#' sql-edition/released/pg_governance_sql--$from.objects)" \
+   "sql-edition/released/pg_governance_sql--$from.objects lists what a $from install has"
 
 # writes of every kind, as an app role and as the installer
-as "$inst" $db >/dev/null <<'SQL' || bail "cannot set up the 0.6 database"
+as "$inst" $db >/dev/null <<'SQL' || bail "cannot set up the $from database"
 CREATE TABLE public.up_notes (id int PRIMARY KEY, tenant text NOT NULL, body text);
 CREATE TABLE public.up_plain (id int);
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.up_notes, public.up_plain TO app_a;
@@ -128,7 +130,7 @@ SELECT governance.report_pool_stats('{"pool_id": "up-pool", "client_pid": 4242, 
   "connect_failures_total": 0, "invalidated_total": 0, "acquire_wait_p50_ms": 1.5, "acquire_wait_p99_ms": 2}');
 SQL
 before=$(kept $db)
-like "$before" 'counts\|6\|1\|1\|1' "0.6 holds audit rows, a denied attempt, a pool report and a key"
+like "$before" 'counts\|6\|1\|1\|1' "$from holds audit rows, a denied attempt, a pool report and a key"
 
 out=$(psql -XqAt -v ON_ERROR_STOP=1 -U "$inst" -d $db -f "$upgrade" 2>&1)
 is "$?" 0 "the installer runs the upgrade $(basename "$upgrade")${out:+ ($out)}"
@@ -202,7 +204,7 @@ is "$rc" 0 "the shared pgTAP suite passes on the upgraded database (c)"
 
 # a second run of the upgrade: refused, the schema is already at $version
 out=$(psql -XqAt -v ON_ERROR_STOP=1 -U "$inst" -d $db -f "$upgrade" 2>&1)
-like "$out" "holds pg_governance sql $version, not the SQL edition 0.6|is not the SQL edition 0.6 as installed" \
+like "$out" "holds pg_governance sql $version, not the SQL edition $from|is not the SQL edition $from as installed" \
    "the upgrade refuses a schema already upgraded"
 is "$(printf 'SELECT version FROM governance.edition();\n' | as "$inst" $db)" "$version" "and changes nothing"
 

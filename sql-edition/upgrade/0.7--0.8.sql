@@ -1,0 +1,27 @@
+/*
+ * SQL edition, upgrade 0.7 -> 0.8: migrations of what the upgrade does not
+ * re-create (see 0.6--0.7.sql for the rules: runs as the installer, search_path
+ * pg_catalog, pg_temp, inside the upgrade's transaction; qualify every name).
+ */
+
+-- == section: performance (issue 15) ==
+-- set_context() reads the key and require_signed from one row of one
+-- table: the seal key's row carries a copy of require_signed, kept by a
+-- trigger on governance.settings (sql-edition/00-install.sql; the trigger
+-- and its function are created by the re-creation that follows).
+ALTER TABLE governance.seal_key ADD COLUMN require_signed boolean;
+UPDATE governance.seal_key k
+   SET require_signed = (SELECT s.value OPERATOR(pg_catalog.=) 'on' FROM governance.settings s
+						  WHERE s.name OPERATOR(pg_catalog.=) 'require_signed');
+-- _context_mac() takes the message whole (one concat_ws() in its callers
+-- instead of two) and binds it to the transaction in text: CREATE OR
+-- REPLACE cannot change its arguments.  The three SQL functions whose
+-- bodies call it depend on it; they are re-created below.  No CASCADE: an
+-- object of someone else's that depends on one of them stops the upgrade
+-- rather than being dropped with it.  (IF EXISTS: an upgrade from 0.6 has
+-- no _sealed_ok() or _write_sealed() to drop.)
+DROP FUNCTION IF EXISTS governance._sealed_ok(bytea, bytea, text, text, text, text);
+DROP FUNCTION IF EXISTS governance._write_context(text, text, text, boolean, boolean, governance.seal_key);
+DROP FUNCTION IF EXISTS governance._write_sealed(text, text, text, text, bytea, bytea);
+DROP FUNCTION governance._context_mac(bytea, bytea, text, text, text);
+-- == end of section: performance (issue 15) ==
