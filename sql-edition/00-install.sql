@@ -75,14 +75,16 @@ CREATE TABLE governance.settings (
 		WHEN 'require_context' THEN value IN ('off', 'warn', 'enforce')
 		WHEN 'require_signed' THEN value IN ('on', 'off')
 		WHEN 'token_max_lifetime' THEN value ~ '^[0-9]{1,9}$'
+		WHEN 'denied_log_role_limit' THEN CASE WHEN value ~ '^[0-9]{1,7}$' THEN value::integer <= 1000000 ELSE false END
 		ELSE false END)
 );
 REVOKE ALL ON governance.settings FROM PUBLIC;
 GRANT SELECT ON governance.settings TO PUBLIC;
 COMMENT ON TABLE governance.settings IS
-	'Settings of the SQL edition that constrain app roles (require_context, require_signed, token_max_lifetime); change with governance.set_setting()';
+	'Settings of the SQL edition that constrain app roles (require_context, require_signed, token_max_lifetime, denied_log_role_limit); change with governance.set_setting()';
 INSERT INTO governance.settings VALUES
-	('require_context', 'off'), ('require_signed', 'off'), ('token_max_lifetime', '3600');
+	('require_context', 'off'), ('require_signed', 'off'), ('token_max_lifetime', '3600'),
+	('denied_log_role_limit', '60');
 
 CREATE FUNCTION governance.set_setting(name text, value text) RETURNS void
 	LANGUAGE plpgsql VOLATILE SECURITY INVOKER
@@ -94,12 +96,12 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'unrecognized governance setting "%"', set_setting.name
 			USING ERRCODE = 'undefined_object',
-				  HINT = 'The settings are require_context, require_signed and token_max_lifetime.';
+				  HINT = 'The settings are require_context, require_signed, token_max_lifetime and denied_log_role_limit.';
 	END IF;
 EXCEPTION WHEN check_violation OR not_null_violation THEN
 	RAISE EXCEPTION 'invalid value for governance setting "%": %', set_setting.name, pg_catalog.left(set_setting.value, 64)
 		USING ERRCODE = 'invalid_parameter_value',
-			  HINT = 'require_context: off, warn or enforce; require_signed: on or off; token_max_lifetime: seconds.';
+			  HINT = 'require_context: off, warn or enforce; require_signed: on or off; token_max_lifetime: seconds; denied_log_role_limit: rows per minute per role, 0 to 1000000 (0: no limit).';
 END
 $$;
 REVOKE ALL ON FUNCTION governance.set_setting(text, text) FROM PUBLIC;

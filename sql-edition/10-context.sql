@@ -21,12 +21,16 @@
  *     only be set by governance.set_context()" (22023 if it is not even a
  *     valid value);
  *   - clearing a value is allowed unless sealed, as in the C edition.
- * A MAC cannot be copied from another transaction or backend (pid and
- * transaction start are in it), nor made without the key.  What is not
- * detected: clearing every governance.* setting, the seal included (RESET
- * ALL), and a seal undone by ROLLBACK TO a savepoint taken before it; both
- * leave the context as it was before set_context() (none, usually) and let
- * set_context() run again.  docs/sql-edition.md ("What the seal cannot
+ * A MAC cannot be copied from another backend or from a transaction that
+ * started at another time (pid and transaction start are in it), nor made
+ * without the key.  What is not detected: clearing every governance.*
+ * setting, the seal included (RESET ALL), and a seal undone by ROLLBACK TO
+ * a savepoint taken before it; both leave the context as it was before
+ * set_context() (none, usually) and let set_context() run again.  And the
+ * transactions of one simple-Query message (a multi-statement string)
+ * share their start time, so a seal saved in one verifies in a later one
+ * of the same message: the reach of one long transaction, which keeps its
+ * context anyway.  docs/sql-edition.md ("What the seal cannot
  * see") says why no state a PL/pgSQL function can keep does better at a
  * cost below the transaction's own.
  *
@@ -88,15 +92,18 @@ $$;
  * EXTRACT gives them: whatever TimeZone or DateStyle say) and MSG, which
  * the caller makes with concat_ws(E'\x1f', flags, field ("*" for all three),
  * value(s)).  E'\x1f' cannot occur in a valid value and the number of parts
- * is fixed per kind of seal, so the message is unambiguous.  Ten function
- * calls, inlined into its callers' queries.
+ * is fixed per kind of seal, so the message is unambiguous.  Its bytes are
+ * UTF-8 (convert_to), never the client's encoding (textsend() would
+ * convert to it, and encodings such as SJIS write two characters, "\" and
+ * U+00A5, as one byte: a value changed from one to the other would keep
+ * its MAC).  Ten function calls, inlined into its callers' queries.
  */
 CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, msg text)
 	RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
 	RETURN pg_catalog.encode(pg_catalog.sha256(opad OPERATOR(pg_catalog.||) pg_catalog.sha256(ipad OPERATOR(pg_catalog.||)
-		pg_catalog.textsend(pg_catalog.concat_ws(E'\x1f', pg_catalog.pg_backend_pid(),
-												 EXTRACT(epoch FROM pg_catalog.transaction_timestamp()), msg)))), 'base64');
+		pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f', pg_catalog.pg_backend_pid(),
+												   EXTRACT(epoch FROM pg_catalog.transaction_timestamp()), msg), 'UTF8'))), 'base64');
 
 /* Is M (governance.context_seal) a valid seal of the sealed context A, T, C? */
 CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t text, c text)
@@ -299,9 +306,12 @@ COMMENT ON FUNCTION governance.context() IS
  * through the caller's path (pg_temp is searched for tables and types,
  * never for functions and operators);
  * test/security/sql-edition/04-definer-code.sh calls it under a hostile
- * search_path.  plan_cache_mode stays pinned: with the default the plan
- * cache kept choosing custom plans and re-planned the inlined seal at every
- * call (about 4x the instructions).
+ * search_path.  Nor does it pin plan_cache_mode (another SET clause):
+ * its common case is a PL/pgSQL simple expression, which always runs its
+ * generic plan, and its one query has no parameters (a query with them got
+ * custom plans by default, the inlined seal re-planned at every call).
+ * Instructions per governed SELECT 1 transaction
+ * (scripts/sql-edition-callgrind.sh): 271k in 0.7, 237k now.
  */
 CREATE FUNCTION governance.set_context(agent_id text, tenant_id text DEFAULT NULL,
 									   correlation_id text DEFAULT NULL, seal boolean DEFAULT true)

@@ -44,6 +44,8 @@ COMMENT ON TABLE governance.denied_log IS
 	'Attempts warned about by governance.require_context (SQL edition: refusals are server-log lines only)';
 CREATE INDEX denied_log_at_idx ON governance.denied_log (at);
 CREATE INDEX denied_log_agent_at_idx ON governance.denied_log (agent_id, at);
+-- the per-role bound of _deny() counts a role's rows of the last minute here
+CREATE INDEX denied_log_session_user_logged_at_idx ON governance.denied_log (db_session_user, logged_at);
 
 /* The logs refuse UPDATE, DELETE and TRUNCATE (also to the installer, who must drop this trigger first). */
 CREATE FUNCTION governance.append_only_trigger() RETURNS trigger
@@ -71,6 +73,19 @@ CREATE FUNCTION governance._db_user() RETURNS text
  * statement goes on (action 'warned').  Internal: SECURITY DEFINER callers
  * (the audit trigger, rls_guard) only.  Token-like runs in the statement are
  * replaced by [token], as in the C edition.
+ *
+ * At most denied_log_role_limit rows per minute per role (the session
+ * user; governance.settings, default 60, 0: no bound; superusers are not
+ * bound), as the C edition's governance.denied_log_role_limit: one role
+ * cannot bury a real attempt among its own rows or fill the disk by
+ * running statements without a context.  The role's rows of the last
+ * minute are counted through denied_log_session_user_logged_at_idx (at
+ * most the limit of them), as the C edition counts them when it is not
+ * preloaded; rows of transactions not yet committed are not seen, so
+ * concurrent sessions of one role can each add up to the limit.  An
+ * attempt over the bound keeps its log line, which says
+ * "over_role_limit": true; no summary row counts it (the SQL edition has
+ * no code that runs when a session ends).
  */
 CREATE FUNCTION governance._deny(source text, action text, sqlstate text, relid oid,
 								 command text, message text)
@@ -84,8 +99,20 @@ DECLARE
 	stmt CONSTANT text := pg_catalog.regexp_replace(pg_catalog.current_query(),
 		'[A-Za-z0-9_-]{16,}={0,2}\.[A-Za-z0-9_-]{43,}={0,2}', '[token]', 'g');
 	at CONSTANT timestamptz := pg_catalog.statement_timestamp();
+	role_limit integer;
+	over boolean := false;
 BEGIN
 	SELECT * INTO ctx FROM governance._context();
+	IF action = 'warned' THEN
+		-- a missing or unreadable setting counts as the default
+		role_limit := COALESCE(governance._setting('denied_log_role_limit')::integer, 60);
+		over := role_limit > 0
+				AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
+				AND (SELECT count(*) FROM (SELECT FROM governance.denied_log d
+											WHERE d.db_session_user = session_user::text
+											  AND d.logged_at > pg_catalog.clock_timestamp() - interval '1 minute'
+											LIMIT role_limit) recent) >= role_limit;
+	END IF;
 	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO rel
 	  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 	 WHERE c.oid OPERATOR(pg_catalog.=) _deny.relid;
@@ -94,8 +121,9 @@ BEGIN
 		'command', command, 'agent_id', ctx.agent_id, 'tenant_id', ctx.tenant_id,
 		'correlation_id', ctx.correlation_id, 'db_user', governance._db_user(),
 		'db_session_user', session_user, 'application_name', pg_catalog.current_setting('application_name'),
-		'at', at, 'backend_pid', pg_catalog.pg_backend_pid(), 'message', message, 'statement', stmt);
-	IF action = 'warned' THEN
+		'at', at, 'backend_pid', pg_catalog.pg_backend_pid(), 'message', message, 'statement', stmt,
+		'over_role_limit', over);
+	IF action = 'warned' AND NOT over THEN
 		INSERT INTO governance.denied_log (at, logged_at, source, action, sqlstate, relid, relation,
 			command, agent_id, tenant_id, correlation_id, db_user, db_session_user,
 			application_name, client_addr, backend_pid, message, statement)

@@ -21,7 +21,7 @@ AS $$
 		(4, 'audit', true,
 		 'PL/pgSQL audit triggers writing governance.audit_log; a table''s owner can drop or disable them (no event triggers without a superuser): governance.audited_tables shows it'),
 		(5, 'denied_log', true,
-		 'require_context warnings get a row; refusals are server-log lines only (a row would roll back with them); RLS violations raised by PostgreSQL are not seen'),
+		 'require_context warnings get a row, at most denied_log_role_limit rows per minute per role (governance.settings; superusers not bound; each concurrent transaction of a role can add up to the limit; no summary row of the attempts over it, their log lines say so); refusals are server-log lines only (a row would roll back with them); RLS violations raised by PostgreSQL are not seen'),
 		(6, 'pool_stats', true,
 		 -- report_pool_stats() runs as the installer: it needs pg_read_all_stats
 		 -- to see the backend_start of other roles' backends in pg_stat_activity

@@ -25,3 +25,18 @@ DROP FUNCTION IF EXISTS governance._write_context(text, text, text, boolean, boo
 DROP FUNCTION IF EXISTS governance._write_sealed(text, text, text, text, bytea, bytea);
 DROP FUNCTION governance._context_mac(bytea, bytea, text, text, text);
 -- == end of section: performance (issue 15) ==
+
+-- == section: denied_log role limit ==
+-- denied_log_role_limit (rows per minute per role, as the C edition's
+-- governance.denied_log_role_limit): a new setting, its value check, and
+-- the index _deny() counts a role's rows of the last minute through.
+ALTER TABLE governance.settings DROP CONSTRAINT settings_value_ok;
+ALTER TABLE governance.settings ADD CONSTRAINT settings_value_ok CHECK (CASE name
+		WHEN 'require_context' THEN value IN ('off', 'warn', 'enforce')
+		WHEN 'require_signed' THEN value IN ('on', 'off')
+		WHEN 'token_max_lifetime' THEN value ~ '^[0-9]{1,9}$'
+		WHEN 'denied_log_role_limit' THEN CASE WHEN value ~ '^[0-9]{1,7}$' THEN value::integer <= 1000000 ELSE false END
+		ELSE false END);
+INSERT INTO governance.settings VALUES ('denied_log_role_limit', '60');
+CREATE INDEX denied_log_session_user_logged_at_idx ON governance.denied_log (db_session_user, logged_at);
+-- == end of section: denied_log role limit ==

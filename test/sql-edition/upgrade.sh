@@ -23,7 +23,7 @@ from=${SQLED_UPGRADE_FROM:-0.6}
 released=sql-edition/released/pg_governance_sql--$from.sql
 upgrade=${GOVERNANCE_SQLED_SCRIPT%--*}--$from--$version.sql
 [ -f "$upgrade" ] || bail "no upgrade script $upgrade (make sql-edition writes it)"
-plan 16
+plan 17
 db=sqledup fresh=sqledup_fresh
 # The installer: the database owner, no superuser; CREATEROLE for the shared
 # suite (c), which makes its own roles, as run-sql-edition.sh's installer has.
@@ -91,7 +91,8 @@ SELECT 'denied_log', md5(string_agg(d::text, ',' ORDER BY d.id)) FROM governance
 SELECT 'pool_reports', md5(string_agg(r::text, ',' ORDER BY r.pool_id)) FROM governance.pool_reports r;
 SELECT 'signing_keys', md5(string_agg(k::text, ',' ORDER BY k.slot)) FROM governance.signing_keys k;
 SELECT 'seal_key', md5(string_agg(k.ipad::text || '|' || k.opad::text, ',')) FROM governance.seal_key k;  -- the key (0.8 added a column)
-SELECT 'settings', string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM governance.settings s;
+SELECT 'settings', string_agg(s.name || '=' || s.value, ',' ORDER BY s.name) FROM governance.settings s
+ WHERE s.name <> 'denied_log_role_limit';  -- new in 0.8 (checked below)
 SELECT 'counts', (SELECT count(*) FROM governance.audit_log), (SELECT count(*) FROM governance.denied_log),
        (SELECT count(*) FROM governance.pool_reports), (SELECT count(*) FROM governance.signing_keys);
 SQL
@@ -138,6 +139,8 @@ is "$(printf 'SELECT edition, version FROM governance.edition();\nSELECT detail 
    "sql|$version
 SQL edition $version (PL/pgSQL, no C library): see docs/sql-edition.md" "edition() and capabilities() say $version"
 is "$(kept $db)" "$before" "every audit and denied row, pool report, key and setting is kept (a)"
+is "$(printf "SELECT string_agg(name || '=' || value, ',' ORDER BY name) FROM governance.settings WHERE name = 'denied_log_role_limit';\n" | as "$inst" $db)" \
+   "denied_log_role_limit=60" "the setting new in 0.8 has its default"
 
 # the users' audit triggers and RLS policies work on with the new functions
 out=$(as app_a $db <<'SQL'

@@ -7,7 +7,7 @@
 # a login role of its own, against orders (app_a's, audited, RLS), with
 # require_signed on so that app_b cannot simply call set_context().
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 14
+plan 16
 db=sqled01
 key=0123456789abcdef0123456789abcdef-sqled01-key
 sec_db $db
@@ -70,6 +70,22 @@ SQL
 )
 unlike "$out" "replayed as" "a seal replayed in a later transaction is not accepted"
 like "$out" "can only be set by governance.set_context|context is sealed" "it is refused with 42501"
+
+# Forgery through the client encoding: in SJIS "\\" and "¥" (U+00A5) are one
+# byte; a MAC over the value as the client would receive it takes one for the
+# other (found by a review of 0.8; the MAC is over the UTF-8 bytes now)
+bobx=$(mint 'corp\\bob')
+out=$(as_all app_b $db <<SQL
+SET client_encoding = 'SJIS';
+BEGIN;
+SELECT governance.set_context_signed('$bobx');
+SELECT pg_catalog.set_config('governance.agent_id', U&'corp\00A5bob', true);
+SELECT 'read as another agent' WHERE governance.agent_id() IS NOT NULL;
+ROLLBACK;
+SQL
+)
+unlike "$out" "read as another agent" "a value equal to the sealed one only in the client's encoding (SJIS) is not accepted"
+like "$out" "governance context is sealed for this transaction" "it is refused with 42501"
 
 # Forgery: flags changed, a MAC made up
 out=$(as_all app_b $db <<'SQL'
