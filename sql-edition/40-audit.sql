@@ -198,9 +198,6 @@ DECLARE
 	images CONSTANT text[] := ARRAY['extra_float_digits', '1', 'DateStyle', 'ISO, MDY', 'IntervalStyle', 'postgres'];
 	saved text[];
 	attached boolean;
-	v_agent text;
-	v_tenant text;
-	v_corr text;
 	c_agent text;
 	c_tenant text;
 	c_corr text;
@@ -218,7 +215,7 @@ DECLARE
 BEGIN
 	-- One query: whether the trigger firing this is one enable_audit()
 	-- makes (_audit_spec(), inline), the context if it is sealed,
-	-- verified under the seal key (v_agent NULL otherwise: an unsealed,
+	-- verified under the seal key (c_agent NULL otherwise: an unsealed,
 	-- absent or changed context goes through _context_core() below, which
 	-- raises when it must), and whether a column's type is not built in
 	-- (other than a domain over a built-in type): only then can a column
@@ -232,23 +229,24 @@ BEGIN
 			   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure
 			   AND t.tgqual IS NULL
 			   -- name, type, transition tables, arguments, columns as one
-			   -- text (quote_nullable keeps it unambiguous): one comparison
-			   AND pg_catalog.format('%s %s %s %s %s %s', pg_catalog.quote_ident(t.tgname), t.tgtype,
-									 pg_catalog.quote_nullable(t.tgoldtable), pg_catalog.quote_nullable(t.tgnewtable),
-									 t.tgnargs, pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]))
+			   -- text, the row's output (a NULL is nothing, an empty name
+			   -- ""; no function call: a cast through output functions is
+			   -- not checked for EXECUTE): one comparison
+			   AND (t.tgname, t.tgtype, t.tgoldtable, t.tgnewtable, t.tgnargs, t.tgattr)::pg_catalog.text
 				   OPERATOR(pg_catalog.=) ANY (ARRAY[
-					'governance_audit_insert 4 NULL ''governance_new'' 0 0',
-					'governance_audit_update 17 NULL NULL 0 0',
-					'governance_audit_delete 8 ''governance_old'' NULL 0 0',
-					'governance_audit_truncate 32 NULL NULL 0 0',
-					'governance_audit_row 29 NULL NULL 0 0'])),
-		   CASE WHEN governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c) THEN v.a END, v.t, v.c,
+					'(governance_audit_insert,4,,governance_new,0,"")',
+					'(governance_audit_update,17,,,0,"")',
+					'(governance_audit_delete,8,governance_old,,0,"")',
+					'(governance_audit_truncate,32,,,0,"")',
+					'(governance_audit_row,29,,,0,"")'])),
+		   CASE WHEN governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c) THEN v.a END,
+		   NULLIF(v.t, ''), NULLIF(v.c, ''),
 		   EXISTS (
 			SELECT FROM pg_catalog.pg_attribute a
 			 WHERE a.attrelid OPERATOR(pg_catalog.=) TG_RELID AND a.attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2
 			   AND a.atttypid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid
 			   AND governance._base_type(a.atttypid) OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid)
-	  INTO attached, v_agent, v_tenant, v_corr, textout
+	  INTO attached, c_agent, c_tenant, c_corr, textout
 	  FROM (SELECT COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') AS a,
 				   COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') AS t,
 				   COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') AS c,
@@ -272,11 +270,7 @@ BEGIN
 		  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
 		 WHERE c.oid OPERATOR(pg_catalog.=) root;
 	END IF;
-	IF v_agent IS NOT NULL THEN
-		c_agent := v_agent;
-		c_tenant := NULLIF(v_tenant, '');
-		c_corr := NULLIF(v_corr, '');
-	ELSE
+	IF c_agent IS NULL THEN
 		SELECT cc.agent_id, cc.tenant_id, cc.correlation_id INTO c_agent, c_tenant, c_corr FROM governance._context_core() cc;
 		IF c_agent IS NULL THEN
 			PERFORM governance._require_context(root, TG_OP);

@@ -5,7 +5,7 @@
 # without a superuser): the SQL edition shows it in audited_tables and the
 # trail keeps what was written (docs/sql-edition.md, trust model).
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 10
+plan 12
 db=sqled02
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -68,5 +68,48 @@ out=$(printf "SELECT governance._audit_ddl('orders', 'anything');\n" | as_all ap
 like "$out" "records only enable_audit" "the owner cannot record a DDL row of its choosing"
 out=$(printf 'DELETE FROM governance.audit_batch;\n' | as_all app_a $db)
 like "$out" "permission denied" "the owner cannot delete audit rows either"
+
+# A table owner attaching governance.audit_trigger() in a shape enable_audit()
+# does not make (to forge rows, or to audit less than the name says): every
+# part of the shape is checked (name, timing, level, events, transition
+# tables, arguments, columns, condition); each is refused and writes nothing.
+as app_b $db >/dev/null <<'SQL' || bail "cannot create b_t"
+CREATE TABLE public.b_t (id int, v text);
+CREATE TEMP TABLE governance_new AS SELECT 1 AS id, 'planted' AS v;
+SQL
+shapes=(
+  "governance_audit_insert AFTER INSERT ON b_t REFERENCING NEW TABLE AS governance_new FOR EACH STATEMENT WHEN (true)"
+  "governance_audit_update AFTER UPDATE OF v ON b_t FOR EACH ROW"
+  "governance_audit_insert AFTER INSERT ON b_t REFERENCING NEW TABLE AS governance_new FOR EACH STATEMENT|'x'"
+  "governance_audit_insert AFTER INSERT ON b_t REFERENCING NEW TABLE AS other_new FOR EACH STATEMENT"
+  "governance_audit_insert AFTER INSERT ON b_t FOR EACH STATEMENT"
+  "governance_audit_delete AFTER INSERT ON b_t REFERENCING NEW TABLE AS governance_new FOR EACH STATEMENT"
+  "governance_audit_row BEFORE INSERT OR UPDATE OR DELETE ON b_t FOR EACH ROW"
+  "governance_audit_update AFTER INSERT OR UPDATE ON b_t FOR EACH ROW"
+)
+refused=0
+for shape in "${shapes[@]}"; do
+  clause=${shape%%|*}; arg=""; [ "$clause" = "$shape" ] || arg=${shape#*|}
+  name=${clause%% *}
+  out=$(as_all app_b $db <<SQL
+CREATE TEMP TABLE IF NOT EXISTS governance_new AS SELECT 1 AS id, 'planted' AS v;
+CREATE TRIGGER $clause EXECUTE FUNCTION governance.audit_trigger($arg);
+BEGIN;
+SELECT governance.set_context('bob');
+INSERT INTO b_t VALUES (1, 'one');
+UPDATE b_t SET v = 'two';
+COMMIT;
+DROP TRIGGER $name ON b_t;
+SQL
+)
+  if grep -q 'is not an audit trigger made by governance.enable_audit' <<<"$out"; then
+    refused=$((refused + 1))
+  else
+    echo "# not refused: $shape" >&2; printf '%s\n' "$out" | sed 's/^/#   /' >&2
+  fi
+done
+is "$refused" ${#shapes[@]} "each of ${#shapes[@]} trigger shapes enable_audit() does not make is refused"
+is "$(printf "SELECT count(*) FROM governance.audit_log WHERE relid = 'b_t'::regclass;\n" | as dbowner $db)" 0 \
+   "and none wrote an audit row"
 
 done_testing
