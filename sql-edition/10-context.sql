@@ -230,25 +230,41 @@ END
 $$;
 REVOKE ALL ON FUNCTION governance._context_core() FROM PUBLIC;
 
+/* _context_core() under a pinned search_path, for _context(), which pins none. */
+CREATE FUNCTION governance._context_slow(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
+										 OUT sealed boolean, OUT signed boolean)
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+END
+$$;
+REVOKE ALL ON FUNCTION governance._context_slow() FROM PUBLIC;
+
 CREATE FUNCTION governance._context(OUT agent_id text, OUT tenant_id text, OUT correlation_id text,
 									OUT sealed boolean, OUT signed boolean)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
-	SET search_path = pg_catalog, pg_temp
-	SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
 	-- A sealed context (what governed transactions have): the settings, the
-	-- key and the check in one query.  Anything else: _context_core().
-	SELECT NULLIF(v.a, ''), NULLIF(v.t, ''), NULLIF(v.c, ''), true, pg_catalog.left(v.m, 2) = 'sg'
+	-- key and the check in one query, without parameters (a generic plan);
+	-- no SET clause, every name and operator qualified, as in set_context()
+	-- (_sealed_ok() has a SQL-standard body, bound when it was created).
+	-- Anything else: _context_slow(), which pins search_path.
+	SELECT CASE WHEN v.a OPERATOR(pg_catalog.=) '' THEN NULL ELSE v.a END,
+		   CASE WHEN v.t OPERATOR(pg_catalog.=) '' THEN NULL ELSE v.t END,
+		   CASE WHEN v.c OPERATOR(pg_catalog.=) '' THEN NULL ELSE v.c END,
+		   true, pg_catalog.left(v.m, 2) OPERATOR(pg_catalog.=) 'sg'
 	  INTO agent_id, tenant_id, correlation_id, sealed, signed
 	  FROM (SELECT COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') AS a,
 				   COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') AS t,
 				   COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') AS c,
-				   COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') AS m) v,
+				   COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') AS m OFFSET 0) v,
 		   governance.seal_key k
 	 WHERE governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c);
 	IF NOT FOUND THEN
-		SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_core();
+		SELECT * INTO agent_id, tenant_id, correlation_id, sealed, signed FROM governance._context_slow();
 	END IF;
 END
 $$;

@@ -250,7 +250,7 @@ BEGIN
 	  FROM (SELECT COALESCE(pg_catalog.current_setting('governance.agent_id', true), '') AS a,
 				   COALESCE(pg_catalog.current_setting('governance.tenant_id', true), '') AS t,
 				   COALESCE(pg_catalog.current_setting('governance.correlation_id', true), '') AS c,
-				   COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') AS m) v,
+				   COALESCE(pg_catalog.current_setting('governance.context_seal', true), '') AS m OFFSET 0) v,
 		   governance.seal_key k;
 	IF TG_WHEN <> 'AFTER' OR NOT attached THEN
 		RAISE EXCEPTION 'trigger "%" on "%" is not an audit trigger made by governance.enable_audit()', TG_NAME, TG_TABLE_NAME

@@ -11,7 +11,7 @@
 # elements' outputs), as the C edition does (extension/src/rowjson.c), so
 # no such cast ever runs in it.
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 22
+plan 25
 db=sqled04
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -150,8 +150,14 @@ CREATE TEMP TABLE text (x int);
 SET search_path = public, pg_catalog;
 BEGIN;
 SELECT governance.set_context('agent-b', 'acme', 'req-1', false);
+SELECT 'unsealed:' OPERATOR(pg_catalog.||) governance.tenant_id();
 SELECT governance.set_context('agent-c', 'acme', 'req-2');
 SELECT 'agent:' OPERATOR(pg_catalog.||) governance.agent_id();
+SELECT 'context:' OPERATOR(pg_catalog.||) (governance.context() OPERATOR(pg_catalog.->>) 'tenant_id');
+SAVEPOINT s;
+SELECT pg_catalog.set_config('governance.tenant_id', 'other', true);
+SELECT governance.tenant_id();
+ROLLBACK TO s;
 COMMIT;
 BEGIN;
 SELECT governance.set_context('agent-c');
@@ -160,8 +166,11 @@ ROLLBACK;
 SQL
 )
 like "$out" 'agent:agent-c' "set_context() under a hostile search_path: the context is set"
+like "$out" 'unsealed:acme' "the readers under a hostile search_path: an unsealed context (the slow path) is read"
+like "$out" 'context:acme' "and a sealed one (the fast path, without a SET clause since 0.8)"
+like "$out" 'governance context is sealed for this transaction' "and a changed one refused"
 like "$out" 'governance context is sealed' "and a second one refused while sealed"
-unlike "$out" 'evil' "no operator of the caller's schema ran in set_context() ($out)"
+unlike "$out" 'evil' "no operator of the caller's schema ran in set_context() or the readers ($out)"
 is "$(as app_a $db <<<'SELECT count(*) FROM public.ran_b;')" 0 "nor left a row as the installer"
 
 done_testing
