@@ -113,6 +113,55 @@ CREATE FUNCTION governance._setting(name text) RETURNS text
 	RETURN (SELECT s.value FROM governance.settings s WHERE s.name OPERATOR(pg_catalog.=) _setting.name);
 
 /*
+ * require_context per role (0.8), what the C edition's ALTER ROLE ... SET
+ * governance.require_context gives: a row here for a login role (the
+ * session user) takes the place of the database-wide value for its
+ * sessions.  Only the installer writes it (set_role_setting()); everyone
+ * may read it, as governance.settings.
+ */
+CREATE TABLE governance.role_settings (
+	role	regrole NOT NULL,
+	name	text NOT NULL,
+	value	text NOT NULL,
+	PRIMARY KEY (role, name),
+	CONSTRAINT role_settings_value_ok CHECK (name = 'require_context' AND value IN ('off', 'warn', 'enforce'))
+);
+REVOKE ALL ON governance.role_settings FROM PUBLIC;
+GRANT SELECT ON governance.role_settings TO PUBLIC;
+COMMENT ON TABLE governance.role_settings IS
+	'Per-role values of SQL edition settings (require_context), for sessions of that login role; change with governance.set_role_setting()';
+
+CREATE FUNCTION governance.set_role_setting(role regrole, name text, value text) RETURNS void
+	LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF role IS NULL OR name IS NULL THEN
+		RAISE EXCEPTION 'role and name must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF name <> 'require_context' THEN
+		RAISE EXCEPTION 'governance setting "%" cannot be set per role', name
+			USING ERRCODE = 'undefined_object',
+				  HINT = 'Only require_context can be set per role.';
+	END IF;
+	IF value IS NULL THEN
+		DELETE FROM governance.role_settings r
+		 WHERE r.role = set_role_setting.role AND r.name = set_role_setting.name;
+		RETURN;
+	END IF;
+	INSERT INTO governance.role_settings AS r VALUES (set_role_setting.role, set_role_setting.name, set_role_setting.value)
+		ON CONFLICT ON CONSTRAINT role_settings_pkey DO UPDATE SET value = EXCLUDED.value;
+EXCEPTION WHEN check_violation THEN
+	RAISE EXCEPTION 'invalid value for governance setting "%": %', set_role_setting.name, pg_catalog.left(set_role_setting.value, 64)
+		USING ERRCODE = 'invalid_parameter_value',
+			  HINT = 'require_context: off, warn or enforce.';
+END
+$$;
+REVOKE ALL ON FUNCTION governance.set_role_setting(regrole, text, text) FROM PUBLIC;
+COMMENT ON FUNCTION governance.set_role_setting(regrole, text, text) IS
+	'Set (NULL: remove) require_context for the sessions of one login role (installer only; runs with the caller''s rights on governance.role_settings)';
+
+/*
  * HMAC-SHA256 (RFC 2104) with PostgreSQL's built-in sha256(): no pgcrypto,
  * so nothing is resolved in a schema another role may control.  Keys are
  * kept as their inner and outer pads, computed once when the key is set.

@@ -101,16 +101,25 @@ DECLARE
 	at CONSTANT timestamptz := pg_catalog.statement_timestamp();
 	role_limit integer;
 	over boolean := false;
+	-- The count reads the role's newest rows through
+	-- denied_log_session_user_logged_at_idx and stops at the limit or at
+	-- the cutoff: a value (clock_timestamp() in the query, a volatile
+	-- function, cannot bound an index scan), the role's name in the
+	-- index's collation (name's "C" would make it a filter), newest first
+	-- (else a generic plan scans every row of the role ever logged).
+	cutoff timestamptz;
 BEGIN
 	SELECT * INTO ctx FROM governance._context();
 	IF action = 'warned' THEN
 		-- a missing or unreadable setting counts as the default
 		role_limit := COALESCE(governance._setting('denied_log_role_limit')::integer, 60);
+		cutoff := pg_catalog.clock_timestamp() - interval '1 minute';
 		over := role_limit > 0
 				AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = session_user), false)
 				AND (SELECT count(*) FROM (SELECT FROM governance.denied_log d
-											WHERE d.db_session_user = session_user::text
-											  AND d.logged_at > pg_catalog.clock_timestamp() - interval '1 minute'
+											WHERE d.db_session_user = session_user::text COLLATE pg_catalog."default"
+											  AND d.logged_at > cutoff
+											ORDER BY d.logged_at DESC
 											LIMIT role_limit) recent) >= role_limit;
 	END IF;
 	SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO rel
@@ -137,7 +146,8 @@ $$;
 REVOKE ALL ON FUNCTION governance._deny(text, text, text, oid, text, text) FROM PUBLIC;
 
 /*
- * require_context (governance.settings, installer only): a governed table
+ * require_context (governance.settings, or the session user's row of
+ * governance.role_settings; installer only): a governed table
  * used with no agent_id.  off: nothing; warn: WARNING and a row; enforce:
  * 42501 and a log line.  Messages as in the C edition.
  */
@@ -146,7 +156,11 @@ CREATE FUNCTION governance._require_context(relid oid, command text) RETURNS voi
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	mode CONSTANT text := governance._setting('require_context');
+	-- the session user's own value (role_settings), else the database's
+	mode CONSTANT text := COALESCE((SELECT r.value FROM governance.role_settings r
+									 WHERE r.role = (SELECT a.oid FROM pg_catalog.pg_roles a WHERE a.rolname = session_user)
+									   AND r.name = 'require_context'),
+								   governance._setting('require_context'));
 	message text;
 BEGIN
 	IF mode = 'off' OR (governance._context()).agent_id IS NOT NULL THEN

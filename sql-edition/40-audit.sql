@@ -228,17 +228,20 @@ BEGIN
 			 WHERE t.tgrelid OPERATOR(pg_catalog.=) TG_RELID AND t.tgname OPERATOR(pg_catalog.=) TG_NAME
 			   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure
 			   AND t.tgqual IS NULL
-			   -- name, type, transition tables, arguments, columns as one
-			   -- text, the row's output (a NULL is nothing, an empty name
-			   -- ""; no function call: a cast through output functions is
-			   -- not checked for EXECUTE): one comparison
-			   AND (t.tgname, t.tgtype, t.tgoldtable, t.tgnewtable, t.tgnargs, t.tgattr)::pg_catalog.text
+			   -- name, type, transition tables, arguments, columns, and not
+			   -- a constraint trigger (which can be deferred to COMMIT, when
+			   -- the context may be another), as one text, the row's output
+			   -- (a NULL is nothing, an empty name ""; no function call: a
+			   -- cast through output functions is not checked for EXECUTE):
+			   -- one comparison
+			   AND (t.tgname, t.tgtype, t.tgoldtable, t.tgnewtable, t.tgnargs, t.tgattr,
+					t.tgconstraint, t.tgdeferrable, t.tginitdeferred)::pg_catalog.text
 				   OPERATOR(pg_catalog.=) ANY (ARRAY[
-					'(governance_audit_insert,4,,governance_new,0,"")',
-					'(governance_audit_update,17,,,0,"")',
-					'(governance_audit_delete,8,governance_old,,0,"")',
-					'(governance_audit_truncate,32,,,0,"")',
-					'(governance_audit_row,29,,,0,"")'])),
+					'(governance_audit_insert,4,,governance_new,0,"",0,f,f)',
+					'(governance_audit_update,17,,,0,"",0,f,f)',
+					'(governance_audit_delete,8,governance_old,,0,"",0,f,f)',
+					'(governance_audit_truncate,32,,,0,"",0,f,f)',
+					'(governance_audit_row,29,,,0,"",0,f,f)'])),
 		   CASE WHEN governance._sealed_ok(k.ipad, k.opad, v.m, v.a, v.t, v.c) THEN v.a END,
 		   NULLIF(v.t, ''), NULLIF(v.c, ''),
 		   EXISTS (
@@ -504,6 +507,7 @@ BEGIN
 		 WHERE x.tgrelid OPERATOR(pg_catalog.=) tbl AND x.tgname OPERATOR(pg_catalog.=) s.tgname;
 		IF FOUND AND (t.tgfoid <> 'governance.audit_trigger()'::regprocedure OR t.tgtype <> s.tgtype
 					  OR t.tgnargs <> 0 OR t.tgqual IS NOT NULL OR COALESCE(pg_catalog.array_length(t.tgattr, 1), 0) <> 0
+					  OR t.tgconstraint <> 0 OR t.tgdeferrable OR t.tginitdeferred
 					  OR t.tgoldtable IS DISTINCT FROM s.old_table OR t.tgnewtable IS DISTINCT FROM s.new_table) THEN
 			EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', s.tgname, qual);
 			t := NULL;
@@ -563,6 +567,7 @@ WITH spec AS (
 	   AND t.tgfoid OPERATOR(pg_catalog.=) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
 ), trig AS (
 	SELECT a.relid, t.tgname, t.tgenabled, t.tgqual IS NOT NULL AS has_qual,
+		   (t.tgconstraint OPERATOR(pg_catalog.<>) 0::pg_catalog.oid OR t.tgdeferrable OR t.tginitdeferred) AS is_constraint,
 		   s.tgname IS NOT NULL AS known,
 		   (t.tgfoid OPERATOR(pg_catalog.<>) 'governance.audit_trigger()'::pg_catalog.regprocedure::pg_catalog.oid
 			OR t.tgtype OPERATOR(pg_catalog.<>) s.tgtype OR t.tgnargs OPERATOR(pg_catalog.<>) 0::pg_catalog.int2
@@ -586,6 +591,9 @@ WITH spec AS (
 	  FROM trig WHERE known AND wrong_shape
 	UNION ALL
 	SELECT relid, pg_catalog.format('trigger %s has a WHEN condition', tgname) FROM trig WHERE has_qual
+	UNION ALL
+	SELECT relid, pg_catalog.format('trigger %s is a constraint trigger (it can be deferred to COMMIT)', tgname)
+	  FROM trig WHERE is_constraint
 	UNION ALL
 	SELECT relid, pg_catalog.format('trigger %s is disabled', tgname)
 	  FROM trig WHERE tgenabled OPERATOR(pg_catalog.=) 'D'::pg_catalog."char"

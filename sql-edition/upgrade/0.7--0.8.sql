@@ -40,3 +40,13 @@ ALTER TABLE governance.settings ADD CONSTRAINT settings_value_ok CHECK (CASE nam
 INSERT INTO governance.settings VALUES ('denied_log_role_limit', '60');
 CREATE INDEX denied_log_session_user_logged_at_idx ON governance.denied_log (db_session_user, logged_at);
 -- == end of section: denied_log role limit ==
+
+-- == section: require_context per role ==
+CREATE TABLE governance.role_settings (
+	role	regrole NOT NULL,
+	name	text NOT NULL,
+	value	text NOT NULL,
+	PRIMARY KEY (role, name),
+	CONSTRAINT role_settings_value_ok CHECK (name = 'require_context' AND value IN ('off', 'warn', 'enforce'))
+);
+-- == end of section: require_context per role ==

@@ -116,7 +116,7 @@ CREATE VIEW public.regress_ed_v AS SELECT 1 AS x;
 ALTER TABLE public.regress_ed_other OWNER TO regress_ed_other;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON public.regress_ed_t, public.regress_ed_r TO regress_ed_app;
 
-SELECT plan(138);
+SELECT plan(145);
 
 SELECT diag('edition: ' || pg_temp.edition());
 SELECT pg_temp.on(ARRAY['c'], $$ SELECT ok(false, 'never') WHERE false UNION ALL SELECT pass('the C extension is installed') $$);
@@ -663,6 +663,46 @@ SELECT pg_temp.set_require_context('warn');
 SET LOCAL ROLE regress_ed_app;
 INSERT INTO public.regress_ed_t VALUES (51, 'x', NULL, 'warned');
 COMMIT;
+-- SQL edition: require_context per login role (governance.role_settings,
+-- the C edition's ALTER ROLE ... SET): the session user's row wins over the
+-- database's value, NULL removes it, only the installer sets it
+BEGIN;
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$SELECT governance.set_role_setting(session_user::text::regrole, 'require_context', 'enforce');
+                      SET LOCAL ROLE regress_ed_app;
+                      INSERT INTO public.regress_ed_t VALUES (52, 'x', NULL, 'no context')$q$, '42501',
+                   'governance context required for INSERT on table "regress_ed_t"',
+                   'require_context per role: the session user''s enforce refuses, the database''s being off') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT lives_ok($q$SELECT governance.set_setting('require_context', 'enforce');
+                     SELECT governance.set_role_setting(session_user::text::regrole, 'require_context', 'off');
+                     SET LOCAL ROLE regress_ed_app;
+                     INSERT INTO public.regress_ed_t VALUES (53, 'x', NULL, 'per-role off')$q$,
+                  'require_context per role: the session user''s off goes before the database''s enforce') $$);
+ROLLBACK;
+BEGIN;
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$SELECT governance.set_setting('require_context', 'enforce');
+                      SELECT governance.set_role_setting(session_user::text::regrole, 'require_context', 'off');
+                      SELECT governance.set_role_setting(session_user::text::regrole, 'require_context', NULL);
+                      SET LOCAL ROLE regress_ed_app;
+                      INSERT INTO public.regress_ed_t VALUES (54, 'x', NULL, 'no context')$q$, '42501',
+                   'governance context required for INSERT on table "regress_ed_t"',
+                   'require_context per role: NULL removes the role''s value (the database''s enforce again)') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$SELECT governance.set_role_setting(session_user::text::regrole, 'require_signed', 'on')$q$, '42704',
+                   'governance setting "require_signed" cannot be set per role', 'set_role_setting(): only require_context') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$SELECT governance.set_role_setting(session_user::text::regrole, 'require_context', 'maybe')$q$, '22023',
+                   'invalid value for governance setting "require_context": maybe', 'set_role_setting(): the value is checked') $$);
+SET LOCAL ROLE regress_ed_app;
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$SELECT governance.set_role_setting('regress_ed_app', 'require_context', 'off')$q$, '42501', NULL,
+                   'set_role_setting(): not for an app role') $$);
+SELECT pg_temp.on(ARRAY['sql'], $$
+  SELECT throws_ok($q$INSERT INTO governance.role_settings VALUES ('regress_ed_app', 'require_context', 'off')$q$, '42501', NULL,
+                   'nor a write of governance.role_settings') $$);
+ROLLBACK;
 RESET ROLE;
 SELECT pg_temp.set_require_context('off');
 -- The C edition writes the row at the session's next statement (plain) or

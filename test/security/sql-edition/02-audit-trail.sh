@@ -5,7 +5,7 @@
 # without a superuser): the SQL edition shows it in audited_tables and the
 # trail keeps what was written (docs/sql-edition.md, trust model).
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 12
+plan 14
 db=sqled02
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -86,14 +86,18 @@ shapes=(
   "governance_audit_delete AFTER INSERT ON b_t REFERENCING NEW TABLE AS governance_new FOR EACH STATEMENT"
   "governance_audit_row BEFORE INSERT OR UPDATE OR DELETE ON b_t FOR EACH ROW"
   "governance_audit_update AFTER INSERT OR UPDATE ON b_t FOR EACH ROW"
+  "CONSTRAINT governance_audit_update AFTER UPDATE ON b_t DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+  "CONSTRAINT governance_audit_update AFTER UPDATE ON b_t DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW"
+  "CONSTRAINT governance_audit_update AFTER UPDATE ON b_t NOT DEFERRABLE FOR EACH ROW"
 )
 refused=0
 for shape in "${shapes[@]}"; do
   clause=${shape%%|*}; arg=""; [ "$clause" = "$shape" ] || arg=${shape#*|}
+  kind=""; case $clause in CONSTRAINT\ *) kind="CONSTRAINT "; clause=${clause#CONSTRAINT }; esac
   name=${clause%% *}
   out=$(as_all app_b $db <<SQL
 CREATE TEMP TABLE IF NOT EXISTS governance_new AS SELECT 1 AS id, 'planted' AS v;
-CREATE TRIGGER $clause EXECUTE FUNCTION governance.audit_trigger($arg);
+CREATE ${kind}TRIGGER $clause EXECUTE FUNCTION governance.audit_trigger($arg);
 BEGIN;
 SELECT governance.set_context('bob');
 INSERT INTO b_t VALUES (1, 'one');
@@ -111,5 +115,24 @@ done
 is "$refused" ${#shapes[@]} "each of ${#shapes[@]} trigger shapes enable_audit() does not make is refused"
 is "$(printf "SELECT count(*) FROM governance.audit_log WHERE relid = 'b_t'::regclass;\n" | as dbowner $db)" 0 \
    "and none wrote an audit row"
+
+# The owner swapping an audit trigger of its audited table for a deferred
+# constraint trigger of the same shape (it would fire at COMMIT, under the
+# context of then): audited_tables says so and enable_audit() repairs it
+# (found by a review of 0.8; also in 0.7)
+out=$(as_all app_b $db <<'SQL'
+SELECT governance.enable_audit('b_t');
+DROP TRIGGER governance_audit_update ON b_t;
+CREATE CONSTRAINT TRIGGER governance_audit_update AFTER UPDATE ON b_t DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION governance.audit_trigger();
+SELECT 'problems:' || array_to_string(problems, ';') FROM governance.audited_tables WHERE relation = 'b_t'::regclass;
+SELECT governance.enable_audit('b_t');
+SELECT 'after:' || array_to_string(problems, ';') FROM governance.audited_tables WHERE relation = 'b_t'::regclass;
+SELECT 'deferrable:' || tgdeferrable FROM pg_trigger WHERE tgrelid = 'b_t'::regclass AND tgname = 'governance_audit_update';
+SQL
+)
+like "$out" "problems:.*trigger governance_audit_update is a constraint trigger" "a constraint trigger in place of an audit trigger shows in audited_tables"
+is "$(grep -E '^(after|deferrable):' <<<"$out" | tr '\n' ' ')" "after: deferrable:false " \
+   "and enable_audit() puts the plain trigger back (no problem left)"
 
 done_testing

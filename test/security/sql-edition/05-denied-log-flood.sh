@@ -8,7 +8,7 @@
 # one role per minute; other roles keep theirs, superusers are not bound,
 # every attempt over the bound keeps its server-log line, which says so.
 cd "$(dirname "$0")/../../.." && . test/security/lib.bash
-plan 8
+plan 9
 db=sqled05
 sec_db $db
 sec_install_sql $db >/dev/null || bail "cannot install the SQL edition"
@@ -24,7 +24,7 @@ SELECT governance.set_setting('require_context', 'warn');
 SELECT governance.set_setting('denied_log_role_limit', '5');
 SQL
 rows() {  # rows ROLE: denied_log rows of ROLE
-	printf "SELECT count(*) FROM governance.denied_log WHERE db_session_user = '%s';\n" "$1" | as dbowner $db
+	printf "SELECT count(*) FROM governance.denied_log WHERE db_session_user = '%s' AND message <> 'old';\n" "$1" | as dbowner $db
 }
 
 # app_b: four sessions of ten statements each, every one warned, committed
@@ -45,6 +45,29 @@ is "$(rows app_a)" 3 "app_a's own attempts are recorded: the bound is per role"
 	as_all app_b $db >/dev/null
 is "$(rows app_b)" 5 "ten more in one transaction: no row over the limit"
 
+# the count reads the role's rows of the last minute only (through the
+# index), not all it ever logged: 1,000 old rows of app_b's, a limit app_b
+# is under (so the count must look at all its candidates), then one more
+# warned statement reads a few rows (counted by the statistics of app_b's
+# own transaction, not by time)
+as dbowner $db >/dev/null <<'SQL' || bail "cannot add old rows"
+SELECT governance.set_setting('denied_log_role_limit', '100');
+INSERT INTO governance.denied_log (at, logged_at, source, action, sqlstate, db_session_user, backend_pid, message)
+SELECT now() - interval '1 hour', now() - interval '1 hour', 'require_context', 'warned', '01007', 'app_b', 1, 'old'
+  FROM generate_series(1, 1000);
+ANALYZE governance.denied_log;
+SQL
+read_n=$(as_all app_b $db <<'SQL' | tail -n 1
+BEGIN;
+INSERT INTO notes (body) VALUES ('one more');
+SELECT pg_stat_get_xact_tuples_returned('governance.denied_log'::regclass)
+       + pg_stat_get_xact_tuples_fetched('governance.denied_log'::regclass);
+COMMIT;
+SQL
+)
+ok $([ -n "$read_n" ] && [ "$read_n" -lt 50 ]; echo $?) "counting app_b's last minute read $read_n rows of denied_log, not its 1,000 older ones"
+printf "SELECT governance.set_setting('denied_log_role_limit', '5');\n" | as dbowner $db >/dev/null
+
 # superusers are not bound
 for i in $(seq 8); do printf "INSERT INTO notes (body) VALUES ('su %s');\n" $i; done | as_all postgres $db >/dev/null
 is "$(rows postgres)" 8 "a superuser's attempts are all recorded (not bound)"
@@ -52,7 +75,7 @@ is "$(rows postgres)" 8 "a superuser's attempts are all recorded (not bound)"
 # 0: no bound
 printf "SELECT governance.set_setting('denied_log_role_limit', '0');\n" | as dbowner $db >/dev/null
 for i in $(seq 7); do printf "INSERT INTO notes (body) VALUES ('zero %s');\n" $i; done | as_all app_b $db >/dev/null
-is "$(rows app_b)" 12 "denied_log_role_limit 0: no bound (7 more rows)"
+is "$(rows app_b)" 13 "denied_log_role_limit 0: no bound (7 more rows)"
 
 # the setting is checked
 out=$(printf "SELECT governance.set_setting('denied_log_role_limit', '1000001');\n" | as_all dbowner $db)
