@@ -322,6 +322,23 @@ SELECT new_row->>'command' AS command, new_row->>'action' AS action,
 	   new_row->>'detail' AS detail, db_user
   FROM governance.audit_log WHERE relid = 'guarded'::regclass AND op = 'DDL' ORDER BY id;
 DROP TABLE guarded, guarded_side;
+-- A constraint trigger in an audit trigger's place (only a superuser can
+-- make one: ddl_watch refuses CREATE TRIGGER naming the function to everyone
+-- else): deferred, it would fire at COMMIT and record the context of then.
+-- Refused when it fires; enable_audit() puts the plain trigger back.
+CREATE TABLE deferred_t (id int);
+SELECT governance.enable_audit('deferred_t');
+INSERT INTO deferred_t VALUES (1);
+DROP TRIGGER governance_audit_update ON deferred_t;
+CREATE CONSTRAINT TRIGGER governance_audit_update AFTER UPDATE ON deferred_t
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION governance.audit_trigger();
+BEGIN;
+UPDATE deferred_t SET id = 2;
+COMMIT;
+SELECT governance.enable_audit('deferred_t');
+SELECT tgdeferrable, tgconstraint <> 0 AS constraint_trigger FROM pg_trigger
+ WHERE tgrelid = 'deferred_t'::regclass AND tgname = 'governance_audit_update';
+DROP TABLE deferred_t;
 REVOKE CREATE ON SCHEMA public FROM regress_audit_owner;
 DROP ROLE regress_audit_owner;
 
