@@ -199,8 +199,7 @@ COMMENT ON TABLE governance.seal_key IS
 	'Key of the context seal (HMAC pads) and a copy of require_signed; readable by the installer only';
 INSERT INTO governance.seal_key (ipad, opad, require_signed)
 	SELECT governance._hmac_pad(k, 54), governance._hmac_pad(k, 92),
-		   (SELECT s.value OPERATOR(pg_catalog.=) 'on' FROM governance.settings s
-			 WHERE s.name OPERATOR(pg_catalog.=) 'require_signed')
+		   governance._setting('require_signed') OPERATOR(pg_catalog.=) 'on'
 	  FROM (SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '')
 									 OPERATOR(pg_catalog.||) pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '')
 									 OPERATOR(pg_catalog.||) pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', ''), 'hex') AS k) s;
@@ -217,8 +216,7 @@ CREATE FUNCTION governance._settings_changed() RETURNS trigger
 AS $$
 BEGIN
 	UPDATE governance.seal_key k
-	   SET require_signed = (SELECT s.value OPERATOR(pg_catalog.=) 'on' FROM governance.settings s
-							  WHERE s.name OPERATOR(pg_catalog.=) 'require_signed');
+	   SET require_signed = governance._setting('require_signed') OPERATOR(pg_catalog.=) 'on';
 	RETURN NULL;
 END
 $$;

@@ -101,9 +101,9 @@ $$;
 CREATE FUNCTION governance._context_mac(ipad bytea, opad bytea, msg text)
 	RETURNS text
 	LANGUAGE sql STABLE PARALLEL SAFE
-	RETURN pg_catalog.encode(pg_catalog.sha256(opad OPERATOR(pg_catalog.||) pg_catalog.sha256(ipad OPERATOR(pg_catalog.||)
+	RETURN pg_catalog.encode(governance._hmac(ipad, opad,
 		pg_catalog.convert_to(pg_catalog.concat_ws(E'\x1f', pg_catalog.pg_backend_pid(),
-												   EXTRACT(epoch FROM pg_catalog.transaction_timestamp()), msg), 'UTF8'))), 'base64');
+												   EXTRACT(epoch FROM pg_catalog.transaction_timestamp()), msg), 'UTF8')), 'base64');
 
 /* Is M (governance.context_seal) a valid seal of the sealed context A, T, C? */
 CREATE FUNCTION governance._sealed_ok(ipad bytea, opad bytea, m text, a text, t text, c text)

@@ -11,8 +11,7 @@
 -- and its function are created by the re-creation that follows).
 ALTER TABLE governance.seal_key ADD COLUMN require_signed boolean;
 UPDATE governance.seal_key k
-   SET require_signed = (SELECT s.value OPERATOR(pg_catalog.=) 'on' FROM governance.settings s
-						  WHERE s.name OPERATOR(pg_catalog.=) 'require_signed');
+   SET require_signed = governance._setting('require_signed') OPERATOR(pg_catalog.=) 'on';
 -- _context_mac() takes the message whole (one concat_ws() in its callers
 -- instead of two) and binds it to the transaction in text: CREATE OR
 -- REPLACE cannot change its arguments.  The three SQL functions whose
