@@ -459,19 +459,29 @@ batch_send(govpool_op *op)
 	return CONTINUE;
 }
 
+/*
+ * Push the pipeline out, then wait for its answer.  No read is tried
+ * before the first wait: the answer cannot have arrived before the request
+ * left, and a read that finds nothing is a system call per transaction
+ * (three where the ungoverned statement makes one: a send, a poll and a
+ * read; test_async.c counts them).  While the socket will not take all of
+ * it, PQflush reads what the server sends meanwhile (the server may be
+ * blocked writing to us), as libpq's pqSendSome does.
+ */
 static int
 batch_flush(govpool_op *op, govpool_wait *w)
 {
 	PGconn	   *conn = op->entry->conn;
 	int			rc;
 
-	(void) PQconsumeInput(conn);	/* keep reading while we write */
 	rc = PQflush(conn);
 	if (rc < 0 || PQstatus(conn) != CONNECTION_OK)
 		return batch_end(op, GB_LOST, 0);
 	if (rc > 0)
 		return wait_for(w, GOVPOOL_POLL_WRITING, PQsocket(conn), -1);
 	op->phase = PH_BATCH_READ;
+	if (PQisBusy(conn))			/* parses what is buffered; never reads */
+		return wait_for(w, GOVPOOL_POLL_READING, PQsocket(conn), -1);
 	return CONTINUE;
 }
 
