@@ -301,7 +301,13 @@ gp_bag_give_back(gp_bag *bag, gp_entry *e)
 		pthread_mutex_unlock(&bag->lock);
 		return true;
 	}
-	if (n_open(bag) > bag->keep || bag->closed)
+	/*
+	 * Keep it idle unless pool_size connections are idle already (as
+	 * SQLAlchemy's QueuePool does).  Under a load above pool_size the
+	 * overflow connections are reused, not closed and opened again for
+	 * every transaction; when the load goes, all but pool_size close.
+	 */
+	if (bag->n_idle >= bag->keep || bag->closed)
 	{
 		pthread_mutex_unlock(&bag->lock);
 		return false;

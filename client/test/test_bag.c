@@ -1,7 +1,8 @@
 /*
  * test_bag.c
  *	  Unit tests (no server) of the bag: capacity, FIFO hand-off, timeout,
- *	  slot hand-off on remove, overflow closing.  Also run under TSan.
+ *	  slot hand-off on remove, overflow closing once pool_size are idle.  Also
+ *	  run under TSan.
  *
  * Threads are started one at a time and each is known to be queued
  * (n_waiters observed under the lock) before the next starts, so the
@@ -61,13 +62,17 @@ test_capacity_then_timeout(void)
 	/* (timeouts and waits are counted by the pool's metrics: test_pool, test_async) */
 	CHECK(bag.n_waiters == 0 && bag.wait_head == NULL);
 
-	/* two open, keep 1: the first one given back is closed by the caller */
-	CHECK(!gp_bag_give_back(&bag, a));
-	gp_bag_remove(&bag, a);
-	CHECK(gp_bag_give_back(&bag, b));
+	/*
+	 * two open, keep 1: the first one given back is kept idle (nobody else
+	 * is idle); the second, with pool_size idle already, is closed by the
+	 * caller
+	 */
+	CHECK(gp_bag_give_back(&bag, a));
+	CHECK(!gp_bag_give_back(&bag, b));
+	gp_bag_remove(&bag, b);
 	CHECK(bag.n_idle == 1 && bag.n_in_use == 0);
 	/* idle is reused */
-	CHECK(gp_bag_borrow(&bag, -1, &c) == GP_BORROW_IDLE && c == b);
+	CHECK(gp_bag_borrow(&bag, -1, &c) == GP_BORROW_IDLE && c == a);
 	gp_bag_give_back(&bag, c);
 	gp_bag_destroy(&bag);
 }

@@ -127,7 +127,7 @@ test_waiters_get_connections_in_arrival_order(void)
 }
 
 static void
-test_overflow_connections_close_when_returned(void)
+test_overflow_connections_close_once_pool_size_are_idle(void)
 {
 	govpool_config cfg;
 	govpool    *pool;
@@ -152,15 +152,71 @@ test_overflow_connections_close_when_returned(void)
 		govpool_rollback(s[i]);
 	govpool_stats(pool, &st);
 	CHECK_MSG(st.size == 1 && st.idle == 1 && st.overflow_in_use == 0, "size=%d idle=%d", st.size, st.idle);
-	/* the kept one is the last returned; the server sees the others go */
+	/* the kept one is the first returned; the server sees the others go */
 	{
 		char		q[256];
 
-		snprintf(q, sizeof(q), "SELECT count(*) FROM pg_stat_activity WHERE pid IN (%d, %d)", pids[0], pids[1]);
+		snprintf(q, sizeof(q), "SELECT count(*) FROM pg_stat_activity WHERE pid IN (%d, %d)", pids[1], pids[2]);
 		for (int i = 0; i < 5000 && sql_long(q) != 0; i++)
 			sleep_ms(1);
 		CHECK(sql_long(q) == 0);
 	}
+	govpool_destroy(pool);
+}
+
+/*
+ * Under a load above pool_size the overflow connections are reused: a
+ * connection given back while others are still out stays idle and serves
+ * the next checkout, as in SQLAlchemy's QueuePool.  (Until 0.8 it was
+ * closed whenever more than pool_size were open, so with the prod profile
+ * (5 + 20) and 16 busy threads every transaction above the fifth opened a
+ * connection of its own: about 30 tx/s instead of about 30,000.)
+ */
+static void
+test_overflow_connections_are_reused_under_load(void)
+{
+	govpool_config cfg;
+	govpool    *pool;
+	govpool_session *s[3];
+	govpool_session *again;
+	govpool_error err;
+	govpool_stats st;
+	int			pid0;
+	uint64_t	connects;
+
+	itest_config(&cfg, "gp_overflow_reuse");
+	cfg.pool_size = 1;
+	cfg.max_overflow = 2;
+	pool = itest_pool(&cfg);
+	for (int i = 0; i < 3; i++)
+		s[i] = govpool_begin(pool, &alice, -1, &err);
+	CHECK(s[0] && s[1] && s[2]);
+	if (!(s[0] && s[1] && s[2]))
+		return;
+	pid0 = session_pid(s[0]);
+	govpool_stats(pool, &st);
+	connects = st.connects_total;
+	/* three open, two still out: the returned one stays idle */
+	govpool_rollback(s[0]);
+	govpool_stats(pool, &st);
+	CHECK_MSG(st.size == 3 && st.idle == 1 && st.checked_out == 2, "size=%d idle=%d out=%d",
+			  st.size, st.idle, st.checked_out);
+	/* and serves the next checkout without a new connection */
+	for (int k = 0; k < 20; k++)
+	{
+		again = govpool_begin(pool, &alice, -1, &err);
+		CHECK(again != NULL && session_pid(again) == pid0);
+		if (again)
+			govpool_rollback(again);
+	}
+	govpool_stats(pool, &st);
+	CHECK_MSG(st.connects_total == connects, "%llu connections opened while one was idle",
+			  (unsigned long long) (st.connects_total - connects));
+	/* the load goes: pool_size stay */
+	govpool_rollback(s[1]);
+	govpool_rollback(s[2]);
+	govpool_stats(pool, &st);
+	CHECK_MSG(st.size == 1 && st.idle == 1 && st.overflow_in_use == 0, "size=%d idle=%d", st.size, st.idle);
 	govpool_destroy(pool);
 }
 
@@ -772,7 +828,8 @@ main(void)
 	itest_governance();
 	RUN(test_exhaustion_times_out_naming_size_overflow_timeout);
 	RUN(test_waiters_get_connections_in_arrival_order);
-	RUN(test_overflow_connections_close_when_returned);
+	RUN(test_overflow_connections_close_once_pool_size_are_idle);
+	RUN(test_overflow_connections_are_reused_under_load);
 	RUN(test_serverless_mode_keeps_no_idle_connection);
 	RUN(test_connections_older_than_recycle_are_replaced);
 	RUN(test_dead_idle_connection_is_replaced_without_a_round_trip);
