@@ -464,7 +464,7 @@ batch_send(govpool_op *op)
  * before the first wait: the answer cannot have arrived before the request
  * left, and a read that finds nothing is a system call per transaction
  * (three where the ungoverned statement makes one: a send, a poll and a
- * read; test_async.c counts them).  While the socket will not take all of
+ * read; test_reads.c counts them).  While the socket will not take all of
  * it, PQflush reads what the server sends meanwhile (the server may be
  * blocked writing to us), as libpq's pqSendSome does.
  */

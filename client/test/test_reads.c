@@ -100,15 +100,35 @@ check_reads(const char *what, int ok, int raw)
 	CHECK_MSG(r <= raw + N / 20, "%s: %d reads in %d round trips, the ungoverned statement %d", what, r, N, raw);
 }
 
+/*
+ * Through TLS, OpenSSL reads a record's header and body separately: two
+ * reads per answer for the ungoverned statement too.  The counts are made
+ * for a plain socket; a TLS connection is skipped with the reason.
+ */
+static bool
+skip_if_tls(void)
+{
+	if (PQsslInUse(admin))
+	{
+		SKIP("the server connection uses TLS: OpenSSL makes two reads per record");
+		return true;
+	}
+	return false;
+}
+
 static void
 test_govpool_run_reads_as_much_as_the_ungoverned_statement(void)
 {
-	int			raw = ungoverned_reads();
+	int			raw;
 	PGconn	   *conn;
-	govpool    *p = warm_pool("test_reads_run", &conn);
+	govpool    *p;
 	govpool_error err;
 	int			ok = 0;
 
+	if (skip_if_tls())
+		return;
+	raw = ungoverned_reads();
+	p = warm_pool("test_reads_run", &conn);
 	CHECK_MSG(raw >= N && raw <= N + N / 20, "ungoverned: %d reads in %d round trips", raw, N);
 	watch(PQsocket(conn));
 	for (int i = 0; i < N; i++)
@@ -126,12 +146,17 @@ test_govpool_run_reads_as_much_as_the_ungoverned_statement(void)
 static void
 test_the_event_loop_path_reads_as_much(void)
 {
-	int			raw = ungoverned_reads();
+	int			raw;
 	PGconn	   *conn;
-	govpool    *p = warm_pool("test_reads_async", &conn);
-	govpool_op *op = govpool_op_create(p);
+	govpool    *p;
+	govpool_op *op;
 	int			ok = 0;
 
+	if (skip_if_tls())
+		return;
+	raw = ungoverned_reads();
+	p = warm_pool("test_reads_async", &conn);
+	op = govpool_op_create(p);
 	watch(PQsocket(conn));
 	for (int i = 0; i < N; i++)
 	{
@@ -166,12 +191,16 @@ test_the_event_loop_path_reads_as_much(void)
 static void
 test_a_session_reads_once_per_round_trip(void)
 {
-	int			raw = ungoverned_reads();
+	int			raw;
 	PGconn	   *conn;
-	govpool    *p = warm_pool("test_reads_session", &conn);
+	govpool    *p;
 	govpool_error err;
 	int			ok = 0;
 
+	if (skip_if_tls())
+		return;
+	raw = ungoverned_reads();
+	p = warm_pool("test_reads_session", &conn);
 	/* begin + the first statement: one round trip; commit: another */
 	watch(PQsocket(conn));
 	for (int i = 0; i < N / 2; i++)
