@@ -101,36 +101,39 @@ check_reads(const char *what, int ok, int raw)
 }
 
 /*
- * Through TLS, OpenSSL reads a record's header and body separately: two
- * reads per answer for the ungoverned statement too.  The counts are made
- * for a plain socket; a TLS connection is skipped with the reason.
+ * Each test: the ungoverned statement's reads (*raw), then a warm pool
+ * whose connection is watched from here on; NULL (the test is skipped)
+ * through TLS, where OpenSSL reads a record's header and body separately:
+ * two reads per answer for the ungoverned statement too.
  */
-static bool
-skip_if_tls(void)
+static govpool *
+setup(const char *app, int *raw)
 {
+	PGconn	   *conn;
+	govpool    *p;
+
 	if (PQsslInUse(admin))
 	{
 		SKIP("the server connection uses TLS: OpenSSL makes two reads per record");
-		return true;
+		return NULL;
 	}
-	return false;
+	*raw = ungoverned_reads();
+	CHECK_MSG(*raw >= N && *raw <= N + N / 20, "ungoverned: %d reads in %d round trips", *raw, N);
+	p = warm_pool(app, &conn);
+	watch(PQsocket(conn));
+	return p;
 }
 
 static void
 test_govpool_run_reads_as_much_as_the_ungoverned_statement(void)
 {
 	int			raw;
-	PGconn	   *conn;
-	govpool    *p;
+	govpool    *p = setup("test_reads_run", &raw);
 	govpool_error err;
 	int			ok = 0;
 
-	if (skip_if_tls())
+	if (p == NULL)
 		return;
-	raw = ungoverned_reads();
-	p = warm_pool("test_reads_run", &conn);
-	CHECK_MSG(raw >= N && raw <= N + N / 20, "ungoverned: %d reads in %d round trips", raw, N);
-	watch(PQsocket(conn));
 	for (int i = 0; i < N; i++)
 	{
 		PGresult   *r = govpool_run(p, &alice, "SELECT 1", 0, NULL, &err);
@@ -147,17 +150,13 @@ static void
 test_the_event_loop_path_reads_as_much(void)
 {
 	int			raw;
-	PGconn	   *conn;
-	govpool    *p;
+	govpool    *p = setup("test_reads_async", &raw);
 	govpool_op *op;
 	int			ok = 0;
 
-	if (skip_if_tls())
+	if (p == NULL)
 		return;
-	raw = ungoverned_reads();
-	p = warm_pool("test_reads_async", &conn);
 	op = govpool_op_create(p);
-	watch(PQsocket(conn));
 	for (int i = 0; i < N; i++)
 	{
 		govpool_poll st;
@@ -192,17 +191,13 @@ static void
 test_a_session_reads_once_per_round_trip(void)
 {
 	int			raw;
-	PGconn	   *conn;
-	govpool    *p;
+	govpool    *p = setup("test_reads_session", &raw);
 	govpool_error err;
 	int			ok = 0;
 
-	if (skip_if_tls())
+	if (p == NULL)
 		return;
-	raw = ungoverned_reads();
-	p = warm_pool("test_reads_session", &conn);
 	/* begin + the first statement: one round trip; commit: another */
-	watch(PQsocket(conn));
 	for (int i = 0; i < N / 2; i++)
 	{
 		govpool_session *s = govpool_begin(p, &alice, -1, &err);
