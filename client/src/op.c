@@ -462,11 +462,11 @@ batch_send(govpool_op *op)
 /*
  * Push the pipeline out, then wait for its answer.  No read is tried
  * before the first wait: the answer cannot have arrived before the request
- * left, and a read that finds nothing is a system call per transaction
- * (three where the ungoverned statement makes one: a send, a poll and a
- * read; test_reads.c counts them).  While the socket will not take all of
- * it, PQflush reads what the server sends meanwhile (the server may be
- * blocked writing to us), as libpq's pqSendSome does.
+ * left, and a read that finds nothing is a wasted system call (reading
+ * first made three reads per transaction where the ungoverned statement
+ * makes one; test_reads.c counts them).  While the socket will not take
+ * all of it, PQflush reads what the server sends meanwhile (the server may
+ * be blocked writing to us), as libpq's pqSendSome does.
  */
 static int
 batch_flush(govpool_op *op, govpool_wait *w)
