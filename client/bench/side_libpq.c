@@ -85,6 +85,8 @@ static govpool *pool;
 static double measure_from,
 			measure_to;
 static long tx_limit;			/* -n: transactions per client, 0 = timed */
+static double pause_ms;			/* --pause-ms: think time between a thread's
+								 * transactions (not in the latency) */
 
 typedef struct worker
 {
@@ -314,6 +316,13 @@ run(void *arg)
 			w->cap = cap;
 		}
 		w->lat[w->n++] = (t1 - t0) * 1e3;
+		if (pause_ms > 0)
+		{
+			struct timespec ts = {(time_t) (pause_ms / 1e3), (long) (fmod(pause_ms, 1e3) * 1e6)};
+
+			nanosleep(&ts, NULL);
+			t1 = now_s();
+		}
 	}
 	return NULL;
 }
@@ -559,7 +568,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: side_libpq --stack gov-run|gov-session|gov-async|raw-pipe1|raw-one|raw-prep|raw-pipe|raw-naive|raw-connect\n"
-			"                  [--workload select1|pk] [-c CLIENTS] [-T SECONDS] [-W WARMUP] [-n TX] [--url URL]\n");
+			"                  [--workload select1|pk] [-c CLIENTS] [-T SECONDS] [-W WARMUP] [-n TX] [--url URL]\n"
+			"                  [--pause-ms MS (threads: think time between transactions)]\n");
 	exit(2);
 }
 
@@ -606,6 +616,8 @@ main(int argc, char **argv)
 			tx_limit = atol(v);
 		else if (strcmp(a, "--url") == 0)
 			url = v;
+		else if (strcmp(a, "--pause-ms") == 0 && atof(v) >= 0)
+			pause_ms = atof(v);
 		else
 			usage();
 	}
@@ -693,7 +705,13 @@ main(int argc, char **argv)
 	qsort(all, total, sizeof(double), cmp);
 	if (pool)
 	{
-		printf("pool: pool_size=%d max_overflow=%d\n", cfg.pool_size, cfg.max_overflow);
+		govpool_stats st;
+
+		govpool_stats(pool, &st);
+		printf("pool: pool_size=%d max_overflow=%d overflow_idle_ms=%d connects=%llu idle_closed=%llu"
+			   " connects_per_tx=%.4f\n", cfg.pool_size, cfg.max_overflow, cfg.overflow_idle_ms,
+			   (unsigned long long) st.connects_total, (unsigned long long) st.idle_closed_total,
+			   (double) st.connects_total / (double) (st.acquires_total ? st.acquires_total : 1));
 		govpool_destroy(pool);
 	}
 	if (last_error)

@@ -170,6 +170,10 @@ typedef struct govpool_config
 									 * prepared on their second use); 0 = off;
 									 * used only where prepare_context would
 									 * prepare (default 100) */
+	int			overflow_idle_ms;	/* connections above pool_size close after
+									 * sitting idle this long
+									 * (GOVPOOL_OVERFLOW_IDLE_MS); 0 = as soon
+									 * as pool_size are idle (default 10000) */
 } govpool_config;
 
 /* Built-in defaults (profile "local" without echo). */
@@ -470,6 +474,8 @@ typedef struct govpool_stats
 	 * pipelines, govpool_exec statements), microseconds */
 	double		query_p50_us;
 	double		query_p99_us;
+	uint64_t	idle_closed_total;	/* above pool_size, closed after sitting
+									 * idle for overflow_idle_ms */
 } govpool_stats;
 
 extern void govpool_stats_get(govpool *pool, govpool_stats *stats);

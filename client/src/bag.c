@@ -65,6 +65,22 @@ n_open(const gp_bag *bag)
 	return bag->n_idle + bag->n_in_use + bag->n_opening;
 }
 
+/* Under the lock: unlink an IDLE entry from the idle stack. */
+static void
+unlink_idle(gp_bag *bag, gp_entry *e)
+{
+	if (e->prev_idle)
+		e->prev_idle->next_idle = e->next_idle;
+	else
+		bag->idle = e->next_idle;
+	if (e->next_idle)
+		e->next_idle->prev_idle = e->prev_idle;
+	else
+		bag->idle_oldest = e->prev_idle;
+	e->next_idle = e->prev_idle = NULL;
+	bag->n_idle--;
+}
+
 /*
  * Under the lock: take an idle entry or a free slot, or NULL.  A free slot
  * is only taken when nobody queues before us (FIFO).
@@ -77,9 +93,7 @@ take_now(gp_bag *bag, gp_entry **out)
 	if (bag->idle)
 	{
 		e = bag->idle;
-		bag->idle = e->next_idle;
-		e->next_idle = NULL;
-		bag->n_idle--;
+		unlink_idle(bag, e);
 		e->state = GP_SLOT_IN_USE;
 		bag->n_in_use++;
 		*out = e;
@@ -302,12 +316,14 @@ gp_bag_give_back(gp_bag *bag, gp_entry *e)
 		return true;
 	}
 	/*
-	 * Keep it idle unless pool_size connections are idle already (as
-	 * SQLAlchemy's QueuePool does).  Under a load above pool_size the
-	 * overflow connections are reused, not closed and opened again for
-	 * every transaction; when the load goes, all but pool_size close.
+	 * Keep it idle.  Above pool_size it closes once it has been idle for
+	 * overflow_idle_ns (gp_bag_reap), so clients that pause between
+	 * transactions reuse the overflow connections instead of opening new
+	 * ones.  With overflow_idle_ns 0 it closes now if pool_size are idle
+	 * already (SQLAlchemy's QueuePool rule).  Serverless keeps nothing.
 	 */
-	if (bag->n_idle >= bag->keep || bag->closed)
+	if (bag->closed || bag->keep == 0 ||
+		(bag->overflow_idle_ns == 0 && bag->n_idle >= bag->keep))
 	{
 		pthread_mutex_unlock(&bag->lock);
 		return false;
@@ -315,10 +331,35 @@ gp_bag_give_back(gp_bag *bag, gp_entry *e)
 	e->state = GP_SLOT_IDLE;
 	bag->n_in_use--;
 	bag->n_idle++;
+	e->prev_idle = NULL;
 	e->next_idle = bag->idle;
+	if (bag->idle)
+		bag->idle->prev_idle = e;
+	else
+		bag->idle_oldest = e;
 	bag->idle = e;
 	pthread_mutex_unlock(&bag->lock);
 	return true;
+}
+
+int
+gp_bag_reap(gp_bag *bag, int64_t now_ns, gp_entry **out, int max)
+{
+	int			n = 0;
+
+	pthread_mutex_lock(&bag->lock);
+	while (n < max && bag->n_idle > bag->keep &&
+		   now_ns - bag->idle_oldest->last_used_ns >= bag->overflow_idle_ns)
+	{
+		gp_entry   *e = bag->idle_oldest;
+
+		unlink_idle(bag, e);
+		e->state = GP_SLOT_IN_USE;
+		bag->n_in_use++;
+		out[n++] = e;
+	}
+	pthread_mutex_unlock(&bag->lock);
+	return n;
 }
 
 void

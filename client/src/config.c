@@ -84,6 +84,7 @@ govpool_config_defaults(govpool_config *cfg)
 	cfg->pooler = GOVPOOL_POOLER_NONE;
 	cfg->prepare_context = GOVPOOL_PREPARE_AUTO;
 	cfg->statement_cache = 100;
+	cfg->overflow_idle_ms = 10000;
 }
 
 /* ---- Reading variables ---- */
@@ -1084,6 +1085,7 @@ static const var_def var_table[] = {
 	{"GOVPOOL_BREAKER_COOLDOWN_MIN_MS", NULL, V_INT, 0, 3600000, F(breaker_cooldown_min_ms)},
 	{"GOVPOOL_BREAKER_WINDOW_MS", NULL, V_INT, 0, 3600000, F(breaker_window_ms)},
 	{"GOVPOOL_STATEMENT_CACHE", NULL, V_INT, 0, GP_STMT_CACHE_MAX, F(statement_cache)},
+	{"GOVPOOL_OVERFLOW_IDLE_MS", NULL, V_INT, 0, 86400000, F(overflow_idle_ms)},
 };
 
 /*

@@ -148,6 +148,7 @@ typedef struct gp_metrics
 	uint64_t	connect_failures;
 	uint64_t	invalidated;
 	uint64_t	recycled;
+	uint64_t	idle_closed;	/* above pool_size, idle overflow_idle_ms */
 	uint64_t	begun;
 	uint64_t	committed;
 	uint64_t	rolled_back;
@@ -253,7 +254,8 @@ typedef struct gp_entry
 								 * creates it on first use; NULL: none) */
 	int			backend_pid;	/* atomic: PQbackendPID of conn, 0 when none
 								 * (written by the owner, read by reports) */
-	struct gp_entry *next_idle; /* bag's idle stack */
+	struct gp_entry *next_idle; /* bag's idle stack, towards older */
+	struct gp_entry *prev_idle; /* towards newer */
 } gp_entry;
 
 /* A connection just opened: notices to the pool's log, non-blocking mode. */
@@ -303,7 +305,10 @@ typedef struct gp_bag
 	gp_entry   *slots;			/* capacity entries */
 	int			capacity;		/* pool_size + max_overflow */
 	int			keep;			/* pool_size: idle connections kept */
-	gp_entry   *idle;			/* LIFO stack of IDLE entries */
+	int64_t		overflow_idle_ns;	/* idle entries above keep close after
+									 * this long (gp_bag_reap); 0 = at once */
+	gp_entry   *idle;			/* LIFO stack of IDLE entries: newest */
+	gp_entry   *idle_oldest;	/* its bottom */
 	int			n_idle;
 	int			n_in_use;
 	int			n_opening;
@@ -335,12 +340,18 @@ extern gp_borrow_result gp_bag_wait(gp_bag *bag, gp_waiter *w, int64_t deadline_
  */
 extern gp_entry *gp_bag_abandon(gp_bag *bag, gp_waiter *w);
 /*
- * Give back an IN_USE entry whose connection is healthy.  Hands it to the
- * first waiter, or keeps it idle; returns false when the caller must close
- * it instead (above pool_size with nobody waiting) and then call
- * gp_bag_remove.
+ * Give back an IN_USE entry whose connection is healthy (its last_used_ns
+ * set).  Hands it to the first waiter, or keeps it idle; returns false when
+ * the caller must close it instead and then call gp_bag_remove: serverless
+ * (keep 0), closed, or overflow_idle_ns 0 with keep entries idle already.
  */
 extern bool gp_bag_give_back(gp_bag *bag, gp_entry *e);
+/*
+ * Take up to max idle entries that are above keep and were given back at
+ * least overflow_idle_ns before now_ns, oldest first; they are IN_USE in
+ * *out, for the caller to close and gp_bag_remove.  Returns how many.
+ */
+extern int	gp_bag_reap(gp_bag *bag, int64_t now_ns, gp_entry **out, int max);
 /* The entry's connection is gone (closed by the caller): free the slot, or
  * hand it to the first waiter as a slot to open. */
 extern void gp_bag_remove(gp_bag *bag, gp_entry *e);

@@ -159,7 +159,7 @@ gp_pool_checkin(govpool *pool, gp_entry *e)
 	gp_op_block(&op);
 }
 
-/* ---- Housekeeper: leak detection ---- */
+/* ---- Housekeeper: leak detection, idle overflow connections ---- */
 
 typedef struct leak_report
 {
@@ -170,18 +170,62 @@ typedef struct leak_report
 	char		held_ms[24];
 } leak_report;
 
+/* Does this pool need the housekeeper thread? */
+static bool
+needs_housekeeper(const govpool_config *c)
+{
+	return c->leak_threshold_ms > 0 ||
+		(c->pool_size > 0 && c->max_overflow > 0 && c->overflow_idle_ms > 0);
+}
+
+/*
+ * How often it looks: a quarter of the leak threshold, half the overflow
+ * idle time, within [5 ms, 1 s].
+ */
+static int64_t
+housekeeper_period_ns(const govpool_config *c)
+{
+	int64_t		period_ns = 1000000000;
+
+	if (c->leak_threshold_ms > 0 && (int64_t) c->leak_threshold_ms * 250000 < period_ns)
+		period_ns = (int64_t) c->leak_threshold_ms * 250000;
+	if (c->pool_size > 0 && c->max_overflow > 0 && c->overflow_idle_ms > 0 &&
+		(int64_t) c->overflow_idle_ms * 500000 < period_ns)
+		period_ns = (int64_t) c->overflow_idle_ms * 500000;
+	return period_ns < 5000000 ? 5000000 : period_ns;
+}
+
+/*
+ * Close the connections above pool_size that sat idle for overflow_idle_ms
+ * (no lock held: each one taken from the bag belongs to us until removed).
+ */
+static void
+close_idle_overflow(govpool *pool, int64_t now_ns)
+{
+	gp_entry   *reaped[8];
+	int			n;
+
+	do
+	{
+		n = gp_bag_reap(&pool->bag, now_ns, reaped, (int) (sizeof(reaped) / sizeof(reaped[0])));
+		for (int i = 0; i < n; i++)
+		{
+			GP_INC(pool->m.idle_closed);
+			gp_entry_close(reaped[i]);
+			gp_bag_remove(&pool->bag, reaped[i]);
+		}
+		if (n > 0)
+			gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "overflow_idle_closed", (char *) NULL);
+	} while (n == (int) (sizeof(reaped) / sizeof(reaped[0])));
+}
+
 static void *
 housekeeper_main(void *arg)
 {
 	govpool    *pool = arg;
 	int64_t		threshold_ns = (int64_t) pool->cfg.leak_threshold_ms * 1000000;
-	int64_t		period_ns = threshold_ns / 4;
+	int64_t		period_ns = housekeeper_period_ns(&pool->cfg);
 	leak_report reports[4];
-
-	if (period_ns < 5000000)
-		period_ns = 5000000;
-	if (period_ns > 1000000000)
-		period_ns = 1000000000;
 
 	pthread_mutex_lock(&pool->bag.lock);
 	while (!pool->hk_stop)
@@ -195,7 +239,7 @@ housekeeper_main(void *arg)
 		if (pool->hk_stop)
 			break;
 		now = gp_now_ns();
-		for (int i = 0; i < pool->bag.capacity && n < 4; i++)
+		for (int i = 0; threshold_ns > 0 && i < pool->bag.capacity && n < 4; i++)
 		{
 			gp_entry   *e = &pool->bag.slots[i];
 			govpool_session *s = &e->session;
@@ -226,6 +270,7 @@ housekeeper_main(void *arg)
 				   "held_ms", reports[i].held_ms, "begun_at", reports[i].where,
 				   (char *) NULL);
 		}
+		close_idle_overflow(pool, now);
 		pthread_mutex_lock(&pool->bag.lock);
 	}
 	pthread_mutex_unlock(&pool->bag.lock);
@@ -250,7 +295,7 @@ validate_config(const govpool_config *c, govpool_error *err)
 			 c->connect_backoff_ms < 0 || c->connect_backoff_max_ms < 0 ||
 			 c->breaker_cooldown_ms < 0 || c->breaker_threshold < 0 ||
 			 c->breaker_window_ms < 0 || c->breaker_cooldown_min_ms < 0 ||
-			 c->report_interval_ms < 0)
+			 c->report_interval_ms < 0 || c->overflow_idle_ms < 0)
 		bad = "durations and thresholds must be >= 0";
 	else if (c->connect_attempts < 1)
 		bad = "connect_attempts must be >= 1";
@@ -360,10 +405,11 @@ govpool_create(const govpool_config *cfg, govpool_error *err)
 	}
 	for (int i = 0; i < pool->bag.capacity; i++)
 		pool->bag.slots[i].pool = pool;
+	pool->bag.overflow_idle_ns = (int64_t) cfg->overflow_idle_ms * 1000000;
 	gp_report_init(pool);
 	if (cfg->extensions[0] && !create_extensions(pool, err))
 		goto failed;
-	if (cfg->leak_threshold_ms > 0)
+	if (needs_housekeeper(cfg))
 	{
 		if (pthread_create(&pool->housekeeper, NULL, housekeeper_main, pool) != 0)
 		{

@@ -137,6 +137,7 @@ govpool_stats_get(govpool *pool, govpool_stats *st)
 	st->connect_failures_total = GP_LOAD(m->connect_failures);
 	st->invalidated_total = GP_LOAD(m->invalidated);
 	st->recycled_total = GP_LOAD(m->recycled);
+	st->idle_closed_total = GP_LOAD(m->idle_closed);
 	st->sessions_begun_total = GP_LOAD(m->begun);
 	st->sessions_committed_total = GP_LOAD(m->committed);
 	st->sessions_rolled_back_total = GP_LOAD(m->rolled_back);
@@ -217,6 +218,8 @@ static const stat_field stat_fields[] = {
 	"Broken connections dropped.", "invalidated_total"},
 	{"recycled", SG_CUMULATIVE, SK_U64, S(recycled_total), "recycled_total", "counter",
 	"Connections closed for age (pool_recycle).", NULL},
+	{"idle_closed", SG_CUMULATIVE, SK_U64, S(idle_closed_total), "idle_closed_total", "counter",
+	"Connections above pool_size closed after sitting idle for overflow_idle_ms.", NULL},
 	{"sessions_begun", SG_CUMULATIVE, SK_U64, S(sessions_begun_total), "sessions_begun_total",
 	"counter", "Governed sessions begun.", NULL},
 	{"sessions_committed", SG_CUMULATIVE, SK_U64, S(sessions_committed_total),

@@ -1,8 +1,8 @@
 /*
  * test_bag.c
  *	  Unit tests (no server) of the bag: capacity, FIFO hand-off, timeout,
- *	  slot hand-off on remove, overflow closing once pool_size are idle.  Also
- *	  run under TSan.
+ *	  slot hand-off on remove, overflow closing once pool_size are idle or
+ *	  after sitting idle for overflow_idle_ns.  Also run under TSan.
  *
  * Threads are started one at a time and each is known to be queued
  * (n_waiters observed under the lock) before the next starts, so the
@@ -173,6 +173,68 @@ test_serverless_keeps_nothing_idle(void)
 	CHECK(!gp_bag_give_back(&bag, e));
 	gp_bag_remove(&bag, e);
 	CHECK(bag.n_idle == 0 && bag.n_in_use == 0);
+	/* with an overflow idle time too */
+	bag.overflow_idle_ns = 1000000000;
+	e = borrow_opened(&bag);
+	CHECK(e != NULL && !gp_bag_give_back(&bag, e));
+	gp_bag_remove(&bag, e);
+	CHECK(bag.n_idle == 0 && bag.n_in_use == 0);
+	gp_bag_destroy(&bag);
+}
+
+static void
+give_back_at(gp_bag *bag, gp_entry *e, int64_t t)
+{
+	e->last_used_ns = t;
+	CHECK_MSG(gp_bag_give_back(bag, e), "entry %d not kept idle", e->index);
+}
+
+/*
+ * With overflow_idle_ns, connections above keep stay idle when given back
+ * (clients pausing between transactions reuse them) and are reaped, oldest
+ * first, only once idle that long; keep of them are never reaped.  The
+ * clock is passed in: nothing here waits.
+ */
+static void
+test_overflow_stays_idle_until_idle_long_enough(void)
+{
+	gp_bag		bag;
+	gp_entry   *a,
+			   *b,
+			   *c,
+			   *again;
+	gp_entry   *out[8];
+
+	gp_bag_init(&bag, 1, 4);
+	bag.overflow_idle_ns = 100;
+	a = borrow_opened(&bag);
+	b = borrow_opened(&bag);
+	c = borrow_opened(&bag);
+	CHECK(a && b && c);
+	if (!(a && b && c))
+		return;
+	give_back_at(&bag, a, 1000);
+	give_back_at(&bag, b, 1010);
+	give_back_at(&bag, c, 1020);
+	CHECK_MSG(bag.n_idle == 3 && bag.n_in_use == 0, "n_idle=%d", bag.n_idle);
+	/* the newest is borrowed first (the oldest age out) */
+	again = borrow_opened(&bag);
+	CHECK(again == c);
+	give_back_at(&bag, c, 1030);
+	/* not before 100 ns */
+	CHECK(gp_bag_reap(&bag, 1099, out, 8) == 0);
+	CHECK(bag.n_idle == 3);
+	/* then the oldest only */
+	CHECK(gp_bag_reap(&bag, 1100, out, 8) == 1 && out[0] == a);
+	CHECK(a->state == GP_SLOT_IN_USE && bag.n_in_use == 1 && bag.n_idle == 2);
+	gp_bag_remove(&bag, a);
+	/* much later: all but keep, oldest first */
+	CHECK(gp_bag_reap(&bag, 1000000, out, 8) == 1 && out[0] == b);
+	gp_bag_remove(&bag, b);
+	CHECK(gp_bag_reap(&bag, 1000000, out, 8) == 0);
+	CHECK(bag.n_idle == 1 && bag.n_in_use == 0);
+	CHECK(borrow_opened(&bag) == c);
+	CHECK(bag.n_idle == 0 && bag.idle == NULL && bag.idle_oldest == NULL);
 	gp_bag_destroy(&bag);
 }
 
@@ -198,9 +260,36 @@ churn(void *p)
 		if (r == GP_BORROW_OPEN || r == GP_BORROW_IDLE)
 		{
 			a->ok++;
+			e->last_used_ns = gp_now_ns();
 			if (i % 5 == 0 || !gp_bag_give_back(a->bag, e))
 				gp_bag_remove(a->bag, e);
 		}
+	}
+	return NULL;
+}
+
+typedef struct reaper_arg
+{
+	gp_bag	   *bag;
+	volatile int stop;			/* set after the churn threads joined */
+	int			reaped;
+} reaper_arg;
+
+/* The housekeeper's part: reap what has been idle long enough. */
+static void *
+reaper(void *p)
+{
+	reaper_arg *a = p;
+
+	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
+	{
+		gp_entry   *out[4];
+		int			n = gp_bag_reap(a->bag, gp_now_ns(), out, 4);
+
+		for (int i = 0; i < n; i++)
+			gp_bag_remove(a->bag, out[i]);
+		a->reaped += n;
+		sched_yield();
 	}
 	return NULL;
 }
@@ -234,6 +323,48 @@ test_concurrent_churn_keeps_counts_consistent(void)
 	gp_bag_destroy(&bag);
 }
 
+/* The same with overflow kept idle and reaped concurrently. */
+static void
+test_concurrent_churn_with_reaping_keeps_counts_consistent(void)
+{
+	enum
+	{
+	T = 8, ITER = 2000};
+	gp_bag		bag;
+	pthread_t	th[T],
+				rt;
+	churn_arg	args[T];
+	reaper_arg	ra;
+	int			total = 0;
+	gp_entry   *out[8];
+
+	gp_bag_init(&bag, 2, 4);
+	bag.overflow_idle_ns = 1000;
+	ra = (reaper_arg) {&bag, 0, 0};
+	pthread_create(&rt, NULL, reaper, &ra);
+	for (int i = 0; i < T; i++)
+	{
+		args[i] = (churn_arg) {&bag, ITER, 0};
+		pthread_create(&th[i], NULL, churn, &args[i]);
+	}
+	for (int i = 0; i < T; i++)
+	{
+		pthread_join(th[i], NULL);
+		total += args[i].ok;
+	}
+	__atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rt, NULL);
+	CHECK_MSG(total == T * ITER, "%d of %d borrows succeeded", total, T * ITER);
+	CHECK(bag.n_in_use == 0 && bag.n_opening == 0 && bag.n_waiters == 0);
+	CHECK(bag.n_idle <= 4);
+	/* once idle long enough, pool_size stay */
+	for (int n; (n = gp_bag_reap(&bag, gp_now_ns() + 1000000000LL, out, 8)) > 0;)
+		for (int i = 0; i < n; i++)
+			gp_bag_remove(&bag, out[i]);
+	CHECK_MSG(bag.n_idle <= 2 && bag.n_in_use == 0, "n_idle=%d", bag.n_idle);
+	gp_bag_destroy(&bag);
+}
+
 int
 main(void)
 {
@@ -242,5 +373,7 @@ main(void)
 	RUN(test_remove_hands_the_slot_to_the_first_waiter);
 	RUN(test_serverless_keeps_nothing_idle);
 	RUN(test_concurrent_churn_keeps_counts_consistent);
+	RUN(test_overflow_stays_idle_until_idle_long_enough);
+	RUN(test_concurrent_churn_with_reaping_keeps_counts_consistent);
 	return tap_done();
 }

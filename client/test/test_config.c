@@ -51,14 +51,16 @@ dump(const govpool_config *c, char *buf, size_t len)
 			 "|environment=%s|application_name=%s|extensions=%s|conninfo=%s"
 			 "|leak_threshold_ms=%d|preping_idle_ms=%d|liveness_idle_ms=%d|connect_attempts=%d"
 			 "|breaker_threshold=%d|breaker_cooldown_ms=%d|backoff=%d/%d|pooler=%d|prepare=%d"
-			 "|breaker_window_ms=%d|breaker_cooldown_min_ms=%d|statement_cache=%d|",
+			 "|breaker_window_ms=%d|breaker_cooldown_min_ms=%d|statement_cache=%d"
+			 "|overflow_idle_ms=%d|",
 			 c->pool_size, c->max_overflow, c->pool_timeout_ms, c->pool_recycle_ms,
 			 c->connect_timeout_ms, c->statement_timeout_ms, c->echo, (int) c->reset_on_return,
 			 c->environment, c->application_name, c->extensions, c->conninfo,
 			 c->leak_threshold_ms, c->preping_idle_ms, c->liveness_idle_ms, c->connect_attempts,
 			 c->breaker_threshold, c->breaker_cooldown_ms, c->connect_backoff_ms,
 			 c->connect_backoff_max_ms, (int) c->pooler, (int) c->prepare_context,
-			 c->breaker_window_ms, c->breaker_cooldown_min_ms, c->statement_cache);
+			 c->breaker_window_ms, c->breaker_cooldown_min_ms, c->statement_cache,
+			 c->overflow_idle_ms);
 }
 
 static const config_case cases[] = {
@@ -109,6 +111,10 @@ static const config_case cases[] = {
 	{"statement cache: 100 statements by default", {NULL}, {"|statement_cache=100|"}},
 	{"GOVPOOL_STATEMENT_CACHE=0 turns it off", {"GOVPOOL_STATEMENT_CACHE=0"}, {"|statement_cache=0|"}},
 	{"GOVPOOL_STATEMENT_CACHE=500", {"GOVPOOL_STATEMENT_CACHE=500"}, {"|statement_cache=500|"}},
+	{"overflow connections close after 10 s idle by default", {NULL}, {"|overflow_idle_ms=10000|"}},
+	{"GOVPOOL_OVERFLOW_IDLE_MS=0: SQLAlchemy's rule", {"GOVPOOL_OVERFLOW_IDLE_MS=0"}, {"|overflow_idle_ms=0|"}},
+	{"GOVPOOL_OVERFLOW_IDLE_MS=250", {"ENVIRONMENT=prod", "GOVPOOL_OVERFLOW_IDLE_MS=250"},
+	{"|overflow_idle_ms=250|", "|max_overflow=20|"}},
 	{"resilience knobs",
 		{"GOVPOOL_LEAK_THRESHOLD_MS=250", "GOVPOOL_PREPING_IDLE_MS=-1", "GOVPOOL_LIVENESS_IDLE_MS=0",
 			"GOVPOOL_CONNECT_ATTEMPTS=5", "GOVPOOL_BREAKER_THRESHOLD=2", "GOVPOOL_BREAKER_COOLDOWN_MS=700",
@@ -133,6 +139,8 @@ static const config_case cases[] = {
 	{"timeout too large", {"DATABASE_POOL_TIMEOUT=100000"}, {NULL}, "must be at most 86400 seconds"},
 	{"recycle bad", {"DATABASE_POOL_RECYCLE=1h"}, {NULL}, "DATABASE_POOL_RECYCLE=\"1h\""},
 	{"connect timeout bad", {"DATABASE_CONNECT_TIMEOUT=x"}, {NULL}, "DATABASE_CONNECT_TIMEOUT=\"x\""},
+	{"overflow idle negative", {"GOVPOOL_OVERFLOW_IDLE_MS=-1"}, {NULL},
+	"GOVPOOL_OVERFLOW_IDLE_MS=\"-1\": must be between 0"},
 	{"statement timeout negative", {"DATABASE_STATEMENT_TIMEOUT_MS=-5"}, {NULL},
 	"DATABASE_STATEMENT_TIMEOUT_MS=\"-5\": must be between 0"},
 	{"echo not a boolean", {"DATABASE_ECHO=maybe"}, {NULL}, "DATABASE_ECHO=\"maybe\": not a boolean"},
