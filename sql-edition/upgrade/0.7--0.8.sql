@@ -23,6 +23,10 @@ DROP FUNCTION IF EXISTS governance._sealed_ok(bytea, bytea, text, text, text, te
 DROP FUNCTION IF EXISTS governance._write_context(text, text, text, boolean, boolean, governance.seal_key);
 DROP FUNCTION IF EXISTS governance._write_sealed(text, text, text, text, bytea, bytea);
 DROP FUNCTION governance._context_mac(bytea, bytea, text, text, text);
+-- _values_ok() also checks that an agent is given and no seal is set yet
+-- (set_context()'s fast path: two calls fewer); a new argument.  (IF
+-- EXISTS: 0.6 has none.)
+DROP FUNCTION IF EXISTS governance._values_ok(text, text, text);
 -- == end of section: performance (issue 15) ==
 
 -- == section: denied_log role limit ==
