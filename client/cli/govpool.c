@@ -158,7 +158,8 @@ cmd_stats(int argc, char **argv)
 			   "acquires             %llu (cumulative)\ntimeouts             %llu (cumulative)\n"
 			   "exhaustion_events    %llu (cumulative)\nconnects             %llu (cumulative)\n"
 			   "connect_failures     %llu (cumulative)\ninvalidated          %llu (cumulative)\n"
-			   "recycled             %llu (cumulative)\nsessions_begun       %llu (cumulative)\n"
+			   "recycled             %llu (cumulative)\nidle_closed          %llu (cumulative)\n"
+			   "sessions_begun       %llu (cumulative)\n"
 			   "sessions_committed   %llu (cumulative)\nsessions_rolled_back %llu (cumulative)\n"
 			   "acquire_wait_p50_us  %.1f\nacquire_wait_p99_us  %.1f\n",
 			   st.pool_size, st.max_overflow, st.size, st.checked_out, st.idle, st.overflow_in_use,
@@ -166,7 +167,8 @@ cmd_stats(int argc, char **argv)
 			   (unsigned long long) st.acquires_total, (unsigned long long) st.timeouts_total,
 			   (unsigned long long) st.exhaustion_events_total, (unsigned long long) st.connects_total,
 			   (unsigned long long) st.connect_failures_total, (unsigned long long) st.invalidated_total,
-			   (unsigned long long) st.recycled_total, (unsigned long long) st.sessions_begun_total,
+			   (unsigned long long) st.recycled_total, (unsigned long long) st.idle_closed_total,
+			   (unsigned long long) st.sessions_begun_total,
 			   (unsigned long long) st.sessions_committed_total,
 			   (unsigned long long) st.sessions_rolled_back_total,
 			   st.acquire_wait_p50_us, st.acquire_wait_p99_us);

@@ -65,6 +65,8 @@ n_open(const gp_bag *bag)
 	return bag->n_idle + bag->n_in_use + bag->n_opening;
 }
 
+static void free_slot(gp_bag *bag, gp_entry *e);
+
 /* Under the lock: unlink an IDLE entry from the idle stack. */
 static void
 unlink_idle(gp_bag *bag, gp_entry *e)
@@ -343,7 +345,7 @@ gp_bag_give_back(gp_bag *bag, gp_entry *e)
 }
 
 int
-gp_bag_reap(gp_bag *bag, int64_t now_ns, gp_entry **out, int max)
+gp_bag_reap(gp_bag *bag, int64_t now_ns, int max, void (*detach) (gp_entry *e, void *arg), void *arg)
 {
 	int			n = 0;
 
@@ -354,28 +356,25 @@ gp_bag_reap(gp_bag *bag, int64_t now_ns, gp_entry **out, int max)
 		gp_entry   *e = bag->idle_oldest;
 
 		unlink_idle(bag, e);
-		e->state = GP_SLOT_IN_USE;
-		bag->n_in_use++;
-		out[n++] = e;
+		detach(e, arg);
+		free_slot(bag, e);
+		n++;
 	}
 	pthread_mutex_unlock(&bag->lock);
 	return n;
 }
 
-void
-gp_bag_remove(gp_bag *bag, gp_entry *e)
+/*
+ * Under the lock: a slot no longer counted (its entry unlinked and
+ * uncounted) is free: the first waiter opens a connection in it.
+ */
+static void
+free_slot(gp_bag *bag, gp_entry *e)
 {
-	gp_waiter  *w;
+	gp_waiter  *w = pop_waiter(bag);
 
-	pthread_mutex_lock(&bag->lock);
-	if (e->state == GP_SLOT_IN_USE)
-		bag->n_in_use--;
-	else if (e->state == GP_SLOT_OPENING)
-		bag->n_opening--;
-	w = pop_waiter(bag);
 	if (w)
 	{
-		/* the slot is free: the first waiter opens a connection in it */
 		e->state = GP_SLOT_OPENING;
 		bag->n_opening++;
 		w->granted = e;
@@ -383,6 +382,17 @@ gp_bag_remove(gp_bag *bag, gp_entry *e)
 	}
 	else
 		e->state = GP_SLOT_EMPTY;
+}
+
+void
+gp_bag_remove(gp_bag *bag, gp_entry *e)
+{
+	pthread_mutex_lock(&bag->lock);
+	if (e->state == GP_SLOT_IN_USE)
+		bag->n_in_use--;
+	else if (e->state == GP_SLOT_OPENING)
+		bag->n_opening--;
+	free_slot(bag, e);
 	pthread_mutex_unlock(&bag->lock);
 }
 

@@ -347,11 +347,15 @@ extern gp_entry *gp_bag_abandon(gp_bag *bag, gp_waiter *w);
  */
 extern bool gp_bag_give_back(gp_bag *bag, gp_entry *e);
 /*
- * Take up to max idle entries that are above keep and were given back at
- * least overflow_idle_ns before now_ns, oldest first; they are IN_USE in
- * *out, for the caller to close and gp_bag_remove.  Returns how many.
+ * Free the slots of up to max idle entries that are above keep and were
+ * given back at least overflow_idle_ns before now_ns, oldest first.  For
+ * each, detach(e, arg) runs under the lock and takes the connection out of
+ * the entry (the caller closes it afterwards, unlocked); then the slot is
+ * free at once, as after gp_bag_remove.  Nobody ever sees such an entry
+ * checked out, nor the pool full because of it.  Returns how many.
  */
-extern int	gp_bag_reap(gp_bag *bag, int64_t now_ns, gp_entry **out, int max);
+extern int	gp_bag_reap(gp_bag *bag, int64_t now_ns, int max,
+						void (*detach) (gp_entry *e, void *arg), void *arg);
 /* The entry's connection is gone (closed by the caller): free the slot, or
  * hand it to the first waiter as a slot to open. */
 extern void gp_bag_remove(gp_bag *bag, gp_entry *e);

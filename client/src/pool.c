@@ -195,28 +195,54 @@ housekeeper_period_ns(const govpool_config *c)
 	return period_ns < 5000000 ? 5000000 : period_ns;
 }
 
+/* The connections taken out of reaped entries, to close unlocked. */
+typedef struct reaped
+{
+	int			n;
+	PGconn	   *conns[8];
+	gp_stmt_cache *stmts[8];
+} reaped;
+
+/* gp_bag_reap's detach (bag lock held): what gp_entry_close frees, taken out. */
+static void
+detach_conn(gp_entry *e, void *arg)
+{
+	reaped	   *r = arg;
+
+	__atomic_store_n(&e->backend_pid, 0, __ATOMIC_RELAXED);
+	r->conns[r->n] = e->conn;
+	r->stmts[r->n] = e->stmts;
+	r->n++;
+	e->conn = NULL;
+	e->stmts = NULL;
+	e->ctx_prepared = 0;
+}
+
 /*
- * Close the connections above pool_size that sat idle for overflow_idle_ms
- * (no lock held: each one taken from the bag belongs to us until removed).
+ * Close the connections above pool_size that sat idle for overflow_idle_ms.
+ * Their slots are free before they are closed: the pool never looks full,
+ * nor checked out, because of them.  (So for the time of a PQfinish a new
+ * connection may be opened in such a slot: the server can see one backend
+ * more than the cap, as it does while a closed connection's backend exits.)
  */
 static void
 close_idle_overflow(govpool *pool, int64_t now_ns)
 {
-	gp_entry   *reaped[8];
-	int			n;
+	reaped		r;
 
 	do
 	{
-		n = gp_bag_reap(&pool->bag, now_ns, reaped, (int) (sizeof(reaped) / sizeof(reaped[0])));
-		for (int i = 0; i < n; i++)
+		r.n = 0;
+		gp_bag_reap(&pool->bag, now_ns, 8, detach_conn, &r);
+		for (int i = 0; i < r.n; i++)
 		{
 			GP_INC(pool->m.idle_closed);
-			gp_entry_close(reaped[i]);
-			gp_bag_remove(&pool->bag, reaped[i]);
+			PQfinish(r.conns[i]);
+			gp_stmt_cache_free(r.stmts[i]);
 		}
-		if (n > 0)
+		if (r.n > 0)
 			gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "overflow_idle_closed", (char *) NULL);
-	} while (n == (int) (sizeof(reaped) / sizeof(reaped[0])));
+	} while (r.n == 8);
 }
 
 static void *

@@ -198,7 +198,7 @@ static const stat_field stat_fields[] = {
 	"Connections checked out now.", "checked_out"},
 	{"idle", SG_CURRENT, SK_INT, S(idle), "idle", "gauge", "Idle connections now.", "idle"},
 	{"overflow_in_use", SG_CURRENT, SK_INT, S(overflow_in_use), "overflow_in_use", "gauge",
-	"Open connections above pool_size now.", "overflow_in_use"},
+	"Open connections above pool_size now, checked out or idle (they close after overflow_idle_ms idle).", "overflow_in_use"},
 	{"waiters", SG_CURRENT, SK_INT, S(waiters), "waiters", "gauge",
 	"Callers waiting for a connection now.", "waiters"},
 	{"circuit", SG_CURRENT, SK_CIRCUIT, S(circuit), "circuit_state", "gauge",

@@ -189,11 +189,44 @@ give_back_at(gp_bag *bag, gp_entry *e, int64_t t)
 	CHECK_MSG(gp_bag_give_back(bag, e), "entry %d not kept idle", e->index);
 }
 
+/* gp_bag_reap's detach: record the entries, check the lock is held. */
+typedef struct detached
+{
+	gp_bag	   *bag;
+	int			n;
+	gp_entry   *e[8];
+	bool		unlocked;
+} detached;
+
+static void
+detach(gp_entry *e, void *arg)
+{
+	detached   *d = arg;
+
+	if (pthread_mutex_trylock(&d->bag->lock) == 0)
+	{
+		d->unlocked = true;
+		pthread_mutex_unlock(&d->bag->lock);
+	}
+	if (d->n < 8)
+		d->e[d->n] = e;
+	d->n++;
+}
+
+static int
+reap(gp_bag *bag, int64_t now, detached *d)
+{
+	*d = (detached) {bag, 0, {NULL}, false};
+	return gp_bag_reap(bag, now, 8, detach, d);
+}
+
 /*
  * With overflow_idle_ns, connections above keep stay idle when given back
  * (clients pausing between transactions reuse them) and are reaped, oldest
- * first, only once idle that long; keep of them are never reaped.  The
- * clock is passed in: nothing here waits.
+ * first, only once idle that long; keep of them are never reaped.  A
+ * reaped slot is free at once: never counted as checked out (the caller
+ * closes the connection detach took out, after).  The clock is passed in:
+ * nothing here waits.
  */
 static void
 test_overflow_stays_idle_until_idle_long_enough(void)
@@ -203,7 +236,7 @@ test_overflow_stays_idle_until_idle_long_enough(void)
 			   *b,
 			   *c,
 			   *again;
-	gp_entry   *out[8];
+	detached	d;
 
 	gp_bag_init(&bag, 1, 4);
 	bag.overflow_idle_ns = 100;
@@ -222,16 +255,15 @@ test_overflow_stays_idle_until_idle_long_enough(void)
 	CHECK(again == c);
 	give_back_at(&bag, c, 1030);
 	/* not before 100 ns */
-	CHECK(gp_bag_reap(&bag, 1099, out, 8) == 0);
+	CHECK(reap(&bag, 1099, &d) == 0 && d.n == 0);
 	CHECK(bag.n_idle == 3);
-	/* then the oldest only */
-	CHECK(gp_bag_reap(&bag, 1100, out, 8) == 1 && out[0] == a);
-	CHECK(a->state == GP_SLOT_IN_USE && bag.n_in_use == 1 && bag.n_idle == 2);
-	gp_bag_remove(&bag, a);
+	/* then the oldest only, under the lock, its slot free at once */
+	CHECK(reap(&bag, 1100, &d) == 1 && d.n == 1 && d.e[0] == a && !d.unlocked);
+	CHECK_MSG(a->state == GP_SLOT_EMPTY && bag.n_in_use == 0 && bag.n_idle == 2,
+			  "state=%d in_use=%d idle=%d", (int) a->state, bag.n_in_use, bag.n_idle);
 	/* much later: all but keep, oldest first */
-	CHECK(gp_bag_reap(&bag, 1000000, out, 8) == 1 && out[0] == b);
-	gp_bag_remove(&bag, b);
-	CHECK(gp_bag_reap(&bag, 1000000, out, 8) == 0);
+	CHECK(reap(&bag, 1000000, &d) == 1 && d.e[0] == b && b->state == GP_SLOT_EMPTY);
+	CHECK(reap(&bag, 1000000, &d) == 0);
 	CHECK(bag.n_idle == 1 && bag.n_in_use == 0);
 	CHECK(borrow_opened(&bag) == c);
 	CHECK(bag.n_idle == 0 && bag.idle == NULL && bag.idle_oldest == NULL);
@@ -275,6 +307,13 @@ typedef struct reaper_arg
 	int			reaped;
 } reaper_arg;
 
+static void
+count_detach(gp_entry *e, void *arg)
+{
+	(void) e;
+	(*(int *) arg)++;
+}
+
 /* The housekeeper's part: reap what has been idle long enough. */
 static void *
 reaper(void *p)
@@ -283,11 +322,9 @@ reaper(void *p)
 
 	while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE))
 	{
-		gp_entry   *out[4];
-		int			n = gp_bag_reap(a->bag, gp_now_ns(), out, 4);
+		int			n = 0;
 
-		for (int i = 0; i < n; i++)
-			gp_bag_remove(a->bag, out[i]);
+		gp_bag_reap(a->bag, gp_now_ns(), 4, count_detach, &n);
 		a->reaped += n;
 		sched_yield();
 	}
@@ -336,7 +373,6 @@ test_concurrent_churn_with_reaping_keeps_counts_consistent(void)
 	churn_arg	args[T];
 	reaper_arg	ra;
 	int			total = 0;
-	gp_entry   *out[8];
 
 	gp_bag_init(&bag, 2, 4);
 	bag.overflow_idle_ns = 1000;
@@ -358,9 +394,11 @@ test_concurrent_churn_with_reaping_keeps_counts_consistent(void)
 	CHECK(bag.n_in_use == 0 && bag.n_opening == 0 && bag.n_waiters == 0);
 	CHECK(bag.n_idle <= 4);
 	/* once idle long enough, pool_size stay */
-	for (int n; (n = gp_bag_reap(&bag, gp_now_ns() + 1000000000LL, out, 8)) > 0;)
-		for (int i = 0; i < n; i++)
-			gp_bag_remove(&bag, out[i]);
+	{
+		int			n = 0;
+
+		gp_bag_reap(&bag, gp_now_ns() + 1000000000LL, 8, count_detach, &n);
+	}
 	CHECK_MSG(bag.n_idle <= 2 && bag.n_in_use == 0, "n_idle=%d", bag.n_idle);
 	gp_bag_destroy(&bag);
 }

@@ -239,7 +239,8 @@ test_overflow_connections_stay_while_clients_pause(void)
 	itest_config(&cfg, "gp_overflow_pause");
 	cfg.pool_size = 1;
 	cfg.max_overflow = 2;
-	cfg.overflow_idle_ms = 600000;
+	cfg.overflow_idle_ms = 100000;
+	cfg.leak_threshold_ms = 40; /* the housekeeper looks every 10 ms */
 	pool = itest_pool(&cfg);
 	connects = 0;
 	for (int round = 0; round < 10; round++)
@@ -260,10 +261,32 @@ test_overflow_connections_stay_while_clients_pause(void)
 		govpool_stats(pool, &st);
 		CHECK_MSG(st.size == 3 && st.idle == 3, "round %d: size=%d idle=%d", round, st.size, st.idle);
 	}
+	/*
+	 * 250 ms and two more housekeeper scans (so at least one whole pass
+	 * after the last return, see housekeeper_main): none closed before its
+	 * time (a unit slip, 100 s read as 100 ms, would have closed them).
+	 * Only an early close fails this; a late one cannot happen within it.
+	 */
+	{
+		uint64_t	scans,
+					now;
+		int64_t		until = gp_now_ns() + 250 * 1000000LL;
+
+		pthread_mutex_lock(&pool->bag.lock);
+		scans = pool->hk_scans;
+		pthread_mutex_unlock(&pool->bag.lock);
+		do
+		{
+			sleep_ms(1);
+			pthread_mutex_lock(&pool->bag.lock);
+			now = pool->hk_scans;
+			pthread_mutex_unlock(&pool->bag.lock);
+		} while (now < scans + 2 || gp_now_ns() < until);
+	}
 	govpool_stats(pool, &st);
-	CHECK_MSG(st.connects_total == connects && st.idle_closed_total == 0,
-			  "%llu connections opened after the first burst, %llu closed idle",
-			  (unsigned long long) (st.connects_total - connects),
+	CHECK_MSG(st.size == 3 && st.idle == 3 && st.connects_total == connects && st.idle_closed_total == 0,
+			  "size=%d idle=%d, %llu connections opened after the first burst, %llu closed idle",
+			  st.size, st.idle, (unsigned long long) (st.connects_total - connects),
 			  (unsigned long long) st.idle_closed_total);
 	govpool_destroy(pool);
 }

@@ -62,6 +62,7 @@ _KWARGS = {
     "breaker_cooldown_min_ms": "GOVPOOL_BREAKER_COOLDOWN_MIN_MS",
     "breaker_window_ms": "GOVPOOL_BREAKER_WINDOW_MS",
     "statement_cache_size": "GOVPOOL_STATEMENT_CACHE",
+    "overflow_idle_ms": "GOVPOOL_OVERFLOW_IDLE_MS",
 }
 
 

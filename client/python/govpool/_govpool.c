@@ -289,6 +289,7 @@ stats_dict(const govpool_stats *st)
 	SET_INT(d, "connect_failures_total", st->connect_failures_total);
 	SET_INT(d, "invalidated_total", st->invalidated_total);
 	SET_INT(d, "recycled_total", st->recycled_total);
+	SET_INT(d, "idle_closed_total", st->idle_closed_total);
 	SET_INT(d, "sessions_begun_total", st->sessions_begun_total);
 	SET_INT(d, "sessions_committed_total", st->sessions_committed_total);
 	SET_INT(d, "sessions_rolled_back_total", st->sessions_rolled_back_total);
