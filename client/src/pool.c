@@ -198,6 +198,7 @@ housekeeper_period_ns(const govpool_config *c)
 /* The connections taken out of reaped entries, to close unlocked. */
 typedef struct reaped
 {
+	govpool    *pool;
 	int			n;
 	PGconn	   *conns[8];
 	gp_stmt_cache *stmts[8];
@@ -209,6 +210,8 @@ detach_conn(gp_entry *e, void *arg)
 {
 	reaped	   *r = arg;
 
+	/* counted before the slot is free: stats never show it gone, uncounted */
+	GP_INC(r->pool->m.idle_closed);
 	__atomic_store_n(&e->backend_pid, 0, __ATOMIC_RELAXED);
 	r->conns[r->n] = e->conn;
 	r->stmts[r->n] = e->stmts;
@@ -232,11 +235,11 @@ close_idle_overflow(govpool *pool, int64_t now_ns)
 
 	do
 	{
+		r.pool = pool;
 		r.n = 0;
 		gp_bag_reap(&pool->bag, now_ns, 8, detach_conn, &r);
 		for (int i = 0; i < r.n; i++)
 		{
-			GP_INC(pool->m.idle_closed);
 			PQfinish(r.conns[i]);
 			gp_stmt_cache_free(r.stmts[i]);
 		}
