@@ -332,29 +332,40 @@ reaper(void *p)
 }
 
 /* Many threads over few slots: counts stay consistent, nobody is lost. */
-static void
-test_concurrent_churn_keeps_counts_consistent(void)
+#define CHURN_THREADS 8
+#define CHURN_ITER 2000
+
+/* Run CHURN_THREADS churn threads over the bag; the borrows that succeeded. */
+static int
+churn_threads(gp_bag *bag)
 {
-	enum
-	{
-	T = 8, ITER = 2000};
-	gp_bag		bag;
-	pthread_t	th[T];
-	churn_arg	args[T];
+	pthread_t	th[CHURN_THREADS];
+	churn_arg	args[CHURN_THREADS];
 	int			total = 0;
 
-	gp_bag_init(&bag, 2, 3);
-	for (int i = 0; i < T; i++)
+	for (int i = 0; i < CHURN_THREADS; i++)
 	{
-		args[i] = (churn_arg) {&bag, ITER, 0};
+		args[i] = (churn_arg) {bag, CHURN_ITER, 0};
 		pthread_create(&th[i], NULL, churn, &args[i]);
 	}
-	for (int i = 0; i < T; i++)
+	for (int i = 0; i < CHURN_THREADS; i++)
 	{
 		pthread_join(th[i], NULL);
 		total += args[i].ok;
 	}
-	CHECK_MSG(total == T * ITER, "%d of %d borrows succeeded", total, T * ITER);
+	return total;
+}
+
+static void
+test_concurrent_churn_keeps_counts_consistent(void)
+{
+	gp_bag		bag;
+	int			total;
+
+	gp_bag_init(&bag, 2, 3);
+	total = churn_threads(&bag);
+	CHECK_MSG(total == CHURN_THREADS * CHURN_ITER, "%d of %d borrows succeeded", total,
+			  CHURN_THREADS * CHURN_ITER);
 	CHECK(bag.n_in_use == 0 && bag.n_opening == 0 && bag.n_waiters == 0);
 	CHECK(bag.n_idle <= 2);
 	gp_bag_destroy(&bag);
@@ -364,33 +375,20 @@ test_concurrent_churn_keeps_counts_consistent(void)
 static void
 test_concurrent_churn_with_reaping_keeps_counts_consistent(void)
 {
-	enum
-	{
-	T = 8, ITER = 2000};
 	gp_bag		bag;
-	pthread_t	th[T],
-				rt;
-	churn_arg	args[T];
+	pthread_t	rt;
 	reaper_arg	ra;
-	int			total = 0;
+	int			total;
 
 	gp_bag_init(&bag, 2, 4);
 	bag.overflow_idle_ns = 1000;
 	ra = (reaper_arg) {&bag, 0, 0};
 	pthread_create(&rt, NULL, reaper, &ra);
-	for (int i = 0; i < T; i++)
-	{
-		args[i] = (churn_arg) {&bag, ITER, 0};
-		pthread_create(&th[i], NULL, churn, &args[i]);
-	}
-	for (int i = 0; i < T; i++)
-	{
-		pthread_join(th[i], NULL);
-		total += args[i].ok;
-	}
+	total = churn_threads(&bag);
 	__atomic_store_n(&ra.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(rt, NULL);
-	CHECK_MSG(total == T * ITER, "%d of %d borrows succeeded", total, T * ITER);
+	CHECK_MSG(total == CHURN_THREADS * CHURN_ITER, "%d of %d borrows succeeded", total,
+			  CHURN_THREADS * CHURN_ITER);
 	CHECK(bag.n_in_use == 0 && bag.n_opening == 0 && bag.n_waiters == 0);
 	CHECK(bag.n_idle <= 4);
 	/* once idle long enough, pool_size stay */
