@@ -120,7 +120,7 @@ cmd_stats(int argc, char **argv)
 	govpool_config cfg;
 	govpool    *pool;
 	govpool_health_report h;
-	int			format = -1;
+	int			format = GOVPOOL_FORMAT_TEXT;
 	char	   *buf;
 	int			n;
 
@@ -147,44 +147,16 @@ cmd_stats(int argc, char **argv)
 	}
 	pool = open_pool(&cfg, 0);
 	govpool_health(pool, &h);
-	if (format < 0)
+	/* every form from stats.c's one table of fields */
+	n = govpool_stats_format(pool, (govpool_format) format, NULL, 0);
+	buf = malloc(n + 1);
+	if (buf)
 	{
-		govpool_stats st = h.stats;
-
-		printf("pool_size            %d\nmax_overflow         %d\n"
-			   "size                 %d   (current)\nchecked_out          %d   (current)\n"
-			   "idle                 %d   (current)\noverflow_in_use      %d   (current)\n"
-			   "waiters              %d   (current)\ncircuit              %s   (current)\n"
-			   "acquires             %llu (cumulative)\ntimeouts             %llu (cumulative)\n"
-			   "exhaustion_events    %llu (cumulative)\nconnects             %llu (cumulative)\n"
-			   "connect_failures     %llu (cumulative)\ninvalidated          %llu (cumulative)\n"
-			   "recycled             %llu (cumulative)\nidle_closed          %llu (cumulative)\n"
-			   "sessions_begun       %llu (cumulative)\n"
-			   "sessions_committed   %llu (cumulative)\nsessions_rolled_back %llu (cumulative)\n"
-			   "acquire_wait_p50_us  %.1f\nacquire_wait_p99_us  %.1f\n",
-			   st.pool_size, st.max_overflow, st.size, st.checked_out, st.idle, st.overflow_in_use,
-			   st.waiters, govpool_circuit_name(st.circuit),
-			   (unsigned long long) st.acquires_total, (unsigned long long) st.timeouts_total,
-			   (unsigned long long) st.exhaustion_events_total, (unsigned long long) st.connects_total,
-			   (unsigned long long) st.connect_failures_total, (unsigned long long) st.invalidated_total,
-			   (unsigned long long) st.recycled_total, (unsigned long long) st.idle_closed_total,
-			   (unsigned long long) st.sessions_begun_total,
-			   (unsigned long long) st.sessions_committed_total,
-			   (unsigned long long) st.sessions_rolled_back_total,
-			   st.acquire_wait_p50_us, st.acquire_wait_p99_us);
-	}
-	else
-	{
-		n = govpool_stats_format(pool, (govpool_format) format, NULL, 0);
-		buf = malloc(n + 1);
-		if (buf)
-		{
-			govpool_stats_format(pool, (govpool_format) format, buf, n + 1);
-			fputs(buf, stdout);
-			if (format == GOVPOOL_FORMAT_JSON)
-				putchar('\n');
-			free(buf);
-		}
+		govpool_stats_format(pool, (govpool_format) format, buf, n + 1);
+		fputs(buf, stdout);
+		if (format == GOVPOOL_FORMAT_JSON)
+			putchar('\n');
+		free(buf);
 	}
 	if (!h.ok)
 		fprintf(stderr, "%s stats: health probe failed: %s\n", progname, h.error.message);

@@ -486,7 +486,8 @@ extern void govpool_stats_get(govpool *pool, govpool_stats *stats);
 typedef enum govpool_format
 {
 	GOVPOOL_FORMAT_JSON = 0,
-	GOVPOOL_FORMAT_PROMETHEUS
+	GOVPOOL_FORMAT_PROMETHEUS,
+	GOVPOOL_FORMAT_TEXT			/* one "name  value  (group)" line per field */
 } govpool_format;
 
 /*

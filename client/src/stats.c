@@ -398,6 +398,25 @@ format_prometheus(out *o, const govpool_stats *s, const char *app)
 		app, s->query_p50_us / 1e6, app, s->query_p99_us / 1e6);
 }
 
+/* For people (govpool stats): every field, aligned, with its group. */
+static void
+format_text(out *o, const govpool_stats *s)
+{
+	static const char *const group_name[] = {"configuration", "current", "cumulative"};
+
+	for (size_t i = 0; i < N_FIELDS; i++)
+	{
+		const stat_field *f = &stat_fields[i];
+
+		put(o, "%-22s ", f->json);
+		if (f->kind == SK_CIRCUIT)
+			put(o, "%s", govpool_circuit_name(*(const govpool_circuit *) ((const char *) s + f->offset)));
+		else
+			put_value(o, s, f, false);
+		put(o, "  (%s)\n", group_name[f->group]);
+	}
+}
+
 int
 govpool_stats_format(govpool *pool, govpool_format format, char *buf, size_t len)
 {
@@ -413,6 +432,8 @@ govpool_stats_format(govpool *pool, govpool_format format, char *buf, size_t len
 	escaped_name(pool->cfg.application_name, app, sizeof(app));
 	if (format == GOVPOOL_FORMAT_JSON)
 		format_json(&o, pool, &s, app);
+	else if (format == GOVPOOL_FORMAT_TEXT)
+		format_text(&o, &s);
 	else
 		format_prometheus(&o, &s, app);
 	return (int) o.pos;

@@ -811,6 +811,18 @@ test_health_and_stats_formats(void)
 	CHECK(n > 0 && (size_t) n < sizeof(buf));
 	CHECK_MSG(strstr(buf, "# TYPE govpool_acquires_total counter\ngovpool_acquires_total{application_name=\"gp_stats\"} 2\n") &&
 			  strstr(buf, "# TYPE govpool_idle gauge\n"), "%s", buf);
+	/* text (govpool stats): one line per field of the table, with its group */
+	n = govpool_stats_format(pool, GOVPOOL_FORMAT_TEXT, buf, sizeof(buf));
+	CHECK(n > 0 && (size_t) n < sizeof(buf));
+	{
+		char		line[3][64];
+
+		snprintf(line[0], sizeof(line[0]), "\n%-22s %s  (%s)\n", "acquires", "2", "cumulative");
+		snprintf(line[1], sizeof(line[1]), "\n%-22s %s  (%s)\n", "circuit", "closed", "current");
+		snprintf(line[2], sizeof(line[2]), "%-22s %s  (%s)\n", "pool_size", "5", "configuration");
+		CHECK_MSG(strstr(buf, line[0]) && strstr(buf, line[1]) && strncmp(buf, line[2], strlen(line[2])) == 0 &&
+				  strstr(buf, "\nidle_closed ") && strstr(buf, "\nquery_p99_us "), "%s", buf);
+	}
 	/* snprintf contract: a short buffer gets a prefix and the full length */
 	{
 		char		small[16];

@@ -330,9 +330,11 @@ Pool_stats_text(PoolObject *self, PyObject *args)
 		f = GOVPOOL_FORMAT_JSON;
 	else if (strcmp(fmt, "prometheus") == 0)
 		f = GOVPOOL_FORMAT_PROMETHEUS;
+	else if (strcmp(fmt, "text") == 0)
+		f = GOVPOOL_FORMAT_TEXT;
 	else
 	{
-		PyErr_Format(PyExc_ValueError, "stats_text: unknown format \"%s\" (json or prometheus)", fmt);
+		PyErr_Format(PyExc_ValueError, "stats_text: unknown format \"%s\" (json, prometheus or text)", fmt);
 		return NULL;
 	}
 	n = govpool_stats_format(self->pool, f, small, sizeof(small));
@@ -384,7 +386,7 @@ static PyMethodDef Pool_methods[] = {
 	{"close", (PyCFunction) Pool_close, METH_NOARGS, "Destroy the pool (no op handle may be alive)."},
 	{"take_wakes", (PyCFunction) Pool_take_wakes, METH_NOARGS, "Ops woken since the last call."},
 	{"stats", (PyCFunction) Pool_stats, METH_NOARGS, "Stats snapshot as a dict."},
-	{"stats_text", (PyCFunction) Pool_stats_text, METH_VARARGS, "Stats as json or prometheus text."},
+	{"stats_text", (PyCFunction) Pool_stats_text, METH_VARARGS, "Stats as json, prometheus or text (one line per field)."},
 	{"op", (PyCFunction) Pool_op, METH_NOARGS, "A new operation handle."},
 	{NULL}
 };

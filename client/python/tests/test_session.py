@@ -1,5 +1,6 @@
 """Sessions, run, rows, errors, stats, health, configuration."""
 import asyncio
+import json
 import os
 
 import pytest
@@ -90,6 +91,15 @@ async def test_stats_text_and_health(pool):
     prom = pool.stats_text("prometheus")
     assert "govpool_" in prom
     assert pool.stats_text("json").startswith("{")
+    text = pool.stats_text("text")
+    assert "\nacquires " in text and "  (cumulative)\n" in text and "\nidle_closed " in text
+    # stats() lists libgovpool's fields by hand: it must miss none of the table's
+    doc = json.loads(pool.stats_text("json"))
+    d = pool.stats()
+    names = [k for k, v in doc.items() if not isinstance(v, (dict, str))]
+    names += list(doc["current"]) + list(doc["cumulative"])
+    missing = [k for k in names if k not in d and k + "_total" not in d]
+    assert missing == []
     with pytest.raises(ValueError):
         pool.stats_text("xml")
     h = await pool.health()
