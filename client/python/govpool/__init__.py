@@ -22,6 +22,7 @@ A pool belongs to the event loop that created it; using it from another
 loop raises WrongLoopError.
 """
 import asyncio
+import json
 import os
 
 from . import _govpool
@@ -265,13 +266,24 @@ class Pool:
                 "error": err, "stats": self.stats()}
 
     def stats(self):
-        """libgovpool's stats snapshot: current values and *_total counters."""
+        """libgovpool's stats snapshot: current values and *_total counters.
+
+        Made from the library's JSON form, which its one table of fields
+        drives (as Prometheus and the server report): a field added there
+        appears here.  Configuration and current values keep their names;
+        cumulative counters get "_total", the latency quantiles ("_us") not.
+        """
         if self._closed:
             raise PoolClosed("the pool is closed")
-        return self._c.stats()
+        doc = json.loads(self._c.stats_text("json"))
+        d = {k: v for k, v in doc.items() if not isinstance(v, (dict, str))}
+        d.update(doc["current"])
+        for k, v in doc["cumulative"].items():
+            d[k if k.endswith("_us") else k + "_total"] = v
+        return d
 
     def stats_text(self, fmt="json"):
-        """The snapshot as "json" or "prometheus" text."""
+        """The snapshot as "json", "prometheus" or "text"."""
         if self._closed:
             raise PoolClosed("the pool is closed")
         return self._c.stats_text(fmt)

@@ -250,70 +250,6 @@ Pool_take_wakes(PoolObject *self, PyObject *unused)
 	return list;
 }
 
-#define SET_INT(d, name, val) do { \
-	PyObject *v_ = PyLong_FromLongLong((long long) (val)); \
-	if (v_ == NULL || PyDict_SetItemString((d), (name), v_) < 0) { Py_XDECREF(v_); Py_DECREF(d); return NULL; } \
-	Py_DECREF(v_); } while (0)
-#define SET_FLOAT(d, name, val) do { \
-	PyObject *v_ = PyFloat_FromDouble(val); \
-	if (v_ == NULL || PyDict_SetItemString((d), (name), v_) < 0) { Py_XDECREF(v_); Py_DECREF(d); return NULL; } \
-	Py_DECREF(v_); } while (0)
-
-static PyObject *
-stats_dict(const govpool_stats *st)
-{
-	PyObject   *d = PyDict_New();
-	PyObject   *c;
-
-	if (d == NULL)
-		return NULL;
-	SET_INT(d, "pool_size", st->pool_size);
-	SET_INT(d, "max_overflow", st->max_overflow);
-	SET_INT(d, "size", st->size);
-	SET_INT(d, "checked_out", st->checked_out);
-	SET_INT(d, "idle", st->idle);
-	SET_INT(d, "overflow_in_use", st->overflow_in_use);
-	SET_INT(d, "waiters", st->waiters);
-	c = PyUnicode_FromString(govpool_circuit_name(st->circuit));
-	if (c == NULL || PyDict_SetItemString(d, "circuit", c) < 0)
-	{
-		Py_XDECREF(c);
-		Py_DECREF(d);
-		return NULL;
-	}
-	Py_DECREF(c);
-	SET_INT(d, "acquires_total", st->acquires_total);
-	SET_INT(d, "timeouts_total", st->timeouts_total);
-	SET_INT(d, "exhaustion_events_total", st->exhaustion_events_total);
-	SET_INT(d, "connects_total", st->connects_total);
-	SET_INT(d, "connect_failures_total", st->connect_failures_total);
-	SET_INT(d, "invalidated_total", st->invalidated_total);
-	SET_INT(d, "recycled_total", st->recycled_total);
-	SET_INT(d, "idle_closed_total", st->idle_closed_total);
-	SET_INT(d, "sessions_begun_total", st->sessions_begun_total);
-	SET_INT(d, "sessions_committed_total", st->sessions_committed_total);
-	SET_INT(d, "sessions_rolled_back_total", st->sessions_rolled_back_total);
-	SET_INT(d, "retries_total", st->retries_total);
-	SET_INT(d, "leaks_total", st->leaks_total);
-	SET_FLOAT(d, "acquire_wait_p50_us", st->acquire_wait_p50_us);
-	SET_FLOAT(d, "acquire_wait_p99_us", st->acquire_wait_p99_us);
-	SET_FLOAT(d, "query_p50_us", st->query_p50_us);
-	SET_FLOAT(d, "query_p99_us", st->query_p99_us);
-	return d;
-}
-
-static PyObject *
-Pool_stats(PoolObject *self, PyObject *unused)
-{
-	govpool_stats st;
-
-	(void) unused;
-	if (pool_check(self) < 0)
-		return NULL;
-	govpool_stats_get(self->pool, &st);
-	return stats_dict(&st);
-}
-
 static PyObject *
 Pool_stats_text(PoolObject *self, PyObject *args)
 {
@@ -385,7 +321,6 @@ Pool_op(PoolObject *self, PyObject *unused)
 static PyMethodDef Pool_methods[] = {
 	{"close", (PyCFunction) Pool_close, METH_NOARGS, "Destroy the pool (no op handle may be alive)."},
 	{"take_wakes", (PyCFunction) Pool_take_wakes, METH_NOARGS, "Ops woken since the last call."},
-	{"stats", (PyCFunction) Pool_stats, METH_NOARGS, "Stats snapshot as a dict."},
 	{"stats_text", (PyCFunction) Pool_stats_text, METH_VARARGS, "Stats as json, prometheus or text (one line per field)."},
 	{"op", (PyCFunction) Pool_op, METH_NOARGS, "A new operation handle."},
 	{NULL}
