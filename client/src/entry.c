@@ -44,16 +44,32 @@ gp_entry_publish_pid(gp_entry *e)
 }
 
 void
-gp_entry_close(gp_entry *e)
+gp_entry_detach(gp_entry *e, gp_detached *d)
 {
 	/* unpublished before the backend goes: a report never claims it after */
 	__atomic_store_n(&e->backend_pid, 0, __ATOMIC_RELAXED);
-	if (e->conn)
-		PQfinish(e->conn);
+	d->conn = e->conn;
+	d->stmts = e->stmts;
 	e->conn = NULL;
 	e->ctx_prepared = 0;		/* prepared statements die with their connection */
-	gp_stmt_cache_free(e->stmts);
 	e->stmts = NULL;
+}
+
+void
+gp_detached_close(gp_detached *d)
+{
+	if (d->conn)
+		PQfinish(d->conn);
+	gp_stmt_cache_free(d->stmts);
+}
+
+void
+gp_entry_close(gp_entry *e)
+{
+	gp_detached d;
+
+	gp_entry_detach(e, &d);
+	gp_detached_close(&d);
 }
 
 /*

@@ -261,6 +261,18 @@ typedef struct gp_entry
 /* A connection just opened: notices to the pool's log, non-blocking mode. */
 extern void gp_entry_opened(struct govpool *pool, PGconn *conn);
 extern void gp_entry_close(gp_entry *e);
+/*
+ * gp_entry_close in two steps, for a caller that must not close under a
+ * lock: take the connection and its statement cache out of the entry (the
+ * entry is then empty, its backend pid unpublished), then close them.
+ */
+typedef struct gp_detached
+{
+	PGconn	   *conn;
+	gp_stmt_cache *stmts;
+} gp_detached;
+extern void gp_entry_detach(gp_entry *e, gp_detached *d);
+extern void gp_detached_close(gp_detached *d);
 /* Publish the backend pid of a connection just opened (for stats reports). */
 extern void gp_entry_publish_pid(gp_entry *e);
 /* Zero-round-trip liveness check of an idle connection: false = dead. */

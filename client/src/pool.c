@@ -170,12 +170,18 @@ typedef struct leak_report
 	char		held_ms[24];
 } leak_report;
 
+/* Are connections above pool_size closed by the housekeeper? */
+static bool
+closes_idle_overflow(const govpool_config *c)
+{
+	return c->pool_size > 0 && c->max_overflow > 0 && c->overflow_idle_ms > 0;
+}
+
 /* Does this pool need the housekeeper thread? */
 static bool
 needs_housekeeper(const govpool_config *c)
 {
-	return c->leak_threshold_ms > 0 ||
-		(c->pool_size > 0 && c->max_overflow > 0 && c->overflow_idle_ms > 0);
+	return c->leak_threshold_ms > 0 || closes_idle_overflow(c);
 }
 
 /*
@@ -189,8 +195,7 @@ housekeeper_period_ns(const govpool_config *c)
 
 	if (c->leak_threshold_ms > 0 && (int64_t) c->leak_threshold_ms * 250000 < period_ns)
 		period_ns = (int64_t) c->leak_threshold_ms * 250000;
-	if (c->pool_size > 0 && c->max_overflow > 0 && c->overflow_idle_ms > 0 &&
-		(int64_t) c->overflow_idle_ms * 500000 < period_ns)
+	if (closes_idle_overflow(c) && (int64_t) c->overflow_idle_ms * 500000 < period_ns)
 		period_ns = (int64_t) c->overflow_idle_ms * 500000;
 	return period_ns < 5000000 ? 5000000 : period_ns;
 }
@@ -200,11 +205,10 @@ typedef struct reaped
 {
 	govpool    *pool;
 	int			n;
-	PGconn	   *conns[8];
-	gp_stmt_cache *stmts[8];
+	gp_detached taken[8];
 } reaped;
 
-/* gp_bag_reap's detach (bag lock held): what gp_entry_close frees, taken out. */
+/* gp_bag_reap's detach (bag lock held). */
 static void
 detach_conn(gp_entry *e, void *arg)
 {
@@ -212,13 +216,7 @@ detach_conn(gp_entry *e, void *arg)
 
 	/* counted before the slot is free: stats never show it gone, uncounted */
 	GP_INC(r->pool->m.idle_closed);
-	__atomic_store_n(&e->backend_pid, 0, __ATOMIC_RELAXED);
-	r->conns[r->n] = e->conn;
-	r->stmts[r->n] = e->stmts;
-	r->n++;
-	e->conn = NULL;
-	e->stmts = NULL;
-	e->ctx_prepared = 0;
+	gp_entry_detach(e, &r->taken[r->n++]);
 }
 
 /*
@@ -239,10 +237,7 @@ close_idle_overflow(govpool *pool, int64_t now_ns)
 		r.n = 0;
 		gp_bag_reap(&pool->bag, now_ns, 8, detach_conn, &r);
 		for (int i = 0; i < r.n; i++)
-		{
-			PQfinish(r.conns[i]);
-			gp_stmt_cache_free(r.stmts[i]);
-		}
+			gp_detached_close(&r.taken[i]);
 		if (r.n > 0)
 			gp_log(&pool->logger, GOVPOOL_LOG_DEBUG, "overflow_idle_closed", (char *) NULL);
 	} while (r.n == 8);
