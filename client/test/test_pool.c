@@ -126,28 +126,47 @@ test_waiters_get_connections_in_arrival_order(void)
 	govpool_destroy(pool);
 }
 
+/*
+ * The overflow tests' pool: pool_size 1, max_overflow 2, the given idle
+ * time for connections above pool_size and leak threshold.
+ */
+static govpool *
+overflow_pool(const char *name, int overflow_idle_ms, int leak_threshold_ms)
+{
+	govpool_config cfg;
+
+	itest_config(&cfg, name);
+	cfg.pool_size = 1;
+	cfg.max_overflow = 2;
+	cfg.overflow_idle_ms = overflow_idle_ms;
+	cfg.leak_threshold_ms = leak_threshold_ms;
+	return itest_pool(&cfg);
+}
+
+/* Begin three sessions as alice; pids: their backends (-1: failed).  All began? */
+static bool
+begin_three(govpool *pool, govpool_session *s[3], int pids[3])
+{
+	govpool_error err;
+
+	for (int i = 0; i < 3; i++)
+	{
+		s[i] = govpool_begin(pool, &alice, -1, &err);
+		pids[i] = s[i] ? session_pid(s[i]) : -1;
+	}
+	return s[0] && s[1] && s[2];
+}
+
 /* GOVPOOL_OVERFLOW_IDLE_MS=0: SQLAlchemy's QueuePool rule. */
 static void
 test_overflow_idle_0_closes_them_once_pool_size_are_idle(void)
 {
-	govpool_config cfg;
-	govpool    *pool;
+	govpool    *pool = overflow_pool("gp_overflow", 0, 0);
 	govpool_session *s[3];
-	govpool_error err;
 	govpool_stats st;
 	int			pids[3];
 
-	itest_config(&cfg, "gp_overflow");
-	cfg.pool_size = 1;
-	cfg.max_overflow = 2;
-	cfg.overflow_idle_ms = 0;
-	pool = itest_pool(&cfg);
-	for (int i = 0; i < 3; i++)
-	{
-		s[i] = govpool_begin(pool, &alice, -1, &err);
-		CHECK(s[i] != NULL);
-		pids[i] = s[i] ? session_pid(s[i]) : -1;
-	}
+	CHECK(begin_three(pool, s, pids));
 	govpool_stats(pool, &st);
 	CHECK(st.size == 3 && st.overflow_in_use == 2 && st.checked_out == 3);
 	for (int i = 0; i < 3; i++)
@@ -177,25 +196,17 @@ test_overflow_idle_0_closes_them_once_pool_size_are_idle(void)
 static void
 test_overflow_connections_are_reused_under_load(void)
 {
-	govpool_config cfg;
-	govpool    *pool;
+	govpool    *pool = overflow_pool("gp_overflow_reuse", 10000, 0);
 	govpool_session *s[3];
 	govpool_session *again;
 	govpool_error err;
 	govpool_stats st;
-	int			pid0;
+	int			pids[3];
 	uint64_t	connects;
 
-	itest_config(&cfg, "gp_overflow_reuse");
-	cfg.pool_size = 1;
-	cfg.max_overflow = 2;
-	pool = itest_pool(&cfg);
-	for (int i = 0; i < 3; i++)
-		s[i] = govpool_begin(pool, &alice, -1, &err);
-	CHECK(s[0] && s[1] && s[2]);
+	CHECK(begin_three(pool, s, pids));
 	if (!(s[0] && s[1] && s[2]))
 		return;
-	pid0 = session_pid(s[0]);
 	govpool_stats(pool, &st);
 	connects = st.connects_total;
 	/* three open, two still out: the returned one stays idle */
@@ -207,7 +218,7 @@ test_overflow_connections_are_reused_under_load(void)
 	for (int k = 0; k < 20; k++)
 	{
 		again = govpool_begin(pool, &alice, -1, &err);
-		CHECK(again != NULL && session_pid(again) == pid0);
+		CHECK(again != NULL && session_pid(again) == pids[0]);
 		if (again)
 			govpool_rollback(again);
 	}
@@ -229,25 +240,17 @@ test_overflow_connections_are_reused_under_load(void)
 static void
 test_overflow_connections_stay_while_clients_pause(void)
 {
-	govpool_config cfg;
-	govpool    *pool;
+	/* leak threshold 40 ms: the housekeeper looks every 10 ms */
+	govpool    *pool = overflow_pool("gp_overflow_pause", 100000, 40);
 	govpool_session *s[3];
-	govpool_error err;
 	govpool_stats st;
+	int			pids[3];
 	uint64_t	connects;
 
-	itest_config(&cfg, "gp_overflow_pause");
-	cfg.pool_size = 1;
-	cfg.max_overflow = 2;
-	cfg.overflow_idle_ms = 100000;
-	cfg.leak_threshold_ms = 40; /* the housekeeper looks every 10 ms */
-	pool = itest_pool(&cfg);
 	connects = 0;
 	for (int round = 0; round < 10; round++)
 	{
-		for (int i = 0; i < 3; i++)
-			s[i] = govpool_begin(pool, &alice, -1, &err);
-		CHECK(s[0] && s[1] && s[2]);
+		CHECK(begin_three(pool, s, pids));
 		if (!(s[0] && s[1] && s[2]))
 			break;
 		if (round == 0)
@@ -300,8 +303,8 @@ test_overflow_connections_stay_while_clients_pause(void)
 static void
 test_idle_overflow_connections_close_after_overflow_idle_ms(void)
 {
-	govpool_config cfg;
-	govpool    *pool;
+	/* leak detection off: the housekeeper runs for this alone */
+	govpool    *pool = overflow_pool("gp_overflow_idle", 20, 0);
 	govpool_session *s[3];
 	govpool_session *again;
 	govpool_error err;
@@ -309,18 +312,7 @@ test_idle_overflow_connections_close_after_overflow_idle_ms(void)
 	int			pids[3];
 	char		q[256];
 
-	itest_config(&cfg, "gp_overflow_idle");
-	cfg.pool_size = 1;
-	cfg.max_overflow = 2;
-	cfg.overflow_idle_ms = 20;
-	cfg.leak_threshold_ms = 0;
-	pool = itest_pool(&cfg);
-	for (int i = 0; i < 3; i++)
-	{
-		s[i] = govpool_begin(pool, &alice, -1, &err);
-		pids[i] = s[i] ? session_pid(s[i]) : -1;
-	}
-	CHECK(s[0] && s[1] && s[2]);
+	CHECK(begin_three(pool, s, pids));
 	if (!(s[0] && s[1] && s[2]))
 		return;
 	for (int i = 0; i < 3; i++)
